@@ -1,0 +1,67 @@
+import {CloudFormationClient} from '@aws-sdk/client-cloudformation'
+import {EC2Client} from '@aws-sdk/client-ec2'
+import {EFSClient} from '@aws-sdk/client-efs'
+import {Route53Client} from '@aws-sdk/client-route-53'
+import {S3Client} from '@aws-sdk/client-s3'
+import {STSClient} from '@aws-sdk/client-sts'
+import {TransferClient} from '@aws-sdk/client-transfer'
+import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
+
+/** Where and as whom to reach AWS (the target.* configuration). */
+export interface AwsTarget {
+  region: string
+  profile?: string
+  /** Overrides every service's endpoint (stand-ins, S3-compatible stores). AWS_ENDPOINT_URL works too: the SDK reads it. */
+  endpoint?: string
+  /** Overrides the S3 endpoint alone, when S3 is served apart from the control plane. */
+  s3Endpoint?: string
+}
+
+export interface AwsClients {
+  s3(): S3Client
+  transfer(): TransferClient
+  route53(): Route53Client
+  ec2(): EC2Client
+  efs(): EFSClient
+  sts(): STSClient
+  cloudformation(): CloudFormationClient
+  destroy(): void
+}
+
+/**
+ * One factory for every AWS client: the SDK's default credential chain (or the named profile), the region and the
+ * endpoint overrides. S3 uses path-style addressing whenever its endpoint is overridden, as S3-compatible stores need.
+ */
+export function createAwsClients(target: AwsTarget, env: NodeJS.ProcessEnv = process.env): AwsClients {
+  const common = {
+    region: target.region,
+    ...(target.profile ? {credentials: fromNodeProviderChain({profile: target.profile})} : {}),
+    ...(target.endpoint ? {endpoint: target.endpoint} : {}),
+    maxAttempts: 6,
+    retryMode: 'adaptive' as const,
+  }
+  const s3Endpoint = target.s3Endpoint ?? target.endpoint
+  const s3PathStyle = Boolean(s3Endpoint || env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3)
+  const made = new Map<string, {destroy(): void}>()
+  const once = <T extends {destroy(): void}>(name: string, make: () => T): (() => T) => () => {
+    let client = made.get(name) as T | undefined
+    if (!client) {
+      client = make()
+      made.set(name, client)
+    }
+    return client
+  }
+  return {
+    s3: once('s3', () => new S3Client({...common, ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle: s3PathStyle})),
+    transfer: once('transfer', () => new TransferClient(common)),
+    route53: once('route53', () => new Route53Client(common)),
+    ec2: once('ec2', () => new EC2Client(common)),
+    efs: once('efs', () => new EFSClient(common)),
+    sts: once('sts', () => new STSClient(common)),
+    cloudformation: once('cloudformation', () => new CloudFormationClient(common)),
+    destroy: () => {
+      for (const c of made.values()) c.destroy()
+      made.clear()
+    },
+  }
+}

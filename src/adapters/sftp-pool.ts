@@ -1,0 +1,122 @@
+import type {SFTPWrapper} from 'ssh2'
+
+import {retry} from '../core/retry.js'
+import {type ConnectOptions, type SshCredentials, SshError, SshSession, type SshTarget} from './ssh.js'
+
+interface PooledConnection {
+  session: SshSession
+  sftp: SFTPWrapper
+  leases: number
+  closed: boolean
+}
+
+export interface SftpPoolOptions {
+  /** SSH connections, one SFTP channel each. */
+  connections: number
+  /** Operations sharing one channel at once (SFTP pipelines requests on a channel). */
+  perConnection: number
+  connectAttempts?: number
+  backoffMs?: number
+  connect?: ConnectOptions
+  onEvent?: (event: string, detail: Record<string, unknown>) => void
+}
+
+/**
+ * A pool of SFTP channels over separate SSH connections. Dropped connections are replaced on the next lease,
+ * with backoff on transient failures (host key and authentication errors are never retried).
+ */
+export class SftpPool {
+  private readonly conns: PooledConnection[] = []
+  private opening = 0
+  private readonly waiters: Array<() => void> = []
+  private closed = false
+
+  constructor(
+    private readonly target: SshTarget,
+    private readonly creds: SshCredentials,
+    private readonly opts: SftpPoolOptions,
+  ) {}
+
+  async withSftp<T>(fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+    const conn = await this.lease()
+    try {
+      return await fn(conn.sftp)
+    } finally {
+      conn.leases--
+      this.waiters.shift()?.()
+    }
+  }
+
+  /** Number of live connections (for tests and progress output). */
+  get size(): number {
+    return this.conns.length
+  }
+
+  private async lease(): Promise<PooledConnection> {
+    for (;;) {
+      if (this.closed) throw new SshError('the SFTP pool is closed', 'SSH_FAILED')
+      const live = this.conns.filter((c) => !c.closed)
+      const idle = live.filter((c) => c.leases < this.opts.perConnection).sort((a, b) => a.leases - b.leases)[0]
+      // Open another connection before doubling up once every existing one is busy.
+      if ((!idle || idle.leases > 0) && live.length + this.opening < this.opts.connections) {
+        this.opening++
+        try {
+          const conn = await this.open()
+          conn.leases++
+          return conn
+        } finally {
+          this.opening--
+        }
+      }
+      if (idle) {
+        idle.leases++
+        return idle
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve))
+    }
+  }
+
+  private async open(): Promise<PooledConnection> {
+    return retry(
+      async () => {
+        const session = await SshSession.connect(this.target, this.creds, this.opts.connect)
+        let sftp: SFTPWrapper
+        try {
+          sftp = await session.sftp()
+        } catch (err) {
+          session.close()
+          throw err
+        }
+        const conn: PooledConnection = {session, sftp, leases: 0, closed: false}
+        const drop = () => {
+          if (conn.closed) return
+          conn.closed = true
+          const i = this.conns.indexOf(conn)
+          if (i >= 0) this.conns.splice(i, 1)
+          this.opts.onEvent?.('sftp.connection.closed', {remaining: this.conns.length})
+          // Wake everyone waiting: they will open a replacement.
+          for (const w of this.waiters.splice(0)) w()
+        }
+        session.client.on('close', drop)
+        sftp.on('close', drop)
+        this.conns.push(conn)
+        return conn
+      },
+      {
+        attempts: this.opts.connectAttempts ?? 5,
+        baseMs: this.opts.backoffMs ?? 500,
+        isTransient: (err) => err instanceof SshError && err.transient,
+        onRetry: (err, attempt, delayMs) => this.opts.onEvent?.('sftp.connect.retry', {attempt, delayMs: Math.round(delayMs), reason: (err as Error).message}),
+      },
+    )
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    for (const c of this.conns.splice(0)) {
+      c.closed = true
+      c.session.close()
+    }
+    for (const w of this.waiters.splice(0)) w()
+  }
+}

@@ -1,0 +1,347 @@
+import {readFile} from 'node:fs/promises'
+import ssh2 from 'ssh2'
+import type {Client as SshClient, ConnectConfig, SFTPWrapper} from 'ssh2'
+
+import {CliError, ExitCode, errorMessage} from '../core/errors.js'
+import {fingerprintOf, type HostKeyVerdict, keyTypeOf, knownHostsName, parseKnownHosts, preferredHostKeyTypes, verifyHostKey} from '../core/host-keys.js'
+
+/** How to reach and trust the legacy box (the source.* configuration). Holds names of secrets, never secrets. */
+export interface SshTarget {
+  host: string
+  port: number
+  username: string
+  identityFile?: string
+  identityPassphraseEnv?: string
+  useAgent: boolean
+  passwordEnv?: string
+  hostKeyFingerprint?: string
+  knownHostsFile?: string
+}
+
+/** Asks the operator for a secret (no echo). Absent when prompting is not allowed. */
+export type AskSecret = (message: string) => Promise<string>
+
+/** Resolved credentials. Kept in memory only: never logged, stored or shown. */
+export interface SshCredentials {
+  privateKey?: Buffer
+  passphrase?: string
+  password?: string
+  agent?: string
+}
+
+export interface ConnectOptions {
+  readyTimeoutMs?: number
+  keepaliveIntervalMs?: number
+  /** Restrict the host key algorithm (used to collect every host key the server offers). */
+  hostKeyAlgorithms?: string[]
+}
+
+export interface ServerInfo {
+  software: string
+  hostKey: {type: string; fingerprint: string}
+}
+
+export interface ExecResult {
+  code: number | null
+  signal?: string
+  stdout: Buffer
+  stderr: Buffer
+}
+
+export type SshErrorCode = 'SOURCE_UNREACHABLE' | 'HOST_KEY_REJECTED' | 'AUTH_FAILED' | 'SSH_TIMEOUT' | 'SSH_FAILED'
+
+/** An SSH failure with a reason the operator can act on; `transient` failures are worth retrying. */
+export class SshError extends CliError {
+  readonly transient: boolean
+  readonly verdict?: HostKeyVerdict
+  constructor(message: string, code: SshErrorCode, opts: {suggestions?: string[]; transient?: boolean; verdict?: HostKeyVerdict; cause?: unknown} = {}) {
+    super(message, {code, exitCode: code === 'HOST_KEY_REJECTED' ? ExitCode.problems : ExitCode.failure, suggestions: opts.suggestions, cause: opts.cause})
+    this.transient = opts.transient ?? false
+    this.verdict = opts.verdict
+  }
+}
+
+const RSA_ALGORITHMS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+
+/** Reads the key file, passphrase and password named by the configuration. Prompts only through askSecret. */
+export async function resolveCredentials(target: SshTarget, env: NodeJS.ProcessEnv, askSecret?: AskSecret): Promise<SshCredentials> {
+  const creds: SshCredentials = {}
+  if (target.identityFile) {
+    try {
+      creds.privateKey = await readFile(target.identityFile)
+    } catch (err) {
+      throw new CliError(`cannot read source.identityFile ${target.identityFile}: ${errorMessage(err)}`, {
+        exitCode: ExitCode.usage,
+        code: 'IDENTITY_FILE',
+        suggestions: ['Point source.identityFile (or --source-identity-file) at a readable private key file.'],
+      })
+    }
+    const parsed = ssh2.utils.parseKey(creds.privateKey)
+    if (parsed instanceof Error) {
+      if (!/passphrase/i.test(parsed.message)) {
+        throw new CliError(`source.identityFile ${target.identityFile} is not a private key ssh2 can read: ${parsed.message}`, {
+          exitCode: ExitCode.usage,
+          code: 'IDENTITY_FILE',
+          suggestions: ['Use an OpenSSH or PEM private key (ssh-keygen -p -m PEM -f FILE converts other formats).'],
+        })
+      }
+      creds.passphrase = target.identityPassphraseEnv ? env[target.identityPassphraseEnv] : undefined
+      if (creds.passphrase === undefined) {
+        if (!askSecret) {
+          throw new CliError(`the private key ${target.identityFile} is encrypted and no passphrase is available`, {
+            exitCode: ExitCode.usage,
+            code: 'PASSPHRASE_NEEDED',
+            suggestions: ['Set source.identityPassphraseEnv to the name of an environment variable that holds the passphrase, or run in a terminal to be asked.'],
+          })
+        }
+        creds.passphrase = await askSecret(`Passphrase for ${target.identityFile}`)
+      }
+      const decrypted = ssh2.utils.parseKey(creds.privateKey, creds.passphrase)
+      if (decrypted instanceof Error) {
+        throw new CliError(`cannot decrypt ${target.identityFile}: wrong passphrase`, {exitCode: ExitCode.usage, code: 'PASSPHRASE_WRONG'})
+      }
+    }
+  }
+  if (target.useAgent) {
+    creds.agent = env.SSH_AUTH_SOCK
+    if (!creds.agent) {
+      throw new CliError('source.useAgent is true but SSH_AUTH_SOCK is not set', {
+        exitCode: ExitCode.usage,
+        code: 'NO_AGENT',
+        suggestions: ['Start ssh-agent and add the key (ssh-add), or set source.identityFile instead.'],
+      })
+    }
+  }
+  if (target.passwordEnv) {
+    creds.password = env[target.passwordEnv]
+    if (creds.password === undefined) {
+      if (!askSecret) {
+        throw new CliError(`source.passwordEnv names ${target.passwordEnv}, which is not set`, {
+          exitCode: ExitCode.usage,
+          code: 'PASSWORD_NEEDED',
+          suggestions: [`Export ${target.passwordEnv} with the password, or run in a terminal to be asked.`],
+        })
+      }
+      creds.password = await askSecret(`Password for ${target.username}@${target.host}`)
+    }
+  }
+  if (!creds.privateKey && !creds.agent && creds.password === undefined) {
+    throw new CliError('no way to authenticate to the source: set source.identityFile, source.useAgent or source.passwordEnv', {
+      exitCode: ExitCode.usage,
+      code: 'NO_AUTH',
+      suggestions: ['Pass --source-identity-file, --source-use-agent or --source-password-env to init, or edit sftp-cutover.yaml.'],
+    })
+  }
+  return creds
+}
+
+async function loadTrust(target: SshTarget) {
+  if (target.hostKeyFingerprint) return {pinnedFingerprint: target.hostKeyFingerprint, knownHosts: [] as ReturnType<typeof parseKnownHosts>}
+  if (!target.knownHostsFile) {
+    throw new CliError('no host key to verify the source against', {
+      exitCode: ExitCode.usage,
+      code: 'NO_HOST_KEY',
+      suggestions: ['Set source.hostKeyFingerprint (SHA256:...) or source.knownHostsFile.'],
+    })
+  }
+  try {
+    return {knownHosts: parseKnownHosts(await readFile(target.knownHostsFile, 'utf8'))}
+  } catch (err) {
+    throw new CliError(`cannot read source.knownHostsFile ${target.knownHostsFile}: ${errorMessage(err)}`, {
+      exitCode: ExitCode.usage,
+      code: 'KNOWN_HOSTS',
+      suggestions: ['Point source.knownHostsFile at a readable known_hosts file, or pin source.hostKeyFingerprint instead.'],
+    })
+  }
+}
+
+function hostKeyError(target: SshTarget, verdict: Extract<HostKeyVerdict, {ok: false}>): SshError {
+  const presented = `${verdict.keyType} ${verdict.fingerprint}`
+  const how = target.hostKeyFingerprint
+    ? `pin it with --source-host-key-fingerprint ${verdict.fingerprint} (source.hostKeyFingerprint)`
+    : `add the server's key for ${knownHostsName(target.host, target.port)} to ${target.knownHostsFile} (ssh-keyscan -p ${target.port} ${target.host}), or pin source.hostKeyFingerprint ${verdict.fingerprint}`
+  const what =
+    verdict.reason === 'revoked'
+      ? `the host key of ${target.host}:${target.port} is marked @revoked in ${target.knownHostsFile}`
+      : verdict.reason === 'unknown'
+        ? `the host key of ${target.host}:${target.port} is unknown: ${presented} is in no known_hosts entry for this host`
+        : `the host key of ${target.host}:${target.port} does not match: the server presented ${presented}, expected ${verdict.expected.join(' or ')}`
+  return new SshError(`${what}. Refusing to connect.`, 'HOST_KEY_REJECTED', {
+    verdict,
+    suggestions: [`Check with the box's administrator that ${presented} is its real host key; if it is, ${how}.`],
+  })
+}
+
+function classify(err: unknown, target: SshTarget): SshError {
+  const e = err as NodeJS.ErrnoException & {level?: string}
+  const where = `${target.host}:${target.port}`
+  if (e.level === 'client-authentication') {
+    return new SshError(`authentication as ${target.username} on ${where} failed (methods tried: ${e.message.replace(/^All configured authentication methods failed$/, 'all configured')})`, 'AUTH_FAILED', {
+      suggestions: ['Check source.username and the key, agent or password named in sftp-cutover.yaml.'],
+      cause: err,
+    })
+  }
+  if (e.code && ['ECONNREFUSED', 'ENOTFOUND', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN', 'ECONNRESET', 'EPIPE'].includes(e.code)) {
+    return new SshError(`cannot reach the source ${where}: ${e.code}`, 'SOURCE_UNREACHABLE', {
+      transient: e.code !== 'ENOTFOUND',
+      suggestions: ['Check source.host and source.port, and that this machine may reach the box (firewall, VPN).'],
+      cause: err,
+    })
+  }
+  if (/timed out/i.test(e.message ?? '') || e.code === 'ETIMEDOUT') {
+    return new SshError(`timed out connecting to ${where}`, 'SSH_TIMEOUT', {transient: true, suggestions: ['Check that the host answers on that port.'], cause: err})
+  }
+  return new SshError(`SSH to ${where} failed: ${errorMessage(err)}`, 'SSH_FAILED', {transient: true, cause: err})
+}
+
+/** One authenticated SSH connection to the legacy box, host key verified. */
+export class SshSession {
+  private constructor(
+    readonly client: SshClient,
+    readonly info: ServerInfo,
+  ) {}
+
+  static async connect(target: SshTarget, creds: SshCredentials, opts: ConnectOptions = {}): Promise<SshSession> {
+    const trust = await loadTrust(target)
+    let verdict: HostKeyVerdict | undefined
+    const client = new ssh2.Client()
+    let hostKeyTypes = opts.hostKeyAlgorithms
+    if (!hostKeyTypes && trust.knownHosts.length > 0) {
+      const preferred = preferredHostKeyTypes(trust.knownHosts, target.host, target.port).flatMap((t) => (t === 'ssh-rsa' ? RSA_ALGORITHMS : [t]))
+      if (preferred.length > 0) hostKeyTypes = preferred
+    }
+    const config: ConnectConfig = {
+      host: target.host,
+      port: target.port,
+      username: target.username,
+      privateKey: creds.privateKey,
+      passphrase: creds.passphrase,
+      password: creds.password,
+      agent: creds.agent,
+      readyTimeout: opts.readyTimeoutMs ?? 20_000,
+      keepaliveInterval: opts.keepaliveIntervalMs ?? 15_000,
+      keepaliveCountMax: 4,
+      hostVerifier: (key: Buffer) => {
+        verdict = verifyHostKey(key, target.host, target.port, trust)
+        return verdict.ok
+      },
+      ...(hostKeyTypes ? {algorithms: {serverHostKey: hostKeyTypes as NonNullable<ConnectConfig['algorithms']>['serverHostKey']}} : {}),
+    }
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', () => resolve())
+      client.once('error', (err) => reject(verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target)))
+      client.connect(config)
+    })
+    client.on('error', () => {
+      // Later errors end the connection; the pool notices through 'close' and reconnects.
+    })
+    if (!verdict?.ok) {
+      client.end()
+      throw new SshError('the server completed a handshake without presenting a host key', 'HOST_KEY_REJECTED')
+    }
+    const software = (client as unknown as {_remoteVer?: string})._remoteVer ?? 'unknown'
+    return new SshSession(client, {software, hostKey: {type: verdict.keyType, fingerprint: verdict.fingerprint}})
+  }
+
+  /** Runs a command; used only where the login may run commands. Output is capped to keep memory bounded. */
+  exec(command: string, opts: {timeoutMs?: number; maxOutputBytes?: number; stdin?: Buffer | string} = {}): Promise<ExecResult> {
+    const max = opts.maxOutputBytes ?? 64 * 1024 * 1024
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (err) return reject(new SshError(`the server refused to run a command: ${err.message}`, 'SSH_FAILED', {cause: err}))
+        const out: Buffer[] = []
+        const errOut: Buffer[] = []
+        let size = 0
+        const keep = (into: Buffer[]) => (chunk: Buffer) => {
+          size += chunk.length
+          if (size <= max) into.push(chunk)
+        }
+        const timer = opts.timeoutMs
+          ? setTimeout(() => {
+              channel.close()
+              reject(new SshError(`command did not finish within ${opts.timeoutMs} ms`, 'SSH_TIMEOUT'))
+            }, opts.timeoutMs)
+          : undefined
+        let code: number | null = null
+        let signal: string | undefined
+        channel.on('data', keep(out))
+        channel.stderr.on('data', keep(errOut))
+        channel.on('exit', (c: number | null, s?: string) => {
+          code = c
+          signal = s
+        })
+        channel.on('close', () => {
+          if (timer) clearTimeout(timer)
+          if (size > max) return reject(new SshError(`command output exceeded ${max} bytes`, 'SSH_FAILED'))
+          resolve({code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(errOut)})
+        })
+        if (opts.stdin !== undefined) channel.end(opts.stdin)
+        else channel.end()
+      })
+    })
+  }
+
+  /** Opens the SFTP subsystem; ssh2 reads the server's limits@openssh.com before 'ready'. */
+  sftp(): Promise<SFTPWrapper> {
+    return new Promise((resolve, reject) => {
+      this.client.sftp((err, sftp) => {
+        if (err) return reject(new SshError(`the SFTP subsystem is not available: ${err.message}`, 'SSH_FAILED', {cause: err}))
+        resolve(sftp)
+      })
+    })
+  }
+
+  close(): void {
+    this.client.end()
+  }
+}
+
+export interface SftpLimits {
+  maxReadLen: number
+  maxWriteLen: number
+  maxOpenHandles?: number
+  extensions: string[]
+  version: number
+}
+
+/** What the server told ssh2 about its SFTP limits (ssh2 keeps them on private fields). */
+export function sftpLimits(sftp: SFTPWrapper): SftpLimits {
+  const s = sftp as unknown as {_maxReadLen: number; _maxWriteLen: number; maxOpenHandles?: number; _extensions?: Record<string, string>; _version?: number}
+  return {
+    maxReadLen: s._maxReadLen,
+    maxWriteLen: s._maxWriteLen,
+    maxOpenHandles: s.maxOpenHandles === Infinity ? undefined : s.maxOpenHandles,
+    extensions: Object.keys(s._extensions ?? {}),
+    version: s._version ?? 3,
+  }
+}
+
+/**
+ * Reads the host key a server presents without trusting it or logging in: the handshake stops at verification.
+ * Used to show the operator the fingerprint to confirm, and by inventory to list every host key type.
+ */
+export function probeHostKey(host: string, port: number, opts: {algorithm?: string; timeoutMs?: number} = {}): Promise<{type: string; fingerprint: string; blob: Buffer}> {
+  return new Promise((resolve, reject) => {
+    const client = new ssh2.Client()
+    let seen: Buffer | undefined
+    client.once('error', (err) => {
+      if (seen) resolve({type: keyTypeOf(seen), fingerprint: fingerprintOf(seen), blob: seen})
+      else reject(classify(err, {host, port, username: '', useAgent: false}))
+    })
+    client.once('ready', () => {
+      client.end()
+      reject(new SshError('the server accepted an unauthenticated login', 'SSH_FAILED'))
+    })
+    client.connect({
+      host,
+      port,
+      username: 'sftp-cutover-probe',
+      readyTimeout: opts.timeoutMs ?? 15_000,
+      hostVerifier: (key: Buffer) => {
+        seen = key
+        return false
+      },
+      ...(opts.algorithm ? {algorithms: {serverHostKey: [opts.algorithm] as NonNullable<ConnectConfig['algorithms']>['serverHostKey']}} : {}),
+    })
+  })
+}

@@ -1,0 +1,132 @@
+import {mkdirSync} from 'node:fs'
+import {dirname} from 'node:path'
+import Database from 'better-sqlite3'
+
+import {CliError, ExitCode} from '../core/errors.js'
+
+/**
+ * Versioned schema migrations, applied in order inside one transaction each. Append only: a released migration
+ * is never edited, a change is a new entry.
+ */
+const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
+  {
+    version: 1,
+    name: 'audit log and settings',
+    sql: `
+      CREATE TABLE audit_log (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        at TEXT NOT NULL,
+        actor TEXT NOT NULL,
+        action TEXT NOT NULL,
+        target TEXT NOT NULL,
+        before_json TEXT,
+        after_json TEXT,
+        outcome TEXT NOT NULL
+      );
+      CREATE TABLE settings (key TEXT PRIMARY KEY, value_json TEXT NOT NULL);
+    `,
+  },
+]
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version
+
+export interface AuditEntry {
+  action: string
+  target: string
+  before?: unknown
+  after?: unknown
+  outcome: 'ok' | 'failed' | 'dry-run'
+}
+
+export interface StateStore {
+  readonly path: string
+  readonly schemaVersion: number
+  audit(entry: AuditEntry): void
+  auditLog(): Array<AuditEntry & {id: number; at: string}>
+  getSetting<T>(key: string): T | undefined
+  setSetting(key: string, value: unknown): void
+  close(): void
+}
+
+/** The state database (.sftp-cutover/state.db): one SQLite file, WAL mode, migrated on open. */
+export class SqliteStateStore implements StateStore {
+  readonly db: Database.Database
+
+  constructor(readonly path: string) {
+    mkdirSync(dirname(path), {recursive: true})
+    this.db = new Database(path)
+    this.db.pragma('journal_mode = WAL')
+    this.db.pragma('synchronous = NORMAL')
+    this.db.pragma('foreign_keys = ON')
+    this.migrate()
+  }
+
+  get schemaVersion(): number {
+    return this.db.pragma('user_version', {simple: true}) as number
+  }
+
+  private migrate(): void {
+    const current = this.schemaVersion
+    if (current > SCHEMA_VERSION) {
+      throw new CliError(`the state database ${this.path} has schema version ${current}, newer than this sftp-cutover understands (${SCHEMA_VERSION})`, {
+        exitCode: ExitCode.usage,
+        code: 'STATE_TOO_NEW',
+        suggestions: ['Upgrade sftp-cutover to the version that last wrote this project.'],
+      })
+    }
+    for (const m of MIGRATIONS.filter((m) => m.version > current)) {
+      this.db.transaction(() => {
+        this.db.exec(m.sql)
+        this.db.pragma(`user_version = ${m.version}`)
+      })()
+    }
+  }
+
+  audit(entry: AuditEntry): void {
+    this.db
+      .prepare('INSERT INTO audit_log (at, actor, action, target, before_json, after_json, outcome) VALUES (?, ?, ?, ?, ?, ?, ?)')
+      .run(
+        new Date().toISOString(),
+        process.env.USER ?? 'unknown',
+        entry.action,
+        entry.target,
+        entry.before === undefined ? null : JSON.stringify(entry.before),
+        entry.after === undefined ? null : JSON.stringify(entry.after),
+        entry.outcome,
+      )
+  }
+
+  auditLog(): Array<AuditEntry & {id: number; at: string}> {
+    const rows = this.db.prepare('SELECT id, at, action, target, before_json, after_json, outcome FROM audit_log ORDER BY id').all() as Array<{
+      id: number
+      at: string
+      action: string
+      target: string
+      before_json: string | null
+      after_json: string | null
+      outcome: AuditEntry['outcome']
+    }>
+    return rows.map((r) => ({
+      id: r.id,
+      at: r.at,
+      action: r.action,
+      target: r.target,
+      before: r.before_json === null ? undefined : JSON.parse(r.before_json),
+      after: r.after_json === null ? undefined : JSON.parse(r.after_json),
+      outcome: r.outcome,
+    }))
+  }
+
+  getSetting<T>(key: string): T | undefined {
+    const row = this.db.prepare('SELECT value_json FROM settings WHERE key = ?').get(key) as {value_json: string} | undefined
+    return row ? (JSON.parse(row.value_json) as T) : undefined
+  }
+
+  setSetting(key: string, value: unknown): void {
+    this.db.prepare('INSERT INTO settings (key, value_json) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value_json = excluded.value_json').run(key, JSON.stringify(value))
+  }
+
+  close(): void {
+    this.db.close()
+  }
+}

@@ -1,0 +1,239 @@
+import {z} from 'zod'
+
+/**
+ * The configuration: one schema for sftp-cutover.yaml, SFTP_CUTOVER_* environment variables and flags.
+ * Precedence: flags > environment > file > defaults. Pure: reading and writing the file is the adapter's job.
+ */
+
+const fingerprint = z
+  .string()
+  .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH SHA-256 fingerprint: SHA256: followed by 43 base64 characters, as printed by ssh-keygen -lf')
+const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the NAME of an environment variable (letters, digits, _), not a secret value')
+const absolutePath = z.string().regex(/^\//, 'must be an absolute path starting with /')
+const url = z.string().regex(/^https?:\/\/[^\s/]+(\/.*)?$/, 'must be an http(s) URL such as http://127.0.0.1:5000')
+
+// S3 general purpose bucket naming rules (3-63 chars, lower case, no IP form, no "xn--" prefix, no "..").
+const bucketName = z
+  .string()
+  .regex(
+    /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
+    'must be a valid S3 bucket name: 3-63 characters, lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit',
+  )
+  .refine((v) => !v.endsWith('-s3alias') && !v.endsWith('--ol-s3'), 'must not end with -s3alias or --ol-s3')
+
+const prefix = z
+  .string()
+  .regex(/^(?!\/)(?!.*\/\/)[^\\]*$/, 'must be a relative S3 key prefix such as "migrated" or "sftp/prod" (no leading slash, no "//")')
+  .transform((v) => v.replace(/\/+$/, ''))
+
+export const configSchema = z
+  .object({
+    source: z
+      .object({
+        host: z.string().min(1, 'must not be empty'),
+        port: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(22),
+        username: z.string().min(1, 'must not be empty'),
+        identityFile: z.string().min(1).optional(),
+        identityPassphraseEnv: envName.optional(),
+        useAgent: z.boolean().default(false),
+        passwordEnv: envName.optional(),
+        hostKeyFingerprint: fingerprint.optional(),
+        knownHostsFile: z.string().min(1).optional(),
+        roots: z.array(absolutePath).default([]),
+      })
+      .strict()
+      .refine((s) => s.hostKeyFingerprint !== undefined || s.knownHostsFile !== undefined, {
+        message: 'needs source.hostKeyFingerprint or source.knownHostsFile: the host key is always verified',
+        path: ['hostKeyFingerprint'],
+      }),
+    target: z
+      .object({
+        region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region code such as eu-west-1'),
+        profile: z.string().min(1).optional(),
+        endpoint: url.optional(),
+        s3Endpoint: url.optional(),
+        transferServerId: z.string().regex(/^s-[0-9a-f]{17}$/, 'must be a Transfer Family server id: s- followed by 17 hex digits').optional(),
+        bucket: bucketName,
+        prefix: prefix.default(''),
+        userRoleArn: z
+          .string()
+          .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>')
+          .optional(),
+        kmsKeyId: z.string().min(1).optional(),
+      })
+      .strict(),
+    efs: z.object({path: absolutePath.optional()}).strict().default({}),
+    dns: z
+      .object({
+        hostedZoneId: z
+          .string()
+          .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ')
+          .transform((v) => v.replace(/^\/hostedzone\//, ''))
+          .optional(),
+        recordName: z
+          .string()
+          .regex(/^(?=.{1,253}\.?$)([a-zA-Z0-9_]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?\.)+[a-zA-Z]{2,63}\.?$/, 'must be a DNS name such as sftp.example.internal')
+          .optional(),
+      })
+      .strict()
+      .default({}),
+  })
+  .strict()
+
+export type Config = z.output<typeof configSchema>
+
+type Kind = 'string' | 'int' | 'bool' | 'list'
+
+/** Every key, with its kind (to read it from a string) and a one-line description (flags, prompts, docs). */
+export const CONFIG_KEYS = {
+  'source.host': {kind: 'string', required: true, description: 'legacy SFTP server host name or address'},
+  'source.port': {kind: 'int', description: 'legacy SFTP server port (default 22)'},
+  'source.username': {kind: 'string', required: true, description: 'login used to read the legacy box'},
+  'source.identityFile': {kind: 'string', description: 'private key file for the login'},
+  'source.identityPassphraseEnv': {kind: 'string', description: 'name of the environment variable holding the key passphrase'},
+  'source.useAgent': {kind: 'bool', description: 'authenticate with ssh-agent (SSH_AUTH_SOCK)'},
+  'source.passwordEnv': {kind: 'string', description: 'name of the environment variable holding the login password'},
+  'source.hostKeyFingerprint': {kind: 'string', description: 'pinned host key fingerprint (SHA256:...)'},
+  'source.knownHostsFile': {kind: 'string', description: 'known_hosts file used to verify the host key'},
+  'source.roots': {kind: 'list', description: 'paths to migrate, comma-separated (default: the users\' homes)'},
+  'target.region': {kind: 'string', required: true, description: 'AWS region'},
+  'target.profile': {kind: 'string', description: 'AWS profile (default credential chain when absent)'},
+  'target.endpoint': {kind: 'string', description: 'AWS endpoint override, for stand-ins and S3-compatible stores'},
+  'target.s3Endpoint': {kind: 'string', description: 'S3 endpoint override when S3 is served apart from the other services'},
+  'target.transferServerId': {kind: 'string', description: 'AWS Transfer Family server id (s-...)'},
+  'target.bucket': {kind: 'string', required: true, description: 'S3 bucket behind the Transfer server'},
+  'target.prefix': {kind: 'string', description: 'key prefix in the bucket under which home/<user>/ lives'},
+  'target.userRoleArn': {kind: 'string', description: 'IAM role the Transfer users assume'},
+  'target.kmsKeyId': {kind: 'string', description: 'KMS key for SSE-KMS (SSE-S3 when absent)'},
+  'efs.path': {kind: 'string', description: 'mounted EFS directory the Lambda copies into'},
+  'dns.hostedZoneId': {kind: 'string', description: 'Route 53 private hosted zone id'},
+  'dns.recordName': {kind: 'string', description: 'record clients connect to, e.g. sftp.example.internal'},
+} as const satisfies Record<string, {kind: Kind; required?: boolean; description: string}>
+
+export type ConfigKey = keyof typeof CONFIG_KEYS
+export const configKeys = Object.keys(CONFIG_KEYS) as ConfigKey[]
+
+/** source.identityFile -> SFTP_CUTOVER_SOURCE_IDENTITY_FILE */
+export function envVarFor(key: ConfigKey): string {
+  return 'SFTP_CUTOVER_' + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
+}
+
+/** source.identityFile -> source-identity-file (the init flag) */
+export function flagFor(key: ConfigKey): string {
+  return key.replace(/\./g, '-').replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase()
+}
+
+export type Origin = 'flag' | 'env' | 'file' | 'default'
+export type FlatValues = Partial<Record<ConfigKey, unknown>>
+
+/** Reads a string (from the environment or a flag) as the key's kind; leaves it as is when it does not parse so the schema reports it. */
+export function parseValue(key: ConfigKey, raw: string): unknown {
+  const kind: Kind = CONFIG_KEYS[key].kind
+  switch (kind) {
+    case 'int':
+      return /^-?\d+$/.test(raw.trim()) ? Number(raw.trim()) : raw
+    case 'bool': {
+      const v = raw.trim().toLowerCase()
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true
+      if (['0', 'false', 'no', 'off'].includes(v)) return false
+      return raw
+    }
+    case 'list':
+      return raw.split(',').map((s) => s.trim()).filter(Boolean)
+    default:
+      return raw
+  }
+}
+
+export function valuesFromEnv(env: NodeJS.ProcessEnv): FlatValues {
+  const out: FlatValues = {}
+  for (const key of configKeys) {
+    const raw = env[envVarFor(key)]
+    if (raw !== undefined && raw !== '') out[key] = parseValue(key, raw)
+  }
+  return out
+}
+
+/** Flattens a nested object read from YAML; keys not in the schema are kept so that the schema names them. */
+export function flatten(doc: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  if (doc === null || typeof doc !== 'object') return out
+  for (const [section, body] of Object.entries(doc as Record<string, unknown>)) {
+    if (body !== null && typeof body === 'object' && !Array.isArray(body)) {
+      for (const [k, v] of Object.entries(body as Record<string, unknown>)) out[`${section}.${k}`] = v
+    } else {
+      out[section] = body
+    }
+  }
+  return out
+}
+
+export function unflatten(values: Record<string, unknown>): Record<string, Record<string, unknown>> {
+  const out: Record<string, Record<string, unknown>> = {}
+  for (const [key, value] of Object.entries(values)) {
+    if (value === undefined) continue
+    const [section, ...rest] = key.split('.')
+    if (rest.length === 0) {
+      ;(out as Record<string, unknown>)[section] = value
+      continue
+    }
+    out[section] ??= {}
+    out[section][rest.join('.')] = value
+  }
+  return out
+}
+
+export interface Layers {
+  file?: Record<string, unknown>
+  env?: FlatValues
+  flags?: FlatValues
+  fileName?: string
+}
+
+export interface ConfigProblem {
+  key: string
+  value: unknown
+  origin: Origin
+  message: string
+}
+
+export type ConfigResult = {ok: true; config: Config; origins: Record<string, Origin>} | {ok: false; problems: ConfigProblem[]}
+
+/** Merges the layers (flags > env > file) and validates once; problems name the key, the value, where it came from and what is allowed. */
+export function resolveConfig(layers: Layers): ConfigResult {
+  const merged: Record<string, unknown> = {}
+  const origins: Record<string, Origin> = {}
+  const apply = (values: Record<string, unknown> | undefined, origin: Origin) => {
+    for (const [k, v] of Object.entries(values ?? {})) {
+      if (v === undefined) continue
+      merged[k] = v
+      origins[k] = origin
+    }
+  }
+  apply(layers.file, 'file')
+  apply(layers.env, 'env')
+  apply(layers.flags, 'flag')
+  const parsed = configSchema.safeParse(unflatten(merged))
+  if (parsed.success) return {ok: true, config: parsed.data, origins}
+  const problems = parsed.error.issues.map((issue) => {
+    let key = issue.path.map(String).join('.')
+    let message = issue.message
+    if (issue.code === 'unrecognized_keys') {
+      const parent = key
+      key = issue.keys.map((k) => (parent ? `${parent}.${k}` : k)).join(', ')
+      const allowed = parent ? configKeys.filter((k) => k.startsWith(parent + '.')) : ['source', 'target', 'efs', 'dns']
+      message = `unknown key; allowed keys${parent ? ` in ${parent}` : ''}: ${allowed.join(', ')}`
+    } else if (issue.code === 'invalid_type' && merged[key] === undefined) {
+      message = 'is required'
+    }
+    return {key, value: merged[key], origin: origins[key] ?? 'default', message}
+  })
+  return {ok: false, problems}
+}
+
+export function describeProblem(p: ConfigProblem, fileName = 'sftp-cutover.yaml'): string {
+  const where =
+    p.origin === 'flag' ? `--${flagFor(p.key as ConfigKey)}` : p.origin === 'env' ? envVarFor(p.key as ConfigKey) : p.origin === 'file' ? fileName : 'not set'
+  const shown = p.value === undefined ? '' : ` = ${JSON.stringify(p.value)}`
+  return `${p.key}${shown} (${where}): ${p.message}`
+}

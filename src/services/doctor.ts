@@ -1,0 +1,257 @@
+import {GetCallerIdentityCommand} from '@aws-sdk/client-sts'
+import {GetBucketEncryptionCommand, GetPublicAccessBlockCommand, HeadBucketCommand} from '@aws-sdk/client-s3'
+import {DescribeServerCommand} from '@aws-sdk/client-transfer'
+import {GetHostedZoneCommand} from '@aws-sdk/client-route-53'
+
+import type {AwsClients} from '../adapters/aws.js'
+import {probeDirectory} from '../adapters/efs-path.js'
+import {type AskSecret, resolveCredentials, SshError, SshSession, sftpLimits} from '../adapters/ssh.js'
+import {probeTcp} from '../adapters/tcp.js'
+import {findRecordSets, describeRecordSet} from '../adapters/route53.js'
+import type {Config} from '../core/config.js'
+import {errorMessage} from '../core/errors.js'
+
+export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip'
+
+export interface Check {
+  id: string
+  title: string
+  status: CheckStatus
+  detail: string
+  fix?: string
+}
+
+export interface DoctorResult {
+  ok: boolean
+  summary: Record<CheckStatus, number>
+  checks: Check[]
+}
+
+export interface DoctorDeps {
+  aws: AwsClients
+  env: NodeJS.ProcessEnv
+  askSecret?: AskSecret
+}
+
+const EXEC_PROBE = 'sftp-cutover-exec-probe'
+
+function awsReason(err: unknown): string {
+  const e = err as {name?: string; message?: string; $metadata?: {httpStatusCode?: number}}
+  const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''
+  return `${e.name ?? 'Error'}: ${e.message ?? String(err)}${status}`
+}
+
+/** Source checks: reachability, host key, login, SFTP, exec, server software and limits. */
+async function sourceChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
+  const s = config.source
+  const where = `${s.host}:${s.port}`
+  const checks: Check[] = []
+  const later: string[][] = [
+    ['source.hostKey', 'Source host key'],
+    ['source.auth', 'Source login'],
+    ['source.sftp', 'SFTP subsystem'],
+    ['source.exec', 'Shell commands (exec)'],
+    ['source.server', 'Server software and limits'],
+  ]
+  const tcp = await probeTcp(s.host, s.port)
+  if (!tcp.ok) {
+    checks.push({id: 'source.reachable', title: 'Source reachable', status: 'fail', detail: `cannot open TCP ${where}: ${tcp.reason}`, fix: 'Check source.host and source.port, and the firewall or VPN between this machine and the box.'})
+    return fixSkips(checks, later, 'the source is not reachable')
+  }
+  checks.push({id: 'source.reachable', title: 'Source reachable', status: 'pass', detail: `TCP ${where} answered in ${tcp.ms} ms`})
+
+  let session: SshSession
+  try {
+    const creds = await resolveCredentials(s, deps.env, deps.askSecret)
+    session = await SshSession.connect(s, creds, {readyTimeoutMs: 15_000})
+  } catch (err) {
+    const e = err instanceof SshError ? err : undefined
+    if (e?.code === 'HOST_KEY_REJECTED') {
+      checks.push({id: 'source.hostKey', title: 'Source host key', status: 'fail', detail: e.message, fix: e.suggestions.join(' ')})
+      return fixSkips(checks, later.slice(1), 'the host key was refused: nothing was sent to the server')
+    }
+    if (e?.code === 'AUTH_FAILED') {
+      checks.push({id: 'source.hostKey', title: 'Source host key', status: 'pass', detail: 'verified before authentication'})
+      checks.push({id: 'source.auth', title: 'Source login', status: 'fail', detail: e.message, fix: e.suggestions.join(' ')})
+      return fixSkips(checks, later.slice(2), 'login failed')
+    }
+    const cli = err as {message: string; suggestions?: string[]}
+    checks.push({id: 'source.auth', title: 'Source login', status: 'fail', detail: cli.message, fix: cli.suggestions?.join(' ')})
+    return fixSkips(checks, later.filter(([id]) => id !== 'source.auth'), 'could not log in')
+  }
+  try {
+    const how = s.hostKeyFingerprint ? 'matches source.hostKeyFingerprint' : `found in ${s.knownHostsFile}`
+    checks.push({id: 'source.hostKey', title: 'Source host key', status: 'pass', detail: `${session.info.hostKey.type} ${session.info.hostKey.fingerprint} ${how}`})
+    checks.push({id: 'source.auth', title: 'Source login', status: 'pass', detail: `logged in as ${s.username}`})
+    let limitsText = 'not read'
+    try {
+      const sftp = await session.sftp()
+      const limits = sftpLimits(sftp)
+      limitsText = `max read ${limits.maxReadLen} B, max write ${limits.maxWriteLen} B${limits.maxOpenHandles ? `, max open handles ${limits.maxOpenHandles}` : ''}`
+      const home = await new Promise<string>((resolve, reject) => sftp.realpath('.', (err, p) => (err ? reject(err) : resolve(p))))
+      checks.push({id: 'source.sftp', title: 'SFTP subsystem', status: 'pass', detail: `SFTP v${limits.version}, login directory ${home}, extensions: ${limits.extensions.join(', ') || 'none'}`})
+      sftp.end()
+    } catch (err) {
+      checks.push({id: 'source.sftp', title: 'SFTP subsystem', status: 'fail', detail: errorMessage(err), fix: 'Enable the sftp subsystem (Subsystem sftp internal-sftp) for this login.'})
+    }
+    try {
+      const r = await session.exec(`echo ${EXEC_PROBE}`, {timeoutMs: 10_000, maxOutputBytes: 64 * 1024})
+      if (r.code === 0 && r.stdout.toString().trim() === EXEC_PROBE) {
+        checks.push({id: 'source.exec', title: 'Shell commands (exec)', status: 'pass', detail: 'the login may run commands: accounts and keys are read online, hashes are checked at the source'})
+      } else {
+        checks.push({
+          id: 'source.exec',
+          title: 'Shell commands (exec)',
+          status: 'warn',
+          detail: 'the login cannot run commands (e.g. ForceCommand internal-sftp)',
+          fix: 'Use a login that may run commands, or collect accounts offline: sftp-cutover inventory collect-script, then inventory --from-bundle.',
+        })
+      }
+    } catch (err) {
+      checks.push({id: 'source.exec', title: 'Shell commands (exec)', status: 'warn', detail: `exec refused: ${errorMessage(err)}`, fix: 'Collect accounts offline with inventory collect-script and --from-bundle.'})
+    }
+    checks.push({id: 'source.server', title: 'Server software and limits', status: 'pass', detail: `${session.info.software}; ${limitsText}`})
+  } finally {
+    session.close()
+  }
+  return checks
+}
+
+/** Marks the checks that could not run after an earlier one failed. */
+function fixSkips(checks: Check[], remaining: string[][], why: string): Check[] {
+  const done = new Set(checks.map((c) => c.id))
+  for (const [id, title] of remaining) if (!done.has(id)) checks.push({id, title, status: 'skip', detail: why})
+  return checks
+}
+
+async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
+  const t = config.target
+  const checks: Check[] = []
+  const run = async (id: string, title: string, fn: () => Promise<Omit<Check, 'id' | 'title'>>) => {
+    try {
+      checks.push({id, title, ...(await fn())})
+    } catch (err) {
+      checks.push({id, title, status: 'fail', detail: awsReason(err), fix: 'Check the AWS credentials, region and endpoint (target.region, target.profile, target.endpoint).'})
+    }
+  }
+
+  await run('aws.identity', 'AWS identity', async () => {
+    const id = await deps.aws.sts().send(new GetCallerIdentityCommand({}))
+    return {status: 'pass', detail: `account ${id.Account}, ${id.Arn}`}
+  })
+
+  await run('transfer.server', 'Transfer Family server', async () => {
+    if (!t.transferServerId) return {status: 'warn', detail: 'target.transferServerId is not set', fix: 'Set target.transferServerId (init --from-stack reads it from the stack outputs).'}
+    try {
+      const {Server: srv} = await deps.aws.transfer().send(new DescribeServerCommand({ServerId: t.transferServerId}))
+      const problems: string[] = []
+      const warnings: string[] = []
+      if (!srv?.Protocols?.includes('SFTP')) problems.push(`protocols ${srv?.Protocols?.join(',') ?? 'none'} do not include SFTP`)
+      if (srv?.IdentityProviderType && srv.IdentityProviderType !== 'SERVICE_MANAGED') warnings.push(`identity provider ${srv.IdentityProviderType}: users are not created by this tool`)
+      if (srv?.EndpointType && srv.EndpointType !== 'VPC') warnings.push(`endpoint type ${srv.EndpointType}, the reference architecture uses VPC`)
+      if (srv?.State && srv.State !== 'ONLINE') (['OFFLINE', 'STARTING'].includes(srv.State) ? warnings : problems).push(`state ${srv.State}`)
+      const detail = `${t.transferServerId}: ${srv?.State}, ${srv?.IdentityProviderType}, endpoint ${srv?.EndpointType}, protocols ${srv?.Protocols?.join(',')}, domain ${srv?.Domain ?? 'S3'}`
+      if (problems.length) return {status: 'fail', detail: `${detail}; ${problems.join('; ')}`, fix: 'Enable SFTP on the server and bring it ONLINE (StartServer).'}
+      if (warnings.length) return {status: 'warn', detail: `${detail}; ${warnings.join('; ')}`, fix: 'Start the server before cutover; use a SERVICE_MANAGED, VPC endpoint server as in the reference template.'}
+      return {status: 'pass', detail}
+    } catch (err) {
+      if ((err as {name?: string}).name === 'ResourceNotFoundException') {
+        return {status: 'fail', detail: `server ${t.transferServerId} does not exist in ${t.region}`, fix: 'Check target.transferServerId and target.region (aws transfer list-servers).'}
+      }
+      throw err
+    }
+  })
+
+  await run('s3.bucket', 'S3 bucket', async () => {
+    const s3 = deps.aws.s3()
+    try {
+      await s3.send(new HeadBucketCommand({Bucket: t.bucket}))
+    } catch (err) {
+      const status = (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
+      if (status === 404) return {status: 'fail', detail: `bucket ${t.bucket} does not exist`, fix: 'Create it with the infra/ template, or correct target.bucket.'}
+      if (status === 403) return {status: 'fail', detail: `access to bucket ${t.bucket} is denied`, fix: 'Grant this identity s3:ListBucket, s3:GetObject and s3:PutObject on the bucket.'}
+      throw err
+    }
+    const notes: string[] = []
+    let status: CheckStatus = 'pass'
+    let fix: string | undefined
+    try {
+      const enc = await s3.send(new GetBucketEncryptionCommand({Bucket: t.bucket}))
+      const rule = enc.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault
+      notes.push(`default encryption ${rule?.SSEAlgorithm ?? 'none'}${rule?.KMSMasterKeyID ? ` (${rule.KMSMasterKeyID})` : ''}`)
+      if (t.kmsKeyId && rule?.SSEAlgorithm !== 'aws:kms') {
+        status = 'warn'
+        fix = 'target.kmsKeyId is set but the bucket default is not SSE-KMS: objects written by other clients will not use the key.'
+      }
+    } catch (err) {
+      if ((err as {name?: string}).name !== 'ServerSideEncryptionConfigurationNotFoundError') throw err
+      notes.push('no default encryption configuration (S3 applies SSE-S3)')
+    }
+    try {
+      const pab = await s3.send(new GetPublicAccessBlockCommand({Bucket: t.bucket}))
+      const c = pab.PublicAccessBlockConfiguration
+      const all = c?.BlockPublicAcls && c.IgnorePublicAcls && c.BlockPublicPolicy && c.RestrictPublicBuckets
+      notes.push(all ? 'public access blocked' : 'public access NOT fully blocked')
+      if (!all) {
+        status = 'warn'
+        fix = 'Block all public access on the bucket (PutPublicAccessBlock with all four settings true).'
+      }
+    } catch (err) {
+      if ((err as {name?: string}).name !== 'NoSuchPublicAccessBlockConfiguration') throw err
+      status = 'warn'
+      notes.push('no public access block')
+      fix = 'Block all public access on the bucket (PutPublicAccessBlock with all four settings true).'
+    }
+    return {status, detail: `${t.bucket}: ${notes.join(', ')}`, fix}
+  })
+
+  checks.push(
+    t.userRoleArn
+      ? {id: 'iam.userRole', title: 'Transfer user role', status: 'pass', detail: `${t.userRoleArn} is a well-formed role ARN`}
+      : {id: 'iam.userRole', title: 'Transfer user role', status: 'warn', detail: 'target.userRoleArn is not set', fix: 'Set target.userRoleArn: users import needs the role Transfer users assume.'},
+  )
+
+  const dns = config.dns
+  await run('dns.zone', 'Route 53 hosted zone', async () => {
+    if (!dns.hostedZoneId) return {status: 'warn', detail: 'dns.hostedZoneId is not set', fix: 'Set dns.hostedZoneId and dns.recordName: cutover switches that record.'}
+    try {
+      const zone = await deps.aws.route53().send(new GetHostedZoneCommand({Id: dns.hostedZoneId}))
+      const name = zone.HostedZone?.Name
+      if (!zone.HostedZone?.Config?.PrivateZone) {
+        return {status: 'fail', detail: `${dns.hostedZoneId} (${name}) is a public hosted zone`, fix: 'Use the private hosted zone associated with the VPC: the friendly record must resolve only inside it.'}
+      }
+      const vpcs = (zone.VPCs ?? []).map((v) => v.VPCId).join(', ')
+      return {status: 'pass', detail: `${dns.hostedZoneId} (${name}) is private${vpcs ? `, associated with ${vpcs}` : ''}`}
+    } catch (err) {
+      if ((err as {name?: string}).name === 'NoSuchHostedZone') return {status: 'fail', detail: `hosted zone ${dns.hostedZoneId} does not exist`, fix: 'Correct dns.hostedZoneId (aws route53 list-hosted-zones).'}
+      throw err
+    }
+  })
+
+  await run('dns.record', 'Friendly DNS record', async () => {
+    if (!dns.hostedZoneId || !dns.recordName) return {status: 'warn', detail: 'dns.recordName is not set', fix: 'Set dns.recordName to the name clients connect to.'}
+    const sets = await findRecordSets(deps.aws.route53(), dns.hostedZoneId, dns.recordName)
+    if (sets.length === 0) return {status: 'warn', detail: `${dns.recordName} has no record in ${dns.hostedZoneId}`, fix: 'Create the record pointing at the legacy box before cutover, so that clients already use the name.'}
+    return {status: 'pass', detail: `${dns.recordName} -> ${sets.map(describeRecordSet).join('; ')}`}
+  })
+
+  return checks
+}
+
+async function efsCheck(config: Config): Promise<Check> {
+  const path = config.efs.path
+  if (!path) return {id: 'efs.path', title: 'EFS mount', status: 'skip', detail: 'efs.path is not set: verify will not check the EFS copy'}
+  const r = await probeDirectory(path)
+  return r.ok
+    ? {id: 'efs.path', title: 'EFS mount', status: 'pass', detail: `${path} is readable and writable`}
+    : {id: 'efs.path', title: 'EFS mount', status: 'fail', detail: r.reason, fix: 'Mount the EFS file system (or its access point) at efs.path with read and write access.'}
+}
+
+/** Checks everything the migration depends on and says, for each, pass/warn/fail/skip with the reason and the fix. */
+export async function runDoctor(config: Config, deps: DoctorDeps): Promise<DoctorResult> {
+  const [source, aws, efs] = await Promise.all([sourceChecks(config, deps), awsChecks(config, deps), efsCheck(config)])
+  const checks = [...source, ...aws, efs]
+  const summary: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, skip: 0}
+  for (const c of checks) summary[c.status]++
+  return {ok: summary.fail === 0, summary, checks}
+}

@@ -1,0 +1,175 @@
+import {existsSync} from 'node:fs'
+import {mkdir, writeFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
+import {createAwsClients} from '../adapters/aws.js'
+import {stackOutputs} from '../adapters/cloudformation.js'
+import {readConfigFile, writeConfigFile} from '../adapters/config-file.js'
+import {probeHostKey} from '../adapters/ssh.js'
+import {SqliteStateStore} from '../adapters/state.js'
+import {CONFIG_KEYS, type Config, type ConfigKey, type FlatValues, configKeys, describeProblem, envVarFor, flagFor, flatten, parseValue, resolveConfig, unflatten} from '../core/config.js'
+import {CliError, ExitCode, usageError} from '../core/errors.js'
+import type {Prompter} from '../ui/prompter.js'
+
+export interface InitInput {
+  configFile: string
+  stateDir: string
+  /** Values from flags and the environment, flags winning. */
+  values: FlatValues
+  fromStack?: string
+  force: boolean
+  prompter?: Prompter
+}
+
+export interface InitResult {
+  configFile: string
+  outcome: 'created' | 'updated' | 'unchanged'
+  config: Config
+  stateDb: string
+}
+
+/** Stack outputs of the infra/ template, and the configuration keys they fill. */
+export const STACK_OUTPUTS: Record<string, ConfigKey> = {
+  Region: 'target.region',
+  TransferServerId: 'target.transferServerId',
+  BucketName: 'target.bucket',
+  Prefix: 'target.prefix',
+  UserRoleArn: 'target.userRoleArn',
+  HostedZoneId: 'dns.hostedZoneId',
+  RecordName: 'dns.recordName',
+}
+
+const HEADER = `# sftp-cutover configuration. Safe to commit: it holds no secrets, only the names of environment variables
+# that do. Precedence: flags > SFTP_CUTOVER_* environment variables > this file > defaults.
+`
+
+function missingRequired(values: FlatValues): string[] {
+  const missing: string[] = configKeys.filter((k) => 'required' in CONFIG_KEYS[k] && CONFIG_KEYS[k].required && values[k] === undefined)
+  if (values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) missing.push('source.hostKeyFingerprint|source.knownHostsFile')
+  if (values['source.identityFile'] === undefined && values['source.useAgent'] !== true && values['source.passwordEnv'] === undefined) {
+    missing.push('source.identityFile|source.useAgent|source.passwordEnv')
+  }
+  return missing
+}
+
+function asFlags(key: string): string {
+  return key
+    .split('|')
+    .map((k) => `--${flagFor(k as ConfigKey)}`)
+    .join(' or ')
+}
+
+async function ask(key: ConfigKey, prompter: Prompter, values: FlatValues): Promise<void> {
+  if (key === 'source.hostKeyFingerprint') {
+    const host = String(values['source.host'])
+    const port = Number(values['source.port'] ?? 22)
+    const seen = await probeHostKey(host, port).catch(() => undefined)
+    if (seen) {
+      const pin = await prompter.confirm({
+        message: `${host}:${port} presents ${seen.type} ${seen.fingerprint}. Pin this key? Say yes only if the box's administrator confirms this fingerprint`,
+        default: false,
+      })
+      if (pin) {
+        values[key] = seen.fingerprint
+        return
+      }
+    }
+  }
+  const raw = await prompter.input({
+    message: `${key}: ${CONFIG_KEYS[key].description}`,
+    validate: (v) => {
+      const probe = resolveConfig({flags: {...values, [key]: parseValue(key, v)}})
+      const problem = probe.ok ? undefined : probe.problems.find((p) => p.key === key)
+      return problem ? problem.message : true
+    },
+  })
+  values[key] = parseValue(key, raw)
+}
+
+/** Fills what is missing by asking, or fails naming the flags to pass when asking is not possible. */
+async function complete(values: FlatValues, prompter?: Prompter): Promise<void> {
+  const missing = missingRequired(values)
+  if (missing.length === 0) return
+  if (!prompter) {
+    throw usageError(
+      `missing required settings: ${missing.map((m) => m.replace(/\|/g, ' or ')).join(', ')}`,
+      [`Pass ${missing.map(asFlags).join(', ')} (or set ${missing.map((m) => envVarFor(m.split('|')[0] as ConfigKey)).join(', ')}).`],
+      'INIT_MISSING',
+    )
+  }
+  for (const key of ['source.host', 'source.username'] as ConfigKey[]) if (values[key] === undefined) await ask(key, prompter, values)
+  if (values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) await ask('source.hostKeyFingerprint', prompter, values)
+  if (missingRequired(values).includes('source.identityFile|source.useAgent|source.passwordEnv')) {
+    const how = await prompter.select({
+      message: 'How does sftp-cutover log in to the legacy box?',
+      choices: [
+        {name: 'a private key file', value: 'key'},
+        {name: 'ssh-agent', value: 'agent'},
+        {name: 'a password read from an environment variable', value: 'password'},
+      ],
+    })
+    if (how === 'key') await ask('source.identityFile', prompter, values)
+    else if (how === 'agent') values['source.useAgent'] = true
+    else await ask('source.passwordEnv', prompter, values)
+  }
+  for (const key of ['target.region', 'target.bucket'] as ConfigKey[]) if (values[key] === undefined) await ask(key, prompter, values)
+}
+
+/**
+ * Writes sftp-cutover.yaml and creates the state directory. Idempotent: the same input leaves the file as it is.
+ * An existing file with other values is replaced only with --force.
+ */
+export async function initProject(input: InitInput): Promise<InitResult> {
+  const values: FlatValues = {...input.values}
+  if (input.fromStack) {
+    const region = values['target.region']
+    if (!region) throw usageError('--from-stack needs the stack\'s region', ['Pass --target-region (or set SFTP_CUTOVER_TARGET_REGION).'], 'INIT_MISSING')
+    const aws = createAwsClients({region: String(region), profile: values['target.profile'] as string | undefined, endpoint: values['target.endpoint'] as string | undefined})
+    try {
+      const outputs = await stackOutputs(aws.cloudformation(), input.fromStack)
+      for (const [output, key] of Object.entries(STACK_OUTPUTS)) if (values[key] === undefined && outputs[output] !== undefined) values[key] = parseValue(key, outputs[output])
+    } finally {
+      aws.destroy()
+    }
+  }
+  await complete(values, input.prompter)
+  const resolved = resolveConfig({flags: values})
+  if (!resolved.ok) {
+    throw usageError(`invalid settings:\n${resolved.problems.map((p) => '  ' + describeProblem(p)).join('\n')}`, ['Correct the values named above.'], 'CONFIG_INVALID')
+  }
+  const doc = unflatten(Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined && !(Array.isArray(v) && v.length === 0))))
+  const existing = await readConfigFile(input.configFile).catch(() => undefined)
+  let outcome: InitResult['outcome'] = 'created'
+  if (existing !== undefined) {
+    if (sameValues(existing, doc)) {
+      outcome = 'unchanged'
+    } else if (!input.force) {
+      throw new CliError(`${input.configFile} already exists with other values`, {
+        exitCode: ExitCode.usage,
+        code: 'CONFIG_EXISTS',
+        suggestions: ['Pass --force to replace it, or edit it by hand.'],
+      })
+    } else {
+      outcome = 'updated'
+    }
+  }
+  if (outcome !== 'unchanged') await writeConfigFile(input.configFile, doc, HEADER)
+  await mkdir(input.stateDir, {recursive: true})
+  // State is per machine and run; keep it out of version control.
+  const ignore = join(input.stateDir, '.gitignore')
+  if (!existsSync(ignore)) await writeFile(ignore, '*\n')
+  const store = new SqliteStateStore(join(input.stateDir, 'state.db'))
+  try {
+    if (outcome !== 'unchanged') store.audit({action: 'config.write', target: input.configFile, after: doc, outcome: 'ok'})
+  } finally {
+    store.close()
+  }
+  return {configFile: input.configFile, outcome, config: resolved.config, stateDb: join(input.stateDir, 'state.db')}
+}
+
+function sameValues(a: Record<string, unknown>, b: Record<string, unknown>): boolean {
+  const fa = flatten(a)
+  const fb = flatten(b)
+  const keys = new Set([...Object.keys(fa), ...Object.keys(fb)])
+  return [...keys].every((k) => JSON.stringify(fa[k]) === JSON.stringify(fb[k]))
+}
