@@ -216,7 +216,8 @@ export function resolveConfig(layers: Layers): ConfigResult {
   const parsed = configSchema.safeParse(unflatten(merged))
   if (parsed.success) return {ok: true, config: parsed.data, origins}
   const problems = parsed.error.issues.map((issue) => {
-    let key = issue.path.map(String).join('.')
+    // Keys are two levels deep (section.key); an issue inside a list names the key that holds it.
+    let key = issue.path.slice(0, 2).map(String).join('.')
     let message = issue.message
     if (issue.code === 'unrecognized_keys') {
       const parent = key

@@ -155,7 +155,8 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
       if (warnings.length) return {status: 'warn', detail: `${detail}; ${warnings.join('; ')}`, fix: 'Start the server before cutover; use a SERVICE_MANAGED, VPC endpoint server as in the reference template.'}
       return {status: 'pass', detail}
     } catch (err) {
-      if ((err as {name?: string}).name === 'ResourceNotFoundException') {
+      // AWS answers ResourceNotFoundException; moto answers ServerNotFound.
+      if (['ResourceNotFoundException', 'ServerNotFound'].includes((err as {name?: string}).name ?? '')) {
         return {status: 'fail', detail: `server ${t.transferServerId} does not exist in ${t.region}`, fix: 'Check target.transferServerId and target.region (aws transfer list-servers).'}
       }
       throw err

@@ -1,0 +1,6 @@
+#!/usr/bin/env bash
+# Quick start 1: installs what is needed (pinned), builds, then runs the rehearsal against local stand-ins.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+exec npx tsx scripts/rehearsal.ts

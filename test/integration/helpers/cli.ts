@@ -1,0 +1,52 @@
+import {execFile} from 'node:child_process'
+import {join} from 'node:path'
+
+const ROOT = join(import.meta.dirname, '..', '..', '..')
+export const CLI = join(ROOT, 'bin', 'run.js')
+
+export interface CliRun {
+  code: number
+  stdout: string
+  stderr: string
+  json<T = Record<string, unknown>>(): T
+}
+
+/**
+ * Runs the built CLI (dist/, built by scripts/test.sh) as a separate process, as an engineer would: stdin is not a
+ * terminal, so it must never prompt.
+ */
+export function runCli(args: string[], opts: {cwd: string; env?: NodeJS.ProcessEnv; timeoutMs?: number}): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [CLI, ...args],
+      {cwd: opts.cwd, env: {...cleanEnv(), ...opts.env}, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024},
+      (err, stdout, stderr) => {
+        const code = err ? (typeof (err as {code?: unknown}).code === 'number' ? ((err as {code: number}).code) : 1) : 0
+        resolve({
+          code,
+          stdout,
+          stderr,
+          json<T>() {
+            try {
+              return JSON.parse(stdout) as T
+            } catch {
+              throw new Error(`not JSON (exit ${code}):\n${stdout}\n--- stderr\n${stderr}`)
+            }
+          },
+        })
+      },
+    )
+  })
+}
+
+/** The test process's environment without anything that would steer the CLI (config, AWS settings). */
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('SFTP_CUTOVER_') && k !== 'SFTP_CUTOVER_PEERS') continue
+    if (k.startsWith('AWS_') || k === 'NODE_OPTIONS' || k.startsWith('JEST')) continue
+    env[k] = v
+  }
+  return env
+}

@@ -1,0 +1,38 @@
+import {retry} from '../../src/core/retry.js'
+
+describe('retry', () => {
+  it('retries transient errors until success and stops at once on others', async () => {
+    let calls = 0
+    const value = await retry(
+      async () => {
+        calls++
+        if (calls < 3) throw new Error('transient')
+        return 'done'
+      },
+      {attempts: 5, baseMs: 1, isTransient: (e) => (e as Error).message === 'transient'},
+    )
+    expect(value).toBe('done')
+    expect(calls).toBe(3)
+
+    calls = 0
+    await expect(
+      retry(
+        async () => {
+          calls++
+          throw new Error('fatal')
+        },
+        {attempts: 5, baseMs: 1, isTransient: (e) => (e as Error).message === 'transient'},
+      ),
+    ).rejects.toThrow('fatal')
+    expect(calls).toBe(1)
+  })
+
+  it('gives up after the last attempt', async () => {
+    let calls = 0
+    await expect(retry(async () => {
+      calls++
+      throw new Error('transient')
+    }, {attempts: 3, baseMs: 1, isTransient: () => true})).rejects.toThrow('transient')
+    expect(calls).toBe(3)
+  })
+})
