@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Installs the local stand-ins the integration tests, the rehearsal and the benchmarks run against:
+#   - OpenSSH sshd + client and rclone (Debian packages; Debian pins their versions),
+#   - moto[server] and cfn-lint in the ignored venv .peers/venv,
+#   - versitygw built with `go install` into a per-machine cache outside the repo (fresh clones reuse it),
+#     linked as .peers/bin/versitygw for test/peers/versitygw.ts.
+# Idempotent: when everything is in place it only checks versions (about a second).
+# Prints one line per peer: name, version, path.
+set -euo pipefail
+
+# ---- pinned / expected versions ------------------------------------------------------------------
+OPENSSH_EXPECTED_MAJOR=9          # Debian 12 ships OpenSSH 9.2p1
+RCLONE_EXPECTED_MINOR=1.60        # Debian 12 ships rclone 1.60.1
+MOTO_VERSION=5.2.5
+CFN_LINT_VERSION=1.58.0
+VERSITYGW_MODULE=github.com/versity/versitygw
+VERSITYGW_VERSION=v1.8.0
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv)
+
+# Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
+PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"
+[ -x "$PYTHON" ] || PYTHON="$(command -v python3)"
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+PEERS_DIR="$ROOT/.peers"
+VENV="$PEERS_DIR/venv"
+PEER_CACHE="${SFTP_CUTOVER_PEER_CACHE:-$HOME/.cache/sftp-cutover/peers}"
+VGW_DIR="$PEER_CACHE/versitygw-$VERSITYGW_VERSION"
+VGW_BIN="$VGW_DIR/versitygw"
+
+die() { echo "install-peers: ERROR: $*" >&2; exit 1; }
+log() { echo "install-peers: $*" >&2; }
+peer_line() { printf '%-10s %-28s %s\n' "$1" "$2" "$3"; }
+
+[ "$(id -u)" = 0 ] || die "must run as root (sshd serves several throwaway users; apt installs packages)"
+
+# ---- apt: sshd, ssh client, rclone, python venv ------------------------------------------------
+missing=()
+for p in "${APT_PACKAGES[@]}"; do
+  if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]; then
+    missing+=("$p")
+  fi
+done
+if [ "${#missing[@]}" -gt 0 ]; then
+  log "apt-get install ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  # Keep the package's maintainer scripts from starting a system sshd on port 22 (no init system here,
+  # so invoke-rc.d would start a daemon that nothing stops). Only add the guard if none exists.
+  policy=/usr/sbin/policy-rc.d
+  added_policy=0
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy"
+    chmod 755 "$policy"
+    added_policy=1
+  fi
+  trap '[ "$added_policy" = 1 ] && rm -f "$policy"' EXIT
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  if [ "$added_policy" = 1 ]; then rm -f "$policy"; added_policy=0; fi
+  trap - EXIT
+fi
+mkdir -p /run/sshd
+chmod 755 /run/sshd
+
+[ -x /usr/sbin/sshd ] || die "/usr/sbin/sshd missing after installing openssh-server"
+# (no `| head` in these pipes: with pipefail an early-closing reader makes the writer's SIGPIPE fail the script)
+first_match() { grep -o "$1" <<<"$2" | sed -n 1p || true; }
+sshd_version="$(first_match 'OpenSSH_[0-9][0-9.p]*' "$(/usr/sbin/sshd -V 2>&1 || true)")"
+[[ "$sshd_version" =~ ^OpenSSH_${OPENSSH_EXPECTED_MAJOR}\. ]] \
+  || die "expected OpenSSH ${OPENSSH_EXPECTED_MAJOR}.x sshd, found '${sshd_version:-unknown}' (/usr/sbin/sshd -V)"
+ssh_version="$(first_match 'OpenSSH_[0-9][0-9.p]*' "$(/usr/bin/ssh -V 2>&1 || true)")"
+[[ "$ssh_version" =~ ^OpenSSH_${OPENSSH_EXPECTED_MAJOR}\. ]] \
+  || die "expected OpenSSH ${OPENSSH_EXPECTED_MAJOR}.x client, found '${ssh_version:-unknown}' (/usr/bin/ssh -V)"
+rclone_version="$(first_match 'v[0-9][0-9.]*[-A-Za-z0-9]*' "$(/usr/bin/rclone version 2>/dev/null || true)")"
+[[ "$rclone_version" == "v${RCLONE_EXPECTED_MINOR}."* ]] \
+  || die "expected rclone ${RCLONE_EXPECTED_MINOR}.x, found '${rclone_version:-unknown}' (/usr/bin/rclone version)"
+peer_line sshd "$sshd_version" /usr/sbin/sshd
+peer_line ssh "$ssh_version" /usr/bin/ssh
+peer_line rclone "$rclone_version" /usr/bin/rclone
+
+# ---- python venv: moto[server], cfn-lint ---------------------------------------------------------
+venv_versions() {
+  "$VENV/bin/python" - <<'EOF' 2>/dev/null || true
+import importlib.metadata as m
+try:
+    import flask, flask_cors  # noqa: F401  (the [server] extra)
+    print(m.version("moto"), m.version("cfn-lint"))
+except Exception:
+    pass
+EOF
+}
+want="$MOTO_VERSION $CFN_LINT_VERSION"
+have=""
+[ -x "$VENV/bin/python" ] && have="$(venv_versions)"
+if [ "$have" != "$want" ] || [ ! -x "$VENV/bin/moto_server" ] || [ ! -x "$VENV/bin/cfn-lint" ]; then
+  log "python venv $VENV (moto[server]==$MOTO_VERSION cfn-lint==$CFN_LINT_VERSION; had: '${have:-none}')"
+  mkdir -p "$PEERS_DIR"
+  if ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    "$PYTHON" -m venv --clear "$VENV" || die "$PYTHON -m venv failed (is python3-venv installed?)"
+  fi
+  "$VENV/bin/python" -m pip install -q --disable-pip-version-check \
+    "moto[server]==$MOTO_VERSION" "cfn-lint==$CFN_LINT_VERSION"
+  have="$(venv_versions)"
+  [ "$have" = "$want" ] || die "venv has '$have', expected '$want'"
+fi
+peer_line moto "$MOTO_VERSION" "$VENV/bin/moto_server"
+peer_line cfn-lint "$CFN_LINT_VERSION" "$VENV/bin/cfn-lint"
+
+# ---- versitygw (pinned Go module, cached outside the repo) --------------------------------------
+command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || die "go is required to build versitygw"
+GO="$(command -v go || echo /usr/local/go/bin/go)"
+module_version() { # prints the main module version recorded in a Go binary, or nothing
+  [ -x "$1" ] || return 0
+  local info
+  info="$("$GO" version -m "$1" 2>/dev/null || true)"
+  awk -v m="$VERSITYGW_MODULE" '$1 == "mod" && $2 == m && !found {print $3; found = 1}' <<<"$info"
+}
+mkdir -p "$VGW_DIR"
+exec 9>"$VGW_DIR/.lock"
+flock 9   # two checkouts installing at once build once
+if [ "$(module_version "$VGW_BIN")" != "$VERSITYGW_VERSION" ]; then
+  reused=""
+  for cand in "$("$GO" env GOPATH 2>/dev/null)/bin/versitygw" "$(command -v versitygw || true)"; do
+    if [ -n "$cand" ] && [ "$(module_version "$cand")" = "$VERSITYGW_VERSION" ]; then
+      log "reusing $cand ($VERSITYGW_VERSION)"
+      cp "$cand" "$VGW_BIN.tmp" && mv -f "$VGW_BIN.tmp" "$VGW_BIN"
+      reused=1
+      break
+    fi
+  done
+  if [ -z "$reused" ]; then
+    log "building versitygw $VERSITYGW_VERSION with go install (a few minutes on 2 cores)"
+    tmpbin="$(mktemp -d "$VGW_DIR/build.XXXXXX")"
+    GOBIN="$tmpbin" "$GO" install "$VERSITYGW_MODULE/cmd/versitygw@$VERSITYGW_VERSION"
+    mv -f "$tmpbin/versitygw" "$VGW_BIN"
+    rm -rf "$tmpbin"
+  fi
+  [ "$(module_version "$VGW_BIN")" = "$VERSITYGW_VERSION" ] || die "$VGW_BIN is not versitygw $VERSITYGW_VERSION"
+fi
+exec 9>&-
+mkdir -p "$PEERS_DIR/bin"
+ln -sfn "$VGW_BIN" "$PEERS_DIR/bin/versitygw"
+peer_line versitygw "$VERSITYGW_VERSION" "$VGW_BIN"
