@@ -11,6 +11,8 @@ const common = {
 
 export default {
   verbose: true,
+  // Integration tests drive real peers and CLI processes: one test may take tens of seconds.
+  testTimeout: 180_000,
   projects: [
     {...common, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts']},
     {

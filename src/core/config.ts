@@ -67,7 +67,7 @@ export const configSchema = z
       .object({
         hostedZoneId: z
           .string()
-          .regex(/^(\/hostedzone\/)?Z[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ')
+          .regex(/^(\/hostedzone\/)?[A-Z0-9]{1,32}$/, 'must be a Route 53 hosted zone id such as Z0123456789ABCDEFGHIJ (upper-case letters and digits)')
           .transform((v) => v.replace(/^\/hostedzone\//, ''))
           .optional(),
         recordName: z

@@ -5,7 +5,8 @@ import {usageError} from '../core/errors.js'
 /** Loads the project configuration: flags > SFTP_CUTOVER_* environment > sftp-cutover.yaml > defaults. */
 export async function loadConfig(configFile: string, flags: FlatValues = {}, env: NodeJS.ProcessEnv = process.env): Promise<Config> {
   const file = await readConfigFile(configFile)
-  if (file === undefined && Object.keys(valuesFromEnv(env)).length === 0 && Object.keys(flags).length === 0) {
+  const given = Object.values({...valuesFromEnv(env), ...flags}).filter((v) => v !== undefined)
+  if (file === undefined && given.length === 0) {
     throw usageError(`no configuration: ${configFile} does not exist`, ['Run sftp-cutover init in the project directory, or pass --config PATH.'], 'NO_CONFIG')
   }
   const result = resolveConfig({file: file ? flatten(file) : {}, env: valuesFromEnv(env), flags})
