@@ -27,6 +27,17 @@ export function projectPaths(configFile: string): ProjectPaths {
   return {configFile: file, dir, stateDir, stateDb: join(stateDir, 'state.db'), logFile: join(stateDir, 'sftp-cutover.log'), reportsDir: join(stateDir, 'reports')}
 }
 
+/** Maps anything thrown to what the operator sees: a message, an exit code and what to do. */
+function toCliError(err: Error & {oclif?: {exit?: number}}, commandId: string): CliError {
+  if (err instanceof CliError) return err
+  if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') return new CliError('cancelled at a prompt: nothing was changed', {code: 'CANCELLED'})
+  // oclif's own parse errors (unknown flag, missing value) are usage errors.
+  if (err.oclif?.exit === 2 || /Missing required flag|Unexpected argument|Nonexistent flag|Expected --|Parsing --/.test(err.message)) {
+    return usageError(err.message.split('\nSee more help')[0], [`Run sftp-cutover ${commandId} --help for the flags.`])
+  }
+  return new CliError(errorMessage(err), {code: 'UNEXPECTED', suggestions: ['Run again with --verbose; the log file in .sftp-cutover/ has the details.']})
+}
+
 /**
  * Every command extends this. It owns --json (the command's run() returns its typed result), error output with
  * exit codes and suggested actions, the log file, the state database and prompting (never without a terminal).
@@ -107,12 +118,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
-    const cli =
-      err instanceof CliError
-        ? err
-        : err.oclif?.exit === 2 || /Missing required flag|Unexpected argument|Nonexistent flag|Expected --|Parsing --/.test(err.message)
-          ? usageError(err.message.split('\nSee more help')[0], [`Run sftp-cutover ${this.id ?? ''} --help for the flags.`])
-          : new CliError(errorMessage(err), {code: 'UNEXPECTED', suggestions: ['Run again with --verbose; the log file in .sftp-cutover/ has the details.']})
+    const cli = toCliError(err, this.id ?? '')
     process.exitCode = cli.exitCode
     try {
       this._logger?.error({code: cli.code, exitCode: cli.exitCode, err: cli.code === 'UNEXPECTED' ? err : undefined}, cli.message)

@@ -227,13 +227,16 @@ export class SshSession {
       },
       ...(hostKeyTypes ? {algorithms: {serverHostKey: hostKeyTypes as NonNullable<ConnectConfig['algorithms']>['serverHostKey']}} : {}),
     }
+    // ssh2 may emit several errors for one failure (a timeout, then "connection lost"): the first one decides,
+    // the others must not go unhandled. Errors after 'ready' end the connection; the pool sees 'close'.
+    client.on('error', () => {})
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve())
-      client.once('error', (err) => reject(verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target)))
+      client.once('error', (err) => {
+        client.destroy()
+        reject(verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target))
+      })
       client.connect(config)
-    })
-    client.on('error', () => {
-      // Later errors end the connection; the pool notices through 'close' and reconnects.
     })
     if (!verdict?.ok) {
       client.end()
@@ -324,7 +327,9 @@ export function probeHostKey(host: string, port: number, opts: {algorithm?: stri
   return new Promise((resolve, reject) => {
     const client = new ssh2.Client()
     let seen: Buffer | undefined
+    client.on('error', () => {})
     client.once('error', (err) => {
+      client.destroy()
       if (seen) resolve({type: keyTypeOf(seen), fingerprint: fingerprintOf(seen), blob: seen})
       else reject(classify(err, {host, port, username: '', useAgent: false}))
     })

@@ -35,8 +35,13 @@ export interface DoctorDeps {
 
 const EXEC_PROBE = 'sftp-cutover-exec-probe'
 
-function awsReason(err: unknown): string {
+function awsReason(err: unknown, profile?: string): string {
   const e = err as {name?: string; message?: string; $metadata?: {httpStatusCode?: number}}
+  if (e.name === 'CredentialsProviderError') {
+    return profile
+      ? `no AWS credentials for profile ${profile} (is it in ~/.aws/config or ~/.aws/credentials?): ${e.message}`
+      : `no AWS credentials found (environment, ~/.aws profiles, SSO or instance role): ${e.message}`
+  }
   const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''
   return `${e.name ?? 'Error'}: ${e.message ?? String(err)}${status}`
 }
@@ -131,7 +136,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     try {
       checks.push({id, title, ...(await fn())})
     } catch (err) {
-      checks.push({id, title, status: 'fail', detail: awsReason(err), fix: 'Check the AWS credentials, region and endpoint (target.region, target.profile, target.endpoint).'})
+      checks.push({id, title, status: 'fail', detail: awsReason(err, t.profile), fix: 'Check the AWS credentials, region and endpoint (target.region, target.profile, target.endpoint).'})
     }
   }
 

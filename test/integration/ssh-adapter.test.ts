@@ -1,0 +1,208 @@
+/**
+ * The SSH adapter and the SFTP pool against the real OpenSSH sshd: authentication by key, agent and password,
+ * the server's limits, timeouts, and reconnecting after the connection is cut (a TCP proxy in the test cuts it).
+ */
+import {execFileSync} from 'node:child_process'
+import {mkdtempSync, readFileSync} from 'node:fs'
+import {createServer, connect, type Server, type Socket} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {SftpPool} from '../../src/adapters/sftp-pool.js'
+import {probeHostKey, resolveCredentials, SshError, SshSession, type SshTarget, sftpLimits} from '../../src/adapters/ssh.js'
+import {loadPeers} from '../peers/env.js'
+
+const {sshd} = loadPeers()
+const keyUser = sshd.users.keyUser
+
+function target(over: Partial<SshTarget> = {}): SshTarget {
+  return {host: sshd.host, port: sshd.port, username: keyUser.name, identityFile: keyUser.privateKeyPath, useAgent: false, knownHostsFile: sshd.knownHostsFile, ...over}
+}
+
+/** A TCP proxy in front of sshd whose connections the test can cut, and which can refuse for a while. */
+async function startProxy(): Promise<{port: number; cutAll(): void; refuse(ms: number): Promise<void>; accepted(): number; close(): Promise<void>}> {
+  const sockets = new Set<Socket>()
+  let accepted = 0
+  let server: Server
+  let port = 0
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = createServer((client) => {
+        accepted++
+        const upstream = connect(sshd.port, sshd.host)
+        for (const s of [client, upstream]) {
+          sockets.add(s)
+          s.on('close', () => sockets.delete(s))
+          s.on('error', () => s.destroy())
+        }
+        client.pipe(upstream).pipe(client)
+      })
+      server.listen(port, '127.0.0.1', () => {
+        port = (server.address() as {port: number}).port
+        resolve()
+      })
+    })
+  await listen()
+  const cutAll = () => sockets.forEach((s) => s.destroy())
+  return {
+    get port() {
+      return port
+    },
+    cutAll,
+    accepted: () => accepted,
+    async refuse(ms: number) {
+      const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+      cutAll()
+      await closed
+      setTimeout(() => void listen(), ms)
+    },
+    close: () => {
+      cutAll()
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+function readFile(pool: SftpPool, path: string): Promise<Buffer> {
+  return pool.withSftp(
+    (sftp) =>
+      new Promise<Buffer>((resolve, reject) => {
+        sftp.readFile(path, (err, data) => (err ? reject(err) : resolve(data)))
+      }),
+  )
+}
+
+describe('SSH sessions', () => {
+  it('logs in with a key, reports the server and its SFTP limits, runs commands', async () => {
+    const creds = await resolveCredentials(target(), {})
+    const session = await SshSession.connect(target(), creds)
+    try {
+      expect(session.info.software).toMatch(/^OpenSSH_9\./)
+      expect(sshd.hostKeys.map((k) => k.fingerprint)).toContain(session.info.hostKey.fingerprint)
+      const sftp = await session.sftp()
+      const limits = sftpLimits(sftp)
+      expect(limits.extensions).toContain('limits@openssh.com')
+      // OpenSSH advertises 255 KiB reads and writes; ssh2 keeps them once read.
+      expect(limits.maxReadLen).toBe(261120)
+      expect(limits.maxWriteLen).toBe(261120)
+      const r = await session.exec('id -un; echo err >&2; exit 7')
+      expect(r).toMatchObject({code: 7})
+      expect(r.stdout.toString()).toBe(`${keyUser.name}\n`)
+      expect(r.stderr.toString()).toBe('err\n')
+    } finally {
+      session.close()
+    }
+  })
+
+  it('logs in through ssh-agent', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sct-agent-'))
+    const sock = join(dir, 'agent.sock')
+    const out = execFileSync('ssh-agent', ['-a', sock, '-s']).toString()
+    const pid = out.match(/SSH_AGENT_PID=(\d+)/)![1]
+    try {
+      execFileSync('ssh-add', [keyUser.privateKeyPath!], {env: {...process.env, SSH_AUTH_SOCK: sock}, stdio: 'ignore'})
+      const t = target({identityFile: undefined, useAgent: true})
+      const creds = await resolveCredentials(t, {SSH_AUTH_SOCK: sock})
+      expect(creds.privateKey).toBeUndefined()
+      const session = await SshSession.connect(t, creds)
+      expect((await session.exec('id -un')).stdout.toString().trim()).toBe(keyUser.name)
+      session.close()
+    } finally {
+      process.kill(Number(pid))
+    }
+  })
+
+  it('refuses to start without a way to authenticate, or with an unreadable key, naming the setting', async () => {
+    await expect(resolveCredentials(target({identityFile: undefined}), {})).rejects.toMatchObject({code: 'NO_AUTH', exitCode: 2})
+    await expect(resolveCredentials(target({identityFile: '/nonexistent/key'}), {})).rejects.toThrow(/cannot read source\.identityFile \/nonexistent\/key/)
+    const notAKey = join(mkdtempSync(join(tmpdir(), 'sct-key-')), 'id')
+    execFileSync('sh', ['-c', `echo not a key > ${notAKey}`])
+    await expect(resolveCredentials(target({identityFile: notAKey}), {})).rejects.toMatchObject({code: 'IDENTITY_FILE'})
+    await expect(resolveCredentials(target({identityFile: undefined, passwordEnv: 'UNSET_PASSWORD_VAR'}), {})).rejects.toThrow(/UNSET_PASSWORD_VAR, which is not set/)
+  })
+
+  it('asks for the passphrase of an encrypted key only through the prompt it is given', async () => {
+    const keyFile = join(mkdtempSync(join(tmpdir(), 'sct-key-')), 'id')
+    execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', 'correct horse', '-f', keyFile])
+    const t = target({identityFile: keyFile})
+    await expect(resolveCredentials(t, {})).rejects.toMatchObject({code: 'PASSPHRASE_NEEDED'})
+    const asked: string[] = []
+    const creds = await resolveCredentials(t, {}, async (message) => {
+      asked.push(message)
+      return 'correct horse'
+    })
+    expect(asked).toEqual([`Passphrase for ${keyFile}`])
+    expect(creds.passphrase).toBe('correct horse')
+    await expect(resolveCredentials(t, {}, async () => 'wrong')).rejects.toMatchObject({code: 'PASSPHRASE_WRONG'})
+  })
+
+  it('reads every host key type the server offers without logging in', async () => {
+    for (const key of sshd.hostKeys) {
+      const seen = await probeHostKey(sshd.host, sshd.port, {algorithm: key.algorithms[0]})
+      expect(seen.fingerprint).toBe(key.fingerprint)
+    }
+  })
+
+  it('times out on a server that accepts TCP but never speaks SSH', async () => {
+    const silent = createServer(() => {})
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()))
+    const port = (silent.address() as {port: number}).port
+    try {
+      const started = Date.now()
+      const err = await SshSession.connect(target({port}), await resolveCredentials(target(), {}), {readyTimeoutMs: 1000}).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(SshError)
+      expect(err).toMatchObject({code: 'SSH_TIMEOUT', transient: true})
+      expect(Date.now() - started).toBeLessThan(5000)
+    } finally {
+      silent.close()
+    }
+  })
+})
+
+describe('SFTP pool', () => {
+  const sample = keyUser.sampleTree!.entries.find((e) => e.type === 'file' && e.size > 0)!
+  const samplePath = `${keyUser.sampleTree!.sftpPath}/${sample.path}`
+  const sampleBytes = readFileSync(join(keyUser.sampleTree!.root, sample.path))
+
+  it('spreads work over its connections and never opens more than asked', async () => {
+    const creds = await resolveCredentials(target(), {})
+    const pool = new SftpPool(target(), creds, {connections: 3, perConnection: 4})
+    try {
+      const results = await Promise.all(Array.from({length: 24}, () => readFile(pool, samplePath)))
+      expect(results.every((b) => b.equals(sampleBytes))).toBe(true)
+      expect(pool.size).toBe(3)
+    } finally {
+      await pool.close()
+    }
+  })
+
+  it('reconnects after the connection is cut and retries with backoff while the server refuses', async () => {
+    const proxy = await startProxy()
+    const events: string[] = []
+    const creds = await resolveCredentials(target(), {})
+    // known_hosts names the real port; through the proxy the server's key is pinned instead.
+    const pinned = (await probeHostKey(sshd.host, proxy.port)).fingerprint
+    const pool = new SftpPool(target({port: proxy.port, knownHostsFile: undefined, hostKeyFingerprint: pinned}), creds, {
+      connections: 1,
+      perConnection: 4,
+      backoffMs: 200,
+      connectAttempts: 8,
+      onEvent: (event) => events.push(event),
+    })
+    try {
+      expect((await readFile(pool, samplePath)).equals(sampleBytes)).toBe(true)
+      proxy.cutAll()
+      await new Promise((r) => setTimeout(r, 200))
+      expect((await readFile(pool, samplePath)).equals(sampleBytes)).toBe(true)
+      expect(events).toContain('sftp.connection.closed')
+      await proxy.refuse(1200)
+      await new Promise((r) => setTimeout(r, 100))
+      expect((await readFile(pool, samplePath)).equals(sampleBytes)).toBe(true)
+      expect(events).toContain('sftp.connect.retry')
+      expect(proxy.accepted()).toBeGreaterThanOrEqual(4)
+    } finally {
+      await pool.close()
+      await proxy.close()
+    }
+  })
+})
