@@ -46,7 +46,7 @@ async function main(): Promise<number> {
     const aws = motoClientConfig(info)
     const target = await createMigrationTarget('127.0.0.1', aws)
     const {sshd} = info
-    console.log(`legacy box: sshd on ${sshd.host}:${sshd.port}, users ${Object.values(sshd.users).map((u) => u.name).join(', ')}`)
+    console.log(`legacy box: sshd on ${sshd.host}:${sshd.port}, users ${[sshd.users.keyUser, sshd.users.passwordUser, sshd.users.chrootUser].map((u) => u.name).join(', ')}`)
     console.log(`AWS (moto): Transfer server ${target.serverId}, bucket ${target.bucket}, private zone ${target.hostedZoneId}, record ${target.recordName}`)
     const env = {AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'}
     const init = step(

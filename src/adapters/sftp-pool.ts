@@ -1,11 +1,10 @@
-import type {SFTPWrapper} from 'ssh2'
-
 import {retry} from '../core/retry.js'
+import {SftpClient} from './sftp-client.js'
 import {type ConnectOptions, type SshCredentials, SshError, SshSession, type SshTarget} from './ssh.js'
 
 interface PooledConnection {
   session: SshSession
-  sftp: SFTPWrapper
+  sftp: SftpClient
   leases: number
   closed: boolean
 }
@@ -37,7 +36,7 @@ export class SftpPool {
     private readonly opts: SftpPoolOptions,
   ) {}
 
-  async withSftp<T>(fn: (sftp: SFTPWrapper) => Promise<T>): Promise<T> {
+  async withSftp<T>(fn: (sftp: SftpClient) => Promise<T>): Promise<T> {
     const conn = await this.lease()
     try {
       return await fn(conn.sftp)
@@ -80,9 +79,9 @@ export class SftpPool {
     return retry(
       async () => {
         const session = await SshSession.connect(this.target, this.creds, this.opts.connect)
-        let sftp: SFTPWrapper
+        let sftp: SftpClient
         try {
-          sftp = await session.sftp()
+          sftp = await SftpClient.open(session)
         } catch (err) {
           session.close()
           throw err

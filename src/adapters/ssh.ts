@@ -1,6 +1,6 @@
 import {readFile} from 'node:fs/promises'
 import ssh2 from 'ssh2'
-import type {Client as SshClient, ConnectConfig, SFTPWrapper} from 'ssh2'
+import type {Client as SshClient, ConnectConfig} from 'ssh2'
 
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
 import {fingerprintOf, type HostKeyVerdict, keyTypeOf, knownHostsName, parseKnownHosts, preferredHostKeyTypes, verifyHostKey} from '../core/host-keys.js'
@@ -284,38 +284,8 @@ export class SshSession {
     })
   }
 
-  /** Opens the SFTP subsystem; ssh2 reads the server's limits@openssh.com before 'ready'. */
-  sftp(): Promise<SFTPWrapper> {
-    return new Promise((resolve, reject) => {
-      this.client.sftp((err, sftp) => {
-        if (err) return reject(new SshError(`the SFTP subsystem is not available: ${err.message}`, 'SSH_FAILED', {cause: err}))
-        resolve(sftp)
-      })
-    })
-  }
-
   close(): void {
     this.client.end()
-  }
-}
-
-export interface SftpLimits {
-  maxReadLen: number
-  maxWriteLen: number
-  maxOpenHandles?: number
-  extensions: string[]
-  version: number
-}
-
-/** What the server told ssh2 about its SFTP limits (ssh2 keeps them on private fields). */
-export function sftpLimits(sftp: SFTPWrapper): SftpLimits {
-  const s = sftp as unknown as {_maxReadLen: number; _maxWriteLen: number; maxOpenHandles?: number; _extensions?: Record<string, string>; _version?: number}
-  return {
-    maxReadLen: s._maxReadLen,
-    maxWriteLen: s._maxWriteLen,
-    maxOpenHandles: s.maxOpenHandles === Infinity ? undefined : s.maxOpenHandles,
-    extensions: Object.keys(s._extensions ?? {}),
-    version: s._version ?? 3,
   }
 }
 

@@ -5,7 +5,8 @@ import {GetHostedZoneCommand} from '@aws-sdk/client-route-53'
 
 import type {AwsClients} from '../adapters/aws.js'
 import {probeDirectory} from '../adapters/efs-path.js'
-import {type AskSecret, resolveCredentials, SshError, SshSession, sftpLimits} from '../adapters/ssh.js'
+import {SftpClient} from '../adapters/sftp-client.js'
+import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import {probeTcp} from '../adapters/tcp.js'
 import {findRecordSets, describeRecordSet} from '../adapters/route53.js'
 import type {Config} from '../core/config.js'
@@ -90,11 +91,11 @@ async function sourceChecks(config: Config, deps: DoctorDeps): Promise<Check[]> 
     checks.push({id: 'source.auth', title: 'Source login', status: 'pass', detail: `logged in as ${s.username}`})
     let limitsText = 'not read'
     try {
-      const sftp = await session.sftp()
-      const limits = sftpLimits(sftp)
-      limitsText = `max read ${limits.maxReadLen} B, max write ${limits.maxWriteLen} B${limits.maxOpenHandles ? `, max open handles ${limits.maxOpenHandles}` : ''}`
-      const home = await new Promise<string>((resolve, reject) => sftp.realpath('.', (err, p) => (err ? reject(err) : resolve(p))))
-      checks.push({id: 'source.sftp', title: 'SFTP subsystem', status: 'pass', detail: `SFTP v${limits.version}, login directory ${home}, extensions: ${limits.extensions.join(', ') || 'none'}`})
+      const sftp = await SftpClient.open(session)
+      const l = sftp.limits
+      limitsText = `max read ${l.maxReadLen} B, max write ${l.maxWriteLen} B${l.maxOpenHandles ? `, max open handles ${l.maxOpenHandles}` : ''}`
+      const home = (await sftp.realpath('.')).toString('utf8')
+      checks.push({id: 'source.sftp', title: 'SFTP subsystem', status: 'pass', detail: `SFTP v3, login directory ${home}, extensions: ${[...sftp.extensions.keys()].join(', ') || 'none'}`})
       sftp.end()
     } catch (err) {
       checks.push({id: 'source.sftp', title: 'SFTP subsystem', status: 'fail', detail: errorMessage(err), fix: 'Enable the sftp subsystem (Subsystem sftp internal-sftp) for this login.'})

@@ -9,7 +9,8 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import {SftpPool} from '../../src/adapters/sftp-pool.js'
-import {probeHostKey, resolveCredentials, SshError, SshSession, type SshTarget, sftpLimits} from '../../src/adapters/ssh.js'
+import {SftpClient} from '../../src/adapters/sftp-client.js'
+import {probeHostKey, resolveCredentials, SshError, SshSession, type SshTarget} from '../../src/adapters/ssh.js'
 import {loadPeers} from '../peers/env.js'
 
 const {sshd} = loadPeers()
@@ -64,12 +65,16 @@ async function startProxy(): Promise<{port: number; cutAll(): void; refuse(ms: n
 }
 
 function readFile(pool: SftpPool, path: string): Promise<Buffer> {
-  return pool.withSftp(
-    (sftp) =>
-      new Promise<Buffer>((resolve, reject) => {
-        sftp.readFile(path, (err, data) => (err ? reject(err) : resolve(data)))
-      }),
-  )
+  return pool.withSftp(async (sftp) => {
+    const handle = await sftp.openRead(path)
+    try {
+      const chunks: Buffer[] = []
+      await sftp.readRange(handle, 0, (await sftp.fstat(handle)).size, 4, (c) => void chunks.push(c))
+      return Buffer.concat(chunks)
+    } finally {
+      await sftp.close(handle)
+    }
+  })
 }
 
 describe('SSH sessions', () => {
@@ -79,12 +84,11 @@ describe('SSH sessions', () => {
     try {
       expect(session.info.software).toMatch(/^OpenSSH_9\./)
       expect(sshd.hostKeys.map((k) => k.fingerprint)).toContain(session.info.hostKey.fingerprint)
-      const sftp = await session.sftp()
-      const limits = sftpLimits(sftp)
-      expect(limits.extensions).toContain('limits@openssh.com')
-      // OpenSSH advertises 255 KiB reads and writes; ssh2 keeps them once read.
-      expect(limits.maxReadLen).toBe(261120)
-      expect(limits.maxWriteLen).toBe(261120)
+      const sftp = await SftpClient.open(session)
+      expect([...sftp.extensions.keys()]).toContain('limits@openssh.com')
+      // OpenSSH advertises 255 KiB reads and writes through limits@openssh.com.
+      expect(sftp.limits).toMatchObject({maxReadLen: 261120, maxWriteLen: 261120})
+      sftp.end()
       const r = await session.exec('id -un; echo err >&2; exit 7')
       expect(r).toMatchObject({code: 7})
       expect(r.stdout.toString()).toBe(`${keyUser.name}\n`)

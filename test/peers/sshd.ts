@@ -77,7 +77,9 @@ export interface SshdInfo {
   /** `[127.0.0.1]:PORT <type> <base64>` per host key, usable as ssh -o UserKnownHostsFile= */
   knownHostsFile: string
   hostKeys: SshdHostKey[]
-  users: {keyUser: PeerUser; passwordUser: PeerUser; chrootUser: PeerUser}
+  /** adminUser is root, allowed in with a key only (PermitRootLogin prohibit-password): the login an engineer
+   *  uses to read accounts, sshd's effective configuration and every authorized_keys file. */
+  users: {keyUser: PeerUser; passwordUser: PeerUser; chrootUser: PeerUser; adminUser: PeerUser}
   /** the chrooted group (`Match Group`) */
   group: string
   /** real path under which each chrooted user has its chroot directory (`ChrootDirectory <chrootBase>/%u`) */
@@ -167,8 +169,8 @@ async function setUp(
   for (const d of [homeBase, chrootBase, centralKeys, clientKeys]) await mkdir(d, {mode: 0o755})
   await chmod(clientKeys, 0o700)
 
-  // Keys: host keys of three types, an ed25519 key for keyUser, an rsa-3072 key for chrootUser.
-  const [hostKeys, userKey, chrootKey] = await Promise.all([
+  // Keys: host keys of three types, an ed25519 key for keyUser and for root, an rsa-3072 key for chrootUser.
+  const [hostKeys, userKey, chrootKey, adminKey] = await Promise.all([
     Promise.all(
       HOST_KEY_TYPES.map(async (k) => {
         const key = await generateKey(k.type, join(dir, k.file), `sftp-cutover-peer-host-${runId}`)
@@ -177,6 +179,7 @@ async function setUp(
     ),
     generateKey('ssh-ed25519', join(clientKeys, `${names.keyUser}_ed25519`), `${names.keyUser}@sftp-cutover-peer`),
     generateKey('ssh-rsa', join(clientKeys, `${names.chrootUser}_rsa`), `${names.chrootUser}@sftp-cutover-peer`),
+    generateKey('ssh-ed25519', join(clientKeys, `root_${runId}_ed25519`), `root@sftp-cutover-peer-${runId}`),
   ])
 
   // Users and group.
@@ -222,6 +225,9 @@ async function setUp(
   // The chrooted user's key sits in a root-owned central file (a common legacy layout).
   const chrootAuthorized = join(centralKeys, names.chrootUser)
   await writeFile(chrootAuthorized, `${chrootKey.publicKeyLine}\n`, {mode: 0o644})
+  // root's key only in this peer's central directory: other sshd instances on the machine do not read it.
+  const adminAuthorized = join(centralKeys, 'root')
+  await writeFile(adminAuthorized, `${adminKey.publicKeyLine}\n`, {mode: 0o600})
 
   const users: SshdInfo['users'] = {
     keyUser: {
@@ -247,6 +253,18 @@ async function setUp(
       publicKeyLine: chrootKey.publicKeyLine,
       authorizedKeysFile: chrootAuthorized,
     },
+    adminUser: {
+      name: 'root',
+      uid: 0,
+      gid: 0,
+      home: '/root',
+      sftpRoot: '/',
+      shell: '/bin/bash',
+      chrooted: false,
+      privateKeyPath: adminKey.privateKeyPath,
+      publicKeyLine: adminKey.publicKeyLine,
+      authorizedKeysFile: adminAuthorized,
+    },
   }
 
   if (options.sampleTree) {
@@ -264,7 +282,7 @@ async function setUp(
     const port = await freePort()
     await writeFile(
       configFile,
-      sshdConfig({port, dir, hostKeys, centralKeys, chrootBase, group: names.group, users: Object.values(names).slice(0, 3)}),
+      sshdConfig({port, dir, hostKeys, centralKeys, chrootBase, group: names.group, users: [...Object.values(names).slice(0, 3), 'root']}),
       {mode: 0o644},
     )
     await writeFile(knownHostsFile, hostKeys.map((k) => `[127.0.0.1]:${port} ${k.publicKeyLine.split(/\s+/).slice(0, 2).join(' ')}\n`).join(''), {mode: 0o644})
@@ -304,7 +322,7 @@ function sshdConfig(c: {
     'PasswordAuthentication yes',
     'KbdInteractiveAuthentication no',
     'PubkeyAuthentication yes',
-    'PermitRootLogin no',
+    'PermitRootLogin prohibit-password',
     'StrictModes yes',
     `AuthorizedKeysFile .ssh/authorized_keys ${c.centralKeys}/%u`,
     `AllowUsers ${c.users.join(' ')}`,
