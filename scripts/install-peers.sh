@@ -15,7 +15,7 @@ MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
-APT_PACKAGES=(openssh-server openssh-client rclone python3-venv)
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox)
 
 # Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
 PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"

@@ -3,7 +3,7 @@ import {dirname, join, resolve} from 'node:path'
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {createLogger, type Logger} from './adapters/logger.js'
-import {SqliteStateStore, type StateStore} from './adapters/state.js'
+import {SqliteStateStore} from './adapters/state.js'
 import {CliError, ExitCode, errorMessage, usageError} from './core/errors.js'
 import {type Prompter, terminalPrompter} from './ui/prompter.js'
 
@@ -69,7 +69,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected args!: BaseArgs<T>
   protected paths!: ProjectPaths
   private _logger?: Logger
-  private _state?: StateStore
+  private _state?: SqliteStateStore
 
   public override async init(): Promise<void> {
     await super.init()
@@ -95,7 +95,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     return this._logger
   }
 
-  protected get state(): StateStore {
+  protected get state(): SqliteStateStore {
     this._state ??= new SqliteStateStore(this.paths.stateDb)
     return this._state
   }

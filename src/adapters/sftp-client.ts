@@ -384,7 +384,11 @@ export class SftpClient extends EventEmitter {
     const issue = () => {
       while (!eof && queue.length < inFlight && next < end) {
         const len = Math.min(size, end - next)
-        queue.push({at: next, len, reply: this.read(handle, next, len)})
+        const reply = this.read(handle, next, len)
+        // Replies still queued when the range ends early (an error, a throwing onChunk) must not become unhandled
+        // rejections when the channel closes later; the one awaited still throws.
+        reply.catch(() => undefined)
+        queue.push({at: next, len, reply})
         next += len
       }
     }

@@ -26,6 +26,58 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       CREATE TABLE settings (key TEXT PRIMARY KEY, value_json TEXT NOT NULL);
     `,
   },
+  {
+    version: 2,
+    name: 'inventory',
+    sql: `
+      CREATE TABLE inventory_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed')),
+        accounts_source TEXT,
+        host TEXT NOT NULL,
+        summary_json TEXT
+      );
+      CREATE TABLE inventory_accounts (
+        run_id INTEGER NOT NULL REFERENCES inventory_runs(id) ON DELETE CASCADE,
+        name TEXT NOT NULL,
+        account_json TEXT NOT NULL,
+        PRIMARY KEY (run_id, name)
+      );
+      CREATE TABLE inventory_host_keys (
+        run_id INTEGER NOT NULL REFERENCES inventory_runs(id) ON DELETE CASCADE,
+        type TEXT NOT NULL,
+        bits INTEGER,
+        fingerprint TEXT NOT NULL,
+        public_key TEXT NOT NULL,
+        PRIMARY KEY (run_id, type)
+      );
+      CREATE TABLE inventory_files (
+        run_id INTEGER NOT NULL REFERENCES inventory_runs(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        path BLOB NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        mode INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        gid INTEGER NOT NULL,
+        link_target BLOB,
+        error TEXT,
+        PRIMARY KEY (run_id, owner, path)
+      ) WITHOUT ROWID;
+      CREATE TABLE inventory_findings (
+        run_id INTEGER NOT NULL REFERENCES inventory_runs(id) ON DELETE CASCADE,
+        rule TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('blocker', 'warning', 'info')),
+        subject TEXT NOT NULL,
+        reason TEXT NOT NULL,
+        fix TEXT NOT NULL
+      );
+      CREATE INDEX inventory_findings_run ON inventory_findings (run_id, severity);
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -1,0 +1,48 @@
+import {Flags} from '@oclif/core'
+
+import {BaseCommand} from '../../base-command.js'
+import {loadConfig} from '../../services/config.js'
+import {type InventoryResult, runInventory} from '../../services/inventory.js'
+import {renderInventorySummary} from '../../ui/inventory-report.js'
+
+export default class Inventory extends BaseCommand<typeof Inventory> {
+  static override summary = 'Read the legacy box: accounts, keys, host keys and every file, with what will break on Transfer Family and S3.'
+  static override description = `Accounts and keys are read online by running a read-only collect script over SSH (a login that may run commands, ideally root), from an offline bundle (--from-bundle, made with "inventory collect-script") or from a CSV (--users-csv). Files are listed over SFTP. Nothing is changed on the box.
+Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed since the last inventory.`
+  static override examples = [
+    '<%= config.bin %> inventory',
+    '<%= config.bin %> inventory --from-bundle bundle.json',
+    '<%= config.bin %> inventory --users-csv users.csv --fail-on warning',
+  ]
+  static override flags = {
+    'from-bundle': Flags.string({summary: 'Read accounts and keys from a bundle written by the collect script.', exclusive: ['users-csv']}),
+    'users-csv': Flags.string({summary: 'Read accounts and keys from a CSV (columns: sftp-cutover inventory report --help).', exclusive: ['from-bundle']}),
+    'sshd-config': Flags.string({summary: 'sshd_config path on the box, for the online collect script.', default: '/etc/ssh/sshd_config'}),
+    'include-system': Flags.boolean({summary: 'Also list system accounts (uid outside the login.defs range, root).', default: false}),
+    'fail-on': Flags.option({options: ['blocker', 'warning', 'info'] as const, default: 'blocker' as const, summary: 'Exit 3 when a finding of this severity or worse exists.'})(),
+    connections: Flags.integer({summary: 'SSH connections for listing.', default: 4, min: 1, max: 32}),
+    concurrency: Flags.integer({summary: 'Directories listed at once.', default: 16, min: 1, max: 256}),
+  }
+
+  public async run(): Promise<InventoryResult> {
+    const config = await loadConfig(this.paths.configFile)
+    const prompter = this.prompter()
+    const result = await runInventory(
+      config,
+      {
+        fromBundle: this.flags['from-bundle'],
+        usersCsv: this.flags['users-csv'],
+        sshdConfig: this.flags['sshd-config'],
+        includeSystem: this.flags['include-system'],
+        connections: this.flags.connections,
+        concurrency: this.flags.concurrency,
+        failOn: this.flags['fail-on'],
+      },
+      {state: this.state, env: process.env, askSecret: prompter ? (message) => prompter.secret({message}) : undefined, log: (msg, detail) => this.logger.info(detail ?? {}, msg)},
+    )
+    this.state.audit({action: 'inventory.run', target: result.host, after: {runId: result.runId, findings: result.summary.findings}, outcome: 'ok'})
+    this.out(renderInventorySummary(result))
+    if (result.failed) this.foundProblems()
+    return result
+  }
+}

@@ -1,0 +1,299 @@
+/**
+ * What will not survive the move to Transfer Family + S3, found in the inventory. Each rule has a stable id, a
+ * severity and a fix; RULES lists them all for the reports. fileFinding runs once per file while the walker
+ * streams, so it must stay cheap: a few byte scans and no allocation when there is nothing to say.
+ *
+ * Not a rule: hard links. SFTP v3 does not report a link count, so a file with several names is simply copied
+ * once per name (FileEntry has no nlink); nothing breaks, it only costs space.
+ */
+import {isUtf8} from 'node:buffer'
+
+import type {Account, AuthorizedKey, FileEntry, Finding, HostKey, Severity} from './inventory-model.js'
+
+export interface Rule {
+  id: string
+  severity: Severity
+  title: string
+  fix: string
+}
+
+function rule(id: string, severity: Severity, title: string, fix: string): Rule {
+  return {id, severity, title, fix}
+}
+
+/** Key types ImportSshPublicKey accepts. */
+export const TRANSFER_KEY_TYPES = ['ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']
+/** Transfer user names: `^[\w][\w@.-]{2,99}$`, and not root. */
+export const TRANSFER_USER_NAME = /^[\w][\w@.-]{2,99}$/
+/** ImportSshPublicKey body limit, in characters. */
+export const MAX_KEY_BODY = 2048
+export const MAX_S3_KEY_BYTES = 1024
+/** Largest S3 object. */
+export const MAX_OBJECT_BYTES = 5 * 1024 ** 4
+const RECENT_SECONDS = 24 * 3600
+
+export const RULES = {
+  'user.name-invalid': rule('user.name-invalid', 'blocker', 'User name Transfer does not accept', 'Rename the user on Transfer (3-100 characters: letters, digits, _ @ . -; not starting with @ . -; not root) and tell the user the new name.'),
+  'user.password-only': rule('user.password-only', 'blocker', 'Logs in with a password only', 'Give the user an SSH key, or use a custom identity provider (Lambda or API Gateway) or AWS Directory Service: service-managed Transfer users have keys only.'),
+  'user.password-also': rule('user.password-also', 'warning', 'Has a key but also logs in with a password', 'Make sure the user\'s clients use the key: Transfer service-managed users cannot log in with a password.'),
+  'user.password-unknown': rule('user.password-unknown', 'warning', 'Password login unknown', 'Collect the bundle as root so the password state is known, or confirm with the user how they log in.'),
+  'user.no-keys': rule('user.no-keys', 'warning', 'No key Transfer can use', 'Have the user create an Ed25519 or RSA >= 2048 key and add its public key before cutover.'),
+  'key.dsa': rule('key.dsa', 'blocker', 'DSA key', 'Transfer refuses ssh-dss: have the user create an Ed25519 or RSA >= 2048 key.'),
+  'key.rsa-short': rule('key.rsa-short', 'blocker', 'RSA key shorter than 2048 bits', 'Have the user create an Ed25519 or RSA >= 2048 key.'),
+  'key.sk': rule('key.sk', 'blocker', 'Security-key (FIDO) key', 'Transfer accepts only ssh-rsa, ssh-ed25519 and ecdsa-sha2-nistp256/384/521 keys: have the user add one of those.'),
+  'key.type-unsupported': rule('key.type-unsupported', 'blocker', 'Key type Transfer does not accept', 'Transfer accepts only ssh-rsa, ssh-ed25519 and ecdsa-sha2-nistp256/384/521 keys (no certificates): have the user add one of those.'),
+  'key.too-long': rule('key.too-long', 'blocker', 'Public key longer than Transfer accepts', `ImportSshPublicKey takes at most ${MAX_KEY_BODY} characters: drop the comment, or have the user create an Ed25519 key.`),
+  'key.options': rule('key.options', 'warning', 'Key restricted by authorized_keys options', 'Transfer has no equivalent for authorized_keys options: use a scope-down policy, a logical home directory or security groups instead, or accept the looser key.'),
+  'key.format': rule('key.format', 'info', 'Key not in OpenSSH one-line form', 'Nothing to do: it is converted to the OpenSSH one-line form when imported.'),
+  'key.unparseable': rule('key.unparseable', 'warning', 'Line that is not a readable public key', 'Fix or remove the line on the box; it is not imported.'),
+  'key.shared': rule('key.shared', 'warning', 'Same key authorizes several users', 'Check that the users are really the same person or system; consider a key per user.'),
+  'key.duplicate': rule('key.duplicate', 'info', 'Same key listed twice for one user', 'Nothing to do: it is imported once.'),
+  'file.name-not-utf8': rule('file.name-not-utf8', 'blocker', 'File name is not UTF-8', 'Rename the file on the box (convmv can convert names from a legacy encoding): S3-backed Transfer servers need UTF-8 names.'),
+  'file.name-control-chars': rule('file.name-control-chars', 'blocker', 'File name contains control characters', 'Rename the file on the box: control characters cannot be typed by clients and break S3 listings.'),
+  'file.key-invalid': rule('file.key-invalid', 'blocker', "Path with an empty, '.' or '..' component", 'Rename the file: such a path cannot be an S3 key that SFTP clients can reach.'),
+  'file.key-too-long': rule('file.key-too-long', 'blocker', 'S3 key longer than 1024 bytes', 'Shorten the path or the bucket prefix: S3 keys are at most 1024 bytes of UTF-8.'),
+  'file.too-large': rule('file.too-large', 'blocker', 'File larger than 5 TiB', 'S3 objects are at most 5 TiB: split the file or keep it off S3.'),
+  'file.symlink': rule('file.symlink', 'warning', 'Symbolic link', 'S3 has no links: the link is not migrated; copy what it points to if the user needs it at that path.'),
+  'file.special': rule('file.special', 'warning', 'Special file (fifo, socket, device)', 'Not migrated: S3 holds regular files only.'),
+  'file.unreadable': rule('file.unreadable', 'warning', 'Could not be read', 'Give the migration login read access (or run as root), or accept that it is not migrated.'),
+  'file.empty-dir': rule('file.empty-dir', 'info', 'Empty directory', 'Nothing to do: it becomes a zero-byte object ending in "/".'),
+  'file.recent': rule('file.recent', 'info', 'Changed in the last 24 hours', 'The account is active: plan a final sync right before cutover.'),
+  'hostkey.dsa': rule('hostkey.dsa', 'warning', 'DSA host key', 'Transfer imports RSA >= 2048, ECDSA and Ed25519 host keys only: clients that know only this key will see a new host key.'),
+  'hostkey.rsa-short': rule('hostkey.rsa-short', 'warning', 'RSA host key shorter than 2048 bits', 'Transfer imports RSA host keys of 2048 bits or more: clients that know only this key will see a new host key.'),
+  'hostkey.unsupported': rule('hostkey.unsupported', 'warning', 'Host key type Transfer cannot import', 'Clients that know only this key will see a new host key: tell them the new fingerprint.'),
+} as const satisfies Record<string, Rule>
+
+export type RuleId = keyof typeof RULES
+
+function finding(id: RuleId, subject: string, reason: string): Finding {
+  const r = RULES[id]
+  return {rule: r.id, severity: r.severity, subject, reason, fix: r.fix}
+}
+
+function keySubject(user: string, key: AuthorizedKey): string {
+  return `key:${user}:${key.fingerprint ?? `${key.file}:${key.line}`}`
+}
+
+/** Findings about one key; empty when Transfer takes it as it is. */
+function keyFindings(user: string, key: AuthorizedKey): Finding[] {
+  const subject = keySubject(user, key)
+  const where = `${key.file}:${key.line}`
+  if (key.error !== undefined && key.fingerprint === undefined) return [finding('key.unparseable', subject, `${where}: ${key.error}`)]
+  const out: Finding[] = []
+  if (key.type === 'ssh-dss') out.push(finding('key.dsa', subject, `${where}: ssh-dss key`))
+  else if (key.type === 'ssh-rsa' && key.bits !== undefined && key.bits < 2048) out.push(finding('key.rsa-short', subject, `${where}: ${key.bits}-bit RSA key`))
+  else if (key.type.startsWith('sk-')) out.push(finding('key.sk', subject, `${where}: ${key.type} key`))
+  else if (!TRANSFER_KEY_TYPES.includes(key.type)) out.push(finding('key.type-unsupported', subject, `${where}: ${key.type} key`))
+  if (key.openssh !== undefined && key.openssh.length > MAX_KEY_BODY) {
+    out.push(finding('key.too-long', subject, `${where}: ${key.openssh.length} characters in OpenSSH form`))
+  }
+  if (key.options.length > 0) {
+    const names = [...new Set(key.options.map((o) => o.split('=')[0].toLowerCase()))]
+    out.push(finding('key.options', subject, `${where}: options ${names.join(', ')} are dropped (${key.options.join(',')})`))
+  }
+  if (key.format === 'rfc4716' || key.format === 'putty') {
+    out.push(finding('key.format', subject, `${where}: ${key.format === 'putty' ? 'PuTTY' : 'RFC 4716'} format`))
+  }
+  return out
+}
+
+/** A key Transfer can import for this user. */
+export function isTransferUsableKey(key: AuthorizedKey): boolean {
+  return (
+    key.error === undefined &&
+    key.fingerprint !== undefined &&
+    TRANSFER_KEY_TYPES.includes(key.type) &&
+    !(key.type === 'ssh-rsa' && (key.bits ?? 0) < 2048) &&
+    (key.openssh?.length ?? Infinity) <= MAX_KEY_BODY
+  )
+}
+
+function nameFinding(name: string): Finding | undefined {
+  const subject = `user:${name}`
+  if (name === 'root') return finding('user.name-invalid', subject, 'root cannot log in to Transfer')
+  if (name.length < 3) return finding('user.name-invalid', subject, `"${name}" is shorter than 3 characters`)
+  if (!TRANSFER_USER_NAME.test(name)) return finding('user.name-invalid', subject, `"${name}" does not match ${TRANSFER_USER_NAME.source}`)
+  return undefined
+}
+
+/** Findings about the accounts and their keys, including keys shared between accounts. */
+export function accountFindings(accounts: Account[]): Finding[] {
+  const out: Finding[] = []
+  const owners = new Map<string, Set<string>>()
+  for (const a of accounts) {
+    for (const k of a.keys) if (k.fingerprint) owners.set(k.fingerprint, (owners.get(k.fingerprint) ?? new Set()).add(a.name))
+  }
+  for (const a of accounts) {
+    const subject = `user:${a.name}`
+    const invalid = nameFinding(a.name)
+    if (invalid) out.push(invalid)
+    const usable = a.keys.filter(isTransferUsableKey)
+    if (a.login.password === true && usable.length === 0) {
+      out.push(finding('user.password-only', subject, a.keys.length > 0 ? 'logs in with a password; none of its keys can be used on Transfer' : 'logs in with a password and has no key'))
+    } else if (a.login.password === true) {
+      out.push(finding('user.password-also', subject, `password login is enabled and ${usable.length} key(s) can be used`))
+    } else if (a.login.password === 'unknown' && usable.length === 0) {
+      out.push(finding('user.password-unknown', subject, 'whether it has a password is unknown, and it has no key Transfer can use'))
+    } else if (usable.length === 0) {
+      out.push(finding('user.no-keys', subject, a.keys.length > 0 ? `none of its ${a.keys.length} key(s) can be used on Transfer` : 'no authorized key'))
+    }
+    const seen = new Set<string>()
+    for (const k of a.keys) {
+      out.push(...keyFindings(a.name, k))
+      if (!k.fingerprint) continue
+      if (seen.has(k.fingerprint)) {
+        out.push(finding('key.duplicate', keySubject(a.name, k), `${k.file}:${k.line}: listed more than once`))
+        continue
+      }
+      seen.add(k.fingerprint)
+      const others = [...(owners.get(k.fingerprint) ?? [])].filter((n) => n !== a.name)
+      if (others.length > 0) out.push(finding('key.shared', keySubject(a.name, k), `also authorizes ${others.sort().join(', ')}`))
+    }
+  }
+  return out
+}
+
+/** Findings about the legacy box's host keys (what Transfer can import to keep clients' known_hosts valid). */
+export function hostKeyFindings(hostKeys: HostKey[]): Finding[] {
+  const out: Finding[] = []
+  for (const k of hostKeys) {
+    const subject = `hostkey:${k.type}`
+    if (k.type === 'ssh-dss') out.push(finding('hostkey.dsa', subject, `${k.fingerprint}: DSA host key`))
+    else if (k.type === 'ssh-rsa' && (k.bits ?? 0) < 2048) out.push(finding('hostkey.rsa-short', subject, `${k.fingerprint}: ${k.bits ?? 'unknown'}-bit RSA host key`))
+    else if (!TRANSFER_KEY_TYPES.includes(k.type)) out.push(finding('hostkey.unsupported', subject, `${k.fingerprint}: ${k.type} host key`))
+  }
+  return out
+}
+
+/** Bytes that need escaping in a displayed path: controls, DEL, the backslash (so display stays reversible). */
+function needsEscape(byte: number): boolean {
+  return byte < 0x20 || byte === 0x7f || byte === 0x5c
+}
+
+/** Length of the well-formed UTF-8 sequence at buf[i] (Unicode table 3-7), or 0 when there is none. */
+function utf8SequenceLength(buf: Buffer, i: number): number {
+  const b0 = buf[i]
+  if (b0 < 0x80) return 1
+  const cont = (j: number, lo = 0x80, hi = 0xbf) => i + j < buf.length && buf[i + j] >= lo && buf[i + j] <= hi
+  if (b0 >= 0xc2 && b0 <= 0xdf) return cont(1) ? 2 : 0
+  if (b0 >= 0xe0 && b0 <= 0xef) {
+    const [lo, hi] = b0 === 0xe0 ? [0xa0, 0xbf] : b0 === 0xed ? [0x80, 0x9f] : [0x80, 0xbf]
+    return cont(1, lo, hi) && cont(2) ? 3 : 0
+  }
+  if (b0 >= 0xf0 && b0 <= 0xf4) {
+    const [lo, hi] = b0 === 0xf0 ? [0x90, 0xbf] : b0 === 0xf4 ? [0x80, 0x8f] : [0x80, 0xbf]
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0
+  }
+  return 0
+}
+
+const hex = (b: number) => `\\x${b.toString(16).padStart(2, '0')}`
+
+/**
+ * A raw path for people and reports: valid UTF-8 as text, every other byte, control characters and DEL as
+ * `\xNN`, a backslash as `\\`. Lossless: parseDisplayPath gives the bytes back.
+ */
+export function displayPath(buf: Buffer): string {
+  if (isUtf8(buf) && !buf.some(needsEscape)) return buf.toString('utf8')
+  let out = ''
+  let i = 0
+  while (i < buf.length) {
+    const b = buf[i]
+    if (b === 0x5c) {
+      out += '\\\\'
+      i++
+    } else if (needsEscape(b)) {
+      out += hex(b)
+      i++
+    } else {
+      const n = utf8SequenceLength(buf, i)
+      if (n === 0) {
+        out += hex(b)
+        i++
+      } else {
+        out += buf.toString('utf8', i, i + n)
+        i += n
+      }
+    }
+  }
+  return out
+}
+
+/** The bytes behind a displayPath string. */
+export function parseDisplayPath(text: string): Buffer {
+  const parts: Buffer[] = []
+  let plain = ''
+  const flush = () => {
+    if (plain) parts.push(Buffer.from(plain, 'utf8'))
+    plain = ''
+  }
+  for (let i = 0; i < text.length; i++) {
+    if (text[i] === '\\' && text[i + 1] === '\\') {
+      plain += '\\'
+      i++
+    } else if (text[i] === '\\' && text[i + 1] === 'x' && /^[0-9a-f]{2}$/.test(text.slice(i + 2, i + 4))) {
+      flush()
+      parts.push(Buffer.from([parseInt(text.slice(i + 2, i + 4), 16)]))
+      i += 3
+    } else plain += text[i]
+  }
+  flush()
+  return Buffer.concat(parts)
+}
+
+export interface FileFindingContext {
+  /** now, in seconds since the epoch */
+  now: number
+  /** length in bytes of the S3 key the file maps to */
+  s3KeyBytes: number
+  /** set by the walker for a directory it found empty */
+  emptyDir?: boolean
+}
+
+function hasControlByte(buf: Buffer): boolean {
+  for (const b of buf) if (b < 0x20 || b === 0x7f) return true
+  return false
+}
+
+/** True when a component of the '/'-separated path is empty, '.' or '..' (a trailing '/' is allowed). Scans bytes. */
+function hasBadComponent(path: Buffer): boolean {
+  const end = path.length > 0 && path[path.length - 1] === 0x2f ? path.length - 1 : path.length
+  let start = 0
+  for (let i = 0; i <= end; i++) {
+    if (i < end && path[i] !== 0x2f) continue
+    const len = i - start
+    if (len === 0 || (path[start] === 0x2e && (len === 1 || (len === 2 && path[start + 1] === 0x2e)))) return true
+    start = i + 1
+  }
+  return false
+}
+
+/** Findings about one file; called per entry while walking, so it returns early and allocates only when needed. */
+export function fileFinding(entry: FileEntry, ctx: FileFindingContext): Finding[] {
+  let out: Finding[] | undefined
+  let subject: string | undefined
+  const add = (id: RuleId, reason: string) => {
+    subject ??= `file:${entry.owner}:${displayPath(entry.path)}`
+    ;(out ??= []).push(finding(id, subject, reason))
+  }
+  if (entry.error !== undefined) add('file.unreadable', entry.error)
+  if (!isUtf8(entry.path)) add('file.name-not-utf8', 'the name has bytes that are not UTF-8 (shown as \\xNN)')
+  if (hasControlByte(entry.path)) add('file.name-control-chars', 'the name has control characters (shown as \\xNN)')
+  if (entry.path.length === 0 || hasBadComponent(entry.path)) add('file.key-invalid', 'empty, "." or ".." path component')
+  if (ctx.s3KeyBytes > MAX_S3_KEY_BYTES) add('file.key-too-long', `the S3 key would be ${ctx.s3KeyBytes} bytes`)
+  switch (entry.type) {
+    case 'file':
+      if (entry.size > MAX_OBJECT_BYTES) add('file.too-large', `${entry.size} bytes`)
+      break
+    case 'symlink':
+      add('file.symlink', entry.linkTarget ? `points to ${displayPath(entry.linkTarget)}` : 'symbolic link')
+      break
+    case 'dir':
+      if (ctx.emptyDir) add('file.empty-dir', 'no entries')
+      break
+    default:
+      add('file.special', `${entry.type} file`)
+  }
+  if (entry.type !== 'dir' && entry.mtime > ctx.now - RECENT_SECONDS) add('file.recent', `modified ${new Date(entry.mtime * 1000).toISOString()}`)
+  return out ?? []
+}

@@ -1,0 +1,270 @@
+import {readFile} from 'node:fs/promises'
+import {basename} from 'node:path'
+
+import {InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
+import {SftpPool} from '../adapters/sftp-pool.js'
+import {type AskSecret, probeHostKey, resolveCredentials, SshSession} from '../adapters/ssh.js'
+import type {SqliteStateStore} from '../adapters/state.js'
+import {accountsFromBundle, parseBundle} from '../core/bundle.js'
+import {collectScript} from '../core/collect-script.js'
+import type {Config} from '../core/config.js'
+import {CliError, ExitCode, errorMessage} from '../core/errors.js'
+import {accountFindings, displayPath, fileFinding, hostKeyFindings} from '../core/findings.js'
+import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
+import {objectKeyBytes} from '../core/key-mapping.js'
+import {parseHostKeyLine} from '../core/ssh-keys.js'
+import {parseUsersCsv} from '../core/users-csv.js'
+import {walkRoots, type WalkRoot} from './walk.js'
+
+export interface InventoryOptions {
+  fromBundle?: string
+  usersCsv?: string
+  sshdConfig?: string
+  includeSystem: boolean
+  connections: number
+  concurrency: number
+  failOn: Severity
+  now?: number
+}
+
+export type AccountsSource = 'online' | 'bundle' | 'csv' | 'none'
+
+export interface InventoryChanges {
+  since: string
+  users: {added: string[]; removed: string[]}
+  keys: {added: string[]; removed: string[]}
+  files: {added: number; removed: number; changed: number; examples: Array<{owner: string; path: string; change: string}>}
+}
+
+export interface InventoryResult {
+  runId: number
+  host: string
+  accountsSource: AccountsSource
+  accounts: Array<{name: string; uid: number; home: string; chroot?: string; sftpRoot: string; keys: number; password: boolean | 'unknown'}>
+  hostKeys: HostKey[]
+  summary: InventorySummary
+  findings: Finding[]
+  changes?: InventoryChanges
+  /** True when a finding at or above --fail-on exists (the command then exits 3). */
+  failed: boolean
+}
+
+export interface InventoryDeps {
+  state: SqliteStateStore
+  env: NodeJS.ProcessEnv
+  askSecret?: AskSecret
+  log: (msg: string, detail?: Record<string, unknown>) => void
+}
+
+/** Every host key algorithm an SSH server might offer, one handshake each (the type the key is recorded under). */
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss']
+const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1}
+const FINDING_BATCH = 500
+
+async function collectHostKeys(host: string, port: number): Promise<HostKey[]> {
+  const keys = new Map<string, HostKey>()
+  for (const algorithm of HOST_KEY_ALGORITHMS) {
+    const seen = await probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).catch(() => undefined)
+    if (!seen) continue
+    const key = parseHostKeyLine(`${seen.type} ${seen.blob.toString('base64')}`)
+    keys.set(key.fingerprint, key)
+  }
+  return [...keys.values()]
+}
+
+/** Accounts from the chosen source; online, the collect script runs over exec (the same script admins run by hand). */
+async function collectAccounts(session: SshSession, opts: InventoryOptions, log: InventoryDeps['log']): Promise<{accounts: Account[]; source: AccountsSource; notes: string[]}> {
+  if (opts.fromBundle) {
+    const text = await readFile(opts.fromBundle, 'utf8').catch((err: unknown) => {
+      throw new CliError(`cannot read the bundle ${opts.fromBundle}: ${errorMessage(err)}`, {exitCode: ExitCode.usage, code: 'BUNDLE_UNREADABLE'})
+    })
+    const {accounts, errors} = accountsFromBundle(parseBundle(text, opts.fromBundle), {includeSystem: opts.includeSystem})
+    return {accounts, source: 'bundle', notes: errors}
+  }
+  if (opts.usersCsv) {
+    const text = await readFile(opts.usersCsv, 'utf8').catch((err: unknown) => {
+      throw new CliError(`cannot read the users CSV ${opts.usersCsv}: ${errorMessage(err)}`, {exitCode: ExitCode.usage, code: 'CSV_UNREADABLE'})
+    })
+    return {accounts: parseUsersCsv(text, opts.usersCsv).accounts, source: 'csv', notes: []}
+  }
+  let output: Buffer
+  try {
+    const r = await session.exec('sh -s', {stdin: collectScript({sshdConfig: opts.sshdConfig}), timeoutMs: 120_000})
+    if (r.code !== 0 || !r.stdout.toString('utf8').trimStart().startsWith('{')) {
+      throw new Error(r.stderr.toString('utf8').trim() || r.stdout.toString('utf8').trim().slice(0, 200) || `exit ${r.code}`)
+    }
+    output = r.stdout
+  } catch (err) {
+    log('exec refused: accounts not collected', {reason: errorMessage(err)})
+    return {accounts: [], source: 'none', notes: [`the login cannot run commands (${errorMessage(err)})`]}
+  }
+  const {accounts, errors} = accountsFromBundle(parseBundle(output.toString('utf8'), 'collect script output'), {includeSystem: opts.includeSystem})
+  return {accounts, source: 'online', notes: errors}
+}
+
+function noAccountsFinding(note: string): Finding {
+  return {
+    rule: 'inventory.no-accounts',
+    severity: 'warning',
+    subject: 'inventory',
+    reason: `${note}: accounts, keys and chroots were not read, only files`,
+    fix: 'Run `sftp-cutover inventory collect-script > collect.sh` on the box as root, then `sftp-cutover inventory --from-bundle bundle.json`; or describe the users in a CSV and pass --users-csv.',
+  }
+}
+
+/** Rolls per-file "recently modified" findings up per owner: one line per user says who is still active. */
+function rollUpRecent(owner: string, count: number, examples: string[]): Finding {
+  return {
+    rule: 'file.recent',
+    severity: 'info',
+    subject: `user:${owner}`,
+    reason: `${count} file(s) modified in the last 24 hours (e.g. ${examples.join(', ')}): the user is active`,
+    fix: 'Plan the final delta sync inside the freeze window; re-run sync until then.',
+  }
+}
+
+function diffRuns(store: InventoryStore, previousId: number, currentId: number, since: string, accounts: Account[]): InventoryChanges {
+  const before = store.accounts(previousId)
+  const names = (list: Account[]) => new Set(list.map((a) => a.name))
+  const keySet = (list: Account[]) => new Set(list.flatMap((a) => a.keys.filter((k) => k.fingerprint).map((k) => `${a.name} ${k.type} ${k.fingerprint}`)))
+  const [bn, cn, bk, ck] = [names(before), names(accounts), keySet(before), keySet(accounts)]
+  const files = {added: 0, removed: 0, changed: 0, examples: [] as InventoryChanges['files']['examples']}
+  for (const c of store.fileChanges(previousId, currentId)) {
+    files[c.change]++
+    if (files.examples.length < 20) files.examples.push({owner: c.owner, path: displayPath(c.path), change: c.change})
+  }
+  return {
+    since,
+    users: {added: [...cn].filter((n) => !bn.has(n)), removed: [...bn].filter((n) => !cn.has(n))},
+    keys: {added: [...ck].filter((k) => !bk.has(k)), removed: [...bk].filter((k) => !ck.has(k))},
+    files,
+  }
+}
+
+/**
+ * Reads the legacy box completely (accounts, keys, host keys, every file) into the state database and raises
+ * findings about what will break on Transfer Family and S3. Nothing is changed on the box.
+ */
+export async function runInventory(config: Config, opts: InventoryOptions, deps: InventoryDeps): Promise<InventoryResult> {
+  const now = opts.now ?? Date.now() / 1000
+  const store = new InventoryStore(deps.state)
+  const src = config.source
+  const host = `${src.host}:${src.port}`
+  const creds = await resolveCredentials(src, deps.env, deps.askSecret)
+  const session = await SshSession.connect(src, creds)
+  const runId = store.beginRun(host)
+  const pool = new SftpPool(src, creds, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
+  try {
+    const hostKeys = await collectHostKeys(src.host, src.port)
+    store.addHostKeys(runId, hostKeys)
+    const {accounts, source, notes} = await collectAccounts(session, opts, deps.log)
+    store.addAccounts(runId, accounts)
+
+    const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys)]
+    if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source'))
+    for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
+    store.addFindings(runId, findings)
+
+    const roots: WalkRoot[] =
+      src.roots.length > 0
+        ? src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
+        : accounts.length > 0
+          ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
+          : [{owner: src.username, path: await pool.withSftp((s) => s.realpath('.'))}]
+    deps.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
+
+    const pending: Finding[] = []
+    const recent = new Map<string, {count: number; examples: string[]}>()
+    const flush = () => {
+      store.addFindings(runId, pending.splice(0))
+    }
+    const take = (list: Finding[], entry: FileEntry) => {
+      for (const f of list) {
+        if (f.rule === 'file.recent') {
+          const r = recent.get(entry.owner) ?? {count: 0, examples: []}
+          r.count++
+          if (r.examples.length < 3) r.examples.push(displayPath(entry.path))
+          recent.set(entry.owner, r)
+        } else {
+          pending.push(f)
+        }
+      }
+      if (pending.length >= FINDING_BATCH) flush()
+    }
+    await walkRoots(
+      pool,
+      roots,
+      {
+        entries: (batch) => {
+          store.addFiles(runId, batch)
+          for (const e of batch) take(fileFinding(e, {now, s3KeyBytes: objectKeyBytes(config.target.prefix, e.owner, e.path)}), e)
+        },
+        emptyDir: (owner, path) => {
+          const e: FileEntry = {owner, path, type: 'dir', size: 0, mtime: 0, mode: 0o040755, uid: 0, gid: 0}
+          take(fileFinding(e, {now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e)
+        },
+      },
+      {concurrency: opts.concurrency},
+    )
+    for (const [owner, r] of recent) pending.push(rollUpRecent(owner, r.count, r.examples))
+    flush()
+
+    const summary = store.summarize(runId, accounts.length, hostKeys.length)
+    const previous = store.previousCompleteRun(runId)
+    const changes = previous ? diffRuns(store, previous.id, runId, previous.startedAt, accounts) : undefined
+    store.finishRun(runId, 'complete', source, summary)
+    const all = store.findings(runId)
+    return {
+      runId,
+      host,
+      accountsSource: source,
+      accounts: accounts.map((a) => ({name: a.name, uid: a.uid, home: a.home, chroot: a.chroot, sftpRoot: a.sftpRoot, keys: a.keys.length, password: a.login.password})),
+      hostKeys,
+      summary,
+      findings: all,
+      changes,
+      failed: all.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn]),
+    }
+  } catch (err) {
+    store.finishRun(runId, 'failed', 'none')
+    throw err
+  } finally {
+    await pool.close()
+    session.close()
+  }
+}
+
+export interface InventoryReportData {
+  run: {id: number; host: string; startedAt: string; finishedAt?: string; accountsSource?: string}
+  accounts: Account[]
+  hostKeys: HostKey[]
+  summary: InventorySummary
+  findings: Finding[]
+  changes?: InventoryChanges
+}
+
+/** What the last complete inventory recorded, for sign-off reports. */
+export function inventoryReportData(state: SqliteStateStore): InventoryReportData {
+  const store = new InventoryStore(state)
+  const run = store.latestCompleteRun()
+  if (!run || !run.summary) {
+    throw new CliError('no complete inventory in this project yet', {exitCode: ExitCode.usage, code: 'NO_INVENTORY', suggestions: ['Run sftp-cutover inventory first.']})
+  }
+  const accounts = store.accounts(run.id)
+  const previous = store.previousCompleteRun(run.id)
+  return {
+    run: {id: run.id, host: run.host, startedAt: run.startedAt, finishedAt: run.finishedAt, accountsSource: run.accountsSource},
+    accounts,
+    hostKeys: store.hostKeys(run.id),
+    summary: run.summary,
+    findings: store.findings(run.id),
+    changes: previous ? diffRuns(store, previous.id, run.id, previous.startedAt, accounts) : undefined,
+  }
+}
+
+/** Every file of the last complete inventory, streamed from the database. */
+export function* inventoryFiles(state: SqliteStateStore): IterableIterator<FileEntry> {
+  const store = new InventoryStore(state)
+  const run = store.latestCompleteRun()
+  if (run) yield* store.files(run.id)
+}
