@@ -24,7 +24,7 @@ export default class InventoryReport extends BaseCommand<typeof InventoryReport>
       const out = output ? createWriteStream(output) : process.stdout
       if (this.flags.files) {
         out.write(csvLine(FILES_CSV_HEADER))
-        for (const e of inventoryFiles(this.state)) if (!out.write(fileCsvLine(e))) await new Promise((r) => out.once('drain', r))
+        for (const e of inventoryFiles(this.state)) if (!out.write(fileCsvLine(e))) await new Promise<void>((resolve) => out.once('drain', () => resolve()))
       } else {
         out.write(csvLine(FINDINGS_CSV_HEADER))
         for (const f of data.findings) out.write(csvLine([f.severity, f.rule, f.subject, f.reason, f.fix]))
