@@ -46,6 +46,17 @@ export class SftpPool {
     }
   }
 
+  /** Opens every connection now, in parallel, so that work starting later does not wait for handshakes one by one. */
+  async warm(): Promise<void> {
+    const missing = this.opts.connections - this.conns.length - this.opening
+    this.opening += missing
+    try {
+      await Promise.all(Array.from({length: missing}, () => this.open()))
+    } finally {
+      this.opening -= missing
+    }
+  }
+
   /** Number of live connections (for tests and progress output). */
   get size(): number {
     return this.conns.length
@@ -86,6 +97,11 @@ export class SftpPool {
           session.close()
           throw err
         }
+        if (this.closed) {
+          // closed while this connection was being opened: do not leave it behind
+          session.close()
+          throw new SshError('the SFTP pool is closed', 'SSH_FAILED')
+        }
         const conn: PooledConnection = {session, sftp, leases: 0, closed: false}
         const drop = () => {
           if (conn.closed) return
@@ -104,7 +120,7 @@ export class SftpPool {
       {
         attempts: this.opts.connectAttempts ?? 5,
         baseMs: this.opts.backoffMs ?? 500,
-        isTransient: (err) => err instanceof SshError && err.transient,
+        isTransient: (err) => err instanceof SshError && err.transient && !this.closed,
         onRetry: (err, attempt, delayMs) => this.opts.onEvent?.('sftp.connect.retry', {attempt, delayMs: Math.round(delayMs), reason: (err as Error).message}),
       },
     )

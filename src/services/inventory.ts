@@ -56,17 +56,26 @@ export interface InventoryDeps {
   log: (msg: string, detail?: Record<string, unknown>) => void
 }
 
+/** Like Promise.all, but waits for every promise to settle before failing, so nothing is left running behind. */
+async function settleAll<T extends readonly unknown[]>(promises: readonly [...{[K in keyof T]: Promise<T[K]>}]): Promise<T> {
+  const results = await Promise.allSettled(promises)
+  const failed = results.find((r) => r.status === 'rejected')
+  if (failed) throw (failed as PromiseRejectedResult).reason
+  return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
+}
+
 /** Every host key algorithm an SSH server might offer, one handshake each (the type the key is recorded under). */
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss']
 const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1}
 const FINDING_BATCH = 500
 
+/** One handshake per algorithm, all at once: a key type the server lacks fails its handshake and is left out. */
 async function collectHostKeys(host: string, port: number): Promise<HostKey[]> {
+  const seen = await Promise.all(HOST_KEY_ALGORITHMS.map((algorithm) => probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).catch(() => undefined)))
   const keys = new Map<string, HostKey>()
-  for (const algorithm of HOST_KEY_ALGORITHMS) {
-    const seen = await probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).catch(() => undefined)
-    if (!seen) continue
-    const key = parseHostKeyLine(`${seen.type} ${seen.blob.toString('base64')}`)
+  for (const s of seen) {
+    if (!s) continue
+    const key = parseHostKeyLine(`${s.type} ${s.blob.toString('base64')}`)
     keys.set(key.fingerprint, key)
   }
   return [...keys.values()]
@@ -151,13 +160,28 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   const src = config.source
   const host = `${src.host}:${src.port}`
   const creds = await resolveCredentials(src, deps.env, deps.askSecret)
-  const session = await SshSession.connect(src, creds)
   const runId = store.beginRun(host)
+  let session: SshSession | undefined
   const pool = new SftpPool(src, creds, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   try {
-    const hostKeys = await collectHostKeys(src.host, src.port)
+    // Handshakes are the slow part on a fast network: host keys, accounts and the listing connections all at once.
+    // The first failure closes the pool, so that connections still retrying give up at once.
+    const failFast = <T>(p: Promise<T>) =>
+      p.catch(async (err: unknown) => {
+        await pool.close()
+        throw err
+      })
+    const [{accounts, source, notes}, hostKeys] = await settleAll([
+      failFast(
+        SshSession.connect(src, creds).then(async (s) => {
+          session = s
+          return collectAccounts(s, opts, deps.log)
+        }),
+      ),
+      collectHostKeys(src.host, src.port),
+      failFast(pool.warm()),
+    ])
     store.addHostKeys(runId, hostKeys)
-    const {accounts, source, notes} = await collectAccounts(session, opts, deps.log)
     store.addAccounts(runId, accounts)
 
     const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys)]
@@ -230,7 +254,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     throw err
   } finally {
     await pool.close()
-    session.close()
+    session?.close()
   }
 }
 
