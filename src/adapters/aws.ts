@@ -2,10 +2,11 @@ import {CloudFormationClient} from '@aws-sdk/client-cloudformation'
 import {EC2Client} from '@aws-sdk/client-ec2'
 import {EFSClient} from '@aws-sdk/client-efs'
 import {Route53Client} from '@aws-sdk/client-route-53'
-import {S3Client} from '@aws-sdk/client-s3'
+import type {S3Client} from '@aws-sdk/client-s3'
 import {STSClient} from '@aws-sdk/client-sts'
 import {TransferClient} from '@aws-sdk/client-transfer'
-import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
+
+import {awsClientConfig, createS3Client} from './aws-s3.js'
 
 /** Where and as whom to reach AWS (the target.* configuration). */
 export interface AwsTarget {
@@ -33,15 +34,7 @@ export interface AwsClients {
  * endpoint overrides. S3 uses path-style addressing whenever its endpoint is overridden, as S3-compatible stores need.
  */
 export function createAwsClients(target: AwsTarget, env: NodeJS.ProcessEnv = process.env): AwsClients {
-  const common = {
-    region: target.region,
-    ...(target.profile ? {credentials: fromNodeProviderChain({profile: target.profile})} : {}),
-    ...(target.endpoint ? {endpoint: target.endpoint} : {}),
-    maxAttempts: 6,
-    retryMode: 'adaptive' as const,
-  }
-  const s3Endpoint = target.s3Endpoint ?? target.endpoint
-  const s3PathStyle = Boolean(s3Endpoint || env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3)
+  const common = awsClientConfig(target)
   const made = new Map<string, {destroy(): void}>()
   const once = <T extends {destroy(): void}>(name: string, make: () => T): (() => T) => () => {
     let client = made.get(name) as T | undefined
@@ -52,7 +45,7 @@ export function createAwsClients(target: AwsTarget, env: NodeJS.ProcessEnv = pro
     return client
   }
   return {
-    s3: once('s3', () => new S3Client({...common, ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle: s3PathStyle})),
+    s3: once('s3', () => createS3Client(target, env)),
     transfer: once('transfer', () => new TransferClient(common)),
     route53: once('route53', () => new Route53Client(common)),
     ec2: once('ec2', () => new EC2Client(common)),

@@ -242,6 +242,9 @@ export class SshSession {
       client.end()
       throw new SshError('the server completed a handshake without presenting a host key', 'HOST_KEY_REJECTED')
     }
+    // Pipelined SFTP sends many small requests while replies stream in: with Nagle's algorithm on, each waits for a
+    // delayed ACK (about 40 ms), which made a hashed 1 GiB read 7 times slower.
+    client.setNoDelay(true)
     const software = (client as unknown as {_remoteVer?: string})._remoteVer ?? 'unknown'
     return new SshSession(client, {software, hostKey: {type: verdict.keyType, fingerprint: verdict.fingerprint}})
   }

@@ -78,6 +78,76 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       CREATE INDEX inventory_findings_run ON inventory_findings (run_id, severity);
     `,
   },
+  {
+    version: 3,
+    name: 'sync manifest',
+    sql: `
+      CREATE TABLE sync_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'interrupted', 'failed')),
+        options_json TEXT,
+        summary_json TEXT
+      );
+      -- What S3 holds for each source file or empty directory as last copied; a re-sync compares the listing with it.
+      CREATE TABLE sync_manifest (
+        owner TEXT NOT NULL,
+        path BLOB NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('file', 'dir')),
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        mode INTEGER NOT NULL,
+        uid INTEGER NOT NULL,
+        gid INTEGER NOT NULL,
+        sha256 TEXT NOT NULL,
+        crc TEXT NOT NULL,
+        crc_algorithm TEXT NOT NULL,
+        key TEXT NOT NULL,
+        etag TEXT,
+        version_id TEXT,
+        status TEXT NOT NULL CHECK (status IN ('synced', 'source-deleted')),
+        synced_at TEXT NOT NULL,
+        run_id INTEGER,
+        PRIMARY KEY (owner, path)
+      ) WITHOUT ROWID;
+      CREATE INDEX sync_manifest_key ON sync_manifest (key);
+      -- Multipart uploads in progress (the row is written before CreateMultipartUpload), and their completed parts.
+      -- sha256 and part_crcs (4 bytes per part) come from the hash pass that precedes the upload: S3 fixes user
+      -- metadata at CreateMultipartUpload, and a resumed upload re-reads only the parts S3 does not have.
+      CREATE TABLE sync_uploads (
+        owner TEXT NOT NULL,
+        path BLOB NOT NULL,
+        key TEXT NOT NULL,
+        upload_id TEXT,
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        part_size INTEGER NOT NULL,
+        crc_algorithm TEXT NOT NULL,
+        sha256 TEXT NOT NULL,
+        part_crcs BLOB NOT NULL,
+        started_at TEXT NOT NULL,
+        PRIMARY KEY (owner, path)
+      ) WITHOUT ROWID;
+      CREATE TABLE sync_upload_parts (
+        upload_id TEXT NOT NULL,
+        part_number INTEGER NOT NULL,
+        etag TEXT NOT NULL,
+        crc TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        PRIMARY KEY (upload_id, part_number)
+      ) WITHOUT ROWID;
+      -- What a run did not copy, with the reason (the run's summary keeps the counts).
+      CREATE TABLE sync_problems (
+        run_id INTEGER NOT NULL REFERENCES sync_runs(id) ON DELETE CASCADE,
+        owner TEXT NOT NULL,
+        path BLOB NOT NULL,
+        kind TEXT NOT NULL,
+        reason TEXT NOT NULL
+      );
+      CREATE INDEX sync_problems_run ON sync_problems (run_id);
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

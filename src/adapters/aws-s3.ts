@@ -1,0 +1,26 @@
+import {S3Client} from '@aws-sdk/client-s3'
+import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
+
+import type {AwsTarget} from './aws.js'
+
+/**
+ * The settings every AWS client shares (region, credentials, endpoint override, adaptive retries), and the S3 client
+ * on its own: sync and verify need only S3, and loading every service's client (EC2's alone takes half a second)
+ * is a cost paid on each run, the final delta included. createAwsClients builds its clients from the same settings.
+ */
+export function awsClientConfig(target: AwsTarget) {
+  return {
+    region: target.region,
+    ...(target.profile ? {credentials: fromNodeProviderChain({profile: target.profile})} : {}),
+    ...(target.endpoint ? {endpoint: target.endpoint} : {}),
+    maxAttempts: 6,
+    retryMode: 'adaptive' as const,
+  }
+}
+
+/** S3 uses path-style addressing whenever its endpoint is overridden, as S3-compatible stores need. */
+export function createS3Client(target: AwsTarget, env: NodeJS.ProcessEnv = process.env): S3Client {
+  const s3Endpoint = target.s3Endpoint ?? target.endpoint
+  const forcePathStyle = Boolean(s3Endpoint || env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3)
+  return new S3Client({...awsClientConfig(target), ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle})
+}

@@ -1,0 +1,98 @@
+import {Flags} from '@oclif/core'
+
+import {createS3Client} from '../adapters/aws-s3.js'
+import {awsFlags, awsOverrides} from '../aws-flags.js'
+import {BaseCommand} from '../base-command.js'
+import {ExitCode, usageError} from '../core/errors.js'
+import {parseByteSize} from '../core/sync-plan.js'
+import {loadConfig} from '../services/config.js'
+import {runSync, type SyncResult} from '../services/sync.js'
+import {createProgress} from '../ui/progress.js'
+import {renderSyncResult} from '../ui/sync-report.js'
+import {interruptible} from '../ui/interrupt.js'
+
+export default class Sync extends BaseCommand<typeof Sync> {
+  static override summary = 'Copy the legacy box to S3, verified as it streams; a re-run copies only what changed.'
+  static override description = `Each user's files go to s3://<bucket>/<prefix>/home/<user>/<path> (empty directories as "dir/" objects). Users and their directories come from source.roots, or else from the last complete inventory.
+Every file is hashed while it streams (SHA-256 into the object's metadata with mtime, mode, uid and gid; a CRC-32 that S3 checks as the full-object checksum). A file that changes while it is read is not recorded and is copied on the next run. The manifest in the state database makes a re-run list the source once and send nothing to S3 for unchanged files.
+Large files (over 32 MiB) are hashed first, then uploaded in parallel parts of 8 MiB or more; an interrupted upload resumes from the parts S3 holds. Memory stays within about 128 MiB of buffers whatever the number of files.
+Files deleted at the source are reported; they are deleted from S3 only with --delete, and never more than --max-delete.
+Ctrl-C stops starting new files, lets what is in flight finish and records it; run sync again to continue.
+Exits 0 when everything was copied, 3 when files failed, changed while read, or could not be copied (names, size, unreadable directories), 1 when interrupted.`
+  static override examples = [
+    '<%= config.bin %> sync --dry-run',
+    '<%= config.bin %> sync',
+    '<%= config.bin %> sync --exclude "**/*.tmp" --bwlimit 50M',
+    '<%= config.bin %> sync --delete --max-delete 500',
+  ]
+  static override flags = {
+    ...awsFlags,
+    transfers: Flags.integer({summary: 'Files copied at once.', default: 16, min: 1, max: 256}),
+    connections: Flags.integer({summary: 'SSH connections to the source (one SFTP channel each).', default: 4, min: 1, max: 32}),
+    symlinks: Flags.option({options: ['skip', 'follow'] as const, default: 'skip' as const, summary: 'skip: report symbolic links; follow: copy what they point to.'})(),
+    checksum: Flags.boolean({summary: 'Also re-hash files whose size and mtime did not change, and copy those whose SHA-256 differs.', default: false}),
+    delete: Flags.boolean({summary: 'Delete from S3 the objects whose file is gone from the source.', default: false}),
+    'max-delete': Flags.integer({summary: 'With --delete, refuse to delete anything when more objects than this would go.', default: 100, min: 0}),
+    include: Flags.string({summary: 'Only copy paths matching this glob (relative to the user\'s home; repeatable), e.g. "reports/**".', multiple: true}),
+    exclude: Flags.string({summary: 'Do not copy paths matching this glob (repeatable), e.g. "**/*.tmp".', multiple: true}),
+    bwlimit: Flags.string({summary: 'Limit reading from the source to this many bytes per second, e.g. 10M (K, M, G are powers of 1024).'}),
+    'dry-run': Flags.boolean({summary: 'Show what would be copied and deleted (counts and bytes); change nothing.', default: false}),
+    'storage-class': Flags.option({
+      options: ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const,
+      default: 'STANDARD' as const,
+      summary: 'S3 storage class of the objects (classes Transfer Family can read directly).',
+    })(),
+  }
+
+  public async run(): Promise<SyncResult> {
+    const bwlimit = this.flags.bwlimit === undefined ? undefined : parseByteSize(this.flags.bwlimit)
+    if (this.flags.bwlimit !== undefined && bwlimit === undefined) {
+      throw usageError(`--bwlimit ${this.flags.bwlimit} is not a rate`, ['Pass bytes per second, e.g. --bwlimit 10M (10 MiB/s), 512K or 1G.'])
+    }
+    const config = await loadConfig(this.paths.configFile, awsOverrides(this.flags))
+    const s3 = createS3Client(config.target)
+    const prompter = this.prompter()
+    const progress = createProgress(this.jsonEnabled() ? 'off' : process.stderr.isTTY ? 'tty' : 'plain')
+    const interrupt = interruptible('sync')
+    try {
+      const result = await runSync(
+        config,
+        {
+          transfers: this.flags.transfers,
+          connections: this.flags.connections,
+          symlinks: this.flags.symlinks,
+          checksum: this.flags.checksum,
+          delete: this.flags.delete,
+          maxDelete: this.flags['max-delete'],
+          include: this.flags.include ?? [],
+          exclude: this.flags.exclude ?? [],
+          bwlimit,
+          dryRun: this.flags['dry-run'],
+          storageClass: this.flags['storage-class'],
+        },
+        {
+          state: this.state,
+          aws: {s3: () => s3},
+          env: process.env,
+          askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
+          log: (msg, detail) => this.logger.info(detail ?? {}, msg),
+          events: {phase: (_phase, detail) => progress.phase(detail), progress: (p) => progress.update(p)},
+          signal: interrupt.signal,
+        },
+      )
+      await progress.end(result.interrupted ? 'interrupted' : 'finished')
+      this.logger.info({counts: result.counts, bytes: result.bytes, durationMs: result.durationMs}, 'sync finished')
+      if (!result.dryRun) {
+        this.state.audit({action: 'sync.run', target: `s3://${result.bucket}`, after: {runId: result.runId, counts: result.counts}, outcome: result.counts.failed > 0 ? 'failed' : 'ok'})
+      }
+      this.out(renderSyncResult(result))
+      if (result.interrupted) process.exitCode = ExitCode.failure
+      else if (result.problems.length > 0) this.foundProblems()
+      return result
+    } finally {
+      await progress.end()
+      interrupt.dispose()
+      s3.destroy()
+    }
+  }
+}

@@ -1,0 +1,76 @@
+import {Flags} from '@oclif/core'
+
+import {createS3Client} from '../adapters/aws-s3.js'
+import {awsFlags, awsOverrides} from '../aws-flags.js'
+import {BaseCommand} from '../base-command.js'
+import {ExitCode} from '../core/errors.js'
+import {loadConfig} from '../services/config.js'
+import {runVerify, type VerifyResult} from '../services/verify.js'
+import {recordVerifyResult} from '../services/verify-record.js'
+import {interruptible} from '../ui/interrupt.js'
+import {createProgress} from '../ui/progress.js'
+import {renderVerifyResult} from '../ui/verify-report.js'
+
+export default class Verify extends BaseCommand<typeof Verify> {
+  static override summary = 'Check that S3 (and the EFS copy) holds exactly what sync read from the source.'
+  static override description = `For every file in the manifest: the object exists, its size, the full-object CRC32 S3 reports and the sha256 in its metadata equal what sync computed while streaming.
+--deep downloads every object and re-hashes it (catches bytes changed behind S3's back). --source-hash re-hashes the source (batched sha256sum over SSH when the login may run commands, else over SFTP) to catch files changed since they were copied. With efs.path or --efs-path, the Lambda's copies <efs-path>/<key> are checked too, and files there that the manifest does not know are listed as extra.
+Exits 0 when everything matches, 3 on any mismatch.`
+  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json']
+  static override flags = {
+    ...awsFlags,
+    deep: Flags.boolean({summary: 'Download every object and re-hash it.', default: false}),
+    'source-hash': Flags.boolean({summary: 'Re-hash the source files and compare with the recorded sha256.', default: false}),
+    'source-hash-method': Flags.option({
+      options: ['auto', 'exec', 'sftp'] as const,
+      default: 'auto' as const,
+      summary: 'exec: batched sha256sum over SSH; sftp: read the files; auto: exec when the login may run commands.',
+    })(),
+    'efs-path': Flags.string({summary: 'Mounted EFS directory the Lambda copies into (overrides efs.path).'}),
+    concurrency: Flags.integer({summary: 'Objects checked at once.', default: 32, min: 1, max: 256}),
+    connections: Flags.integer({summary: 'SSH connections for --source-hash over SFTP.', default: 4, min: 1, max: 32}),
+  }
+
+  public async run(): Promise<VerifyResult> {
+    const config = await loadConfig(this.paths.configFile, {...awsOverrides(this.flags), 'efs.path': this.flags['efs-path']})
+    const s3 = createS3Client(config.target)
+    const prompter = this.prompter()
+    const interrupt = interruptible('verify')
+    const progress = createProgress(this.jsonEnabled() ? 'off' : process.stderr.isTTY ? 'tty' : 'plain')
+    progress.phase('verifying the copies')
+    try {
+      const result = await runVerify(
+        config,
+        {
+          deep: this.flags.deep,
+          sourceHash: this.flags['source-hash'],
+          sourceHashMethod: this.flags['source-hash-method'],
+          efsPath: config.efs.path,
+          concurrency: this.flags.concurrency,
+          connections: this.flags.connections,
+        },
+        {
+          state: this.state,
+          aws: {s3: () => s3},
+          env: process.env,
+          askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
+          log: (msg, detail) => this.logger.info(detail ?? {}, msg),
+          progress: (done, total, mismatched) => progress.update({filesDone: done, filesTotal: total, bytesDone: 0, bytesTotal: 0, failed: mismatched}),
+          signal: interrupt.signal,
+        },
+      )
+      await progress.end('finished')
+      this.logger.info({checked: result.checked, ok: result.ok, counts: result.counts}, 'verify finished')
+      // the cutover's preflight requires the last complete verify to be clean
+      if (!interrupt.signal.aborted) recordVerifyResult(this.state, result)
+      this.out(renderVerifyResult(result))
+      if (interrupt.signal.aborted) process.exitCode = ExitCode.failure
+      else if (result.mismatches.length > 0) this.foundProblems()
+      return result
+    } finally {
+      await progress.end()
+      interrupt.dispose()
+      s3.destroy()
+    }
+  }
+}

@@ -1,0 +1,143 @@
+/**
+ * What sync does with each listed entry, given what the manifest says S3 holds: pure decisions, no I/O.
+ */
+import type {FileType} from './inventory-model.js'
+import {objectKeyFor} from './key-mapping.js'
+
+const MiB = 1024 * 1024
+
+/** S3 limits: parts from 5 MiB to 5 GiB, at most 10,000 of them, objects up to 5 TiB. */
+export const S3_MAX_OBJECT = 5 * 1024 ** 4
+export const S3_MAX_PARTS = 10_000
+/** Smallest part sync uses (S3's minimum is 5 MiB); files up to this size go in one PutObject. */
+export const MIN_PART_SIZE = 8 * MiB
+export const MULTIPART_THRESHOLD = MIN_PART_SIZE
+
+/** Part size for a file: at least 8 MiB, whole MiB, and large enough that the file fits in 10,000 parts. */
+export function partSizeFor(size: number): number {
+  const needed = Math.ceil(size / S3_MAX_PARTS / MiB) * MiB
+  return Math.max(MIN_PART_SIZE, needed)
+}
+
+export function partCount(size: number, partSize: number): number {
+  return Math.max(1, Math.ceil(size / partSize))
+}
+
+/** "10M" -> 10485760. Suffixes K, M, G, T are powers of 1024 (as rclone's --bwlimit); a plain number is bytes. */
+export function parseByteSize(text: string): number | undefined {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*$/i.exec(text)
+  if (!m) return undefined
+  const power = ' kmgt'.indexOf(m[2].toLowerCase() || ' ')
+  const value = Math.floor(Number(m[1]) * 1024 ** power)
+  return value > 0 ? value : undefined
+}
+
+/** One listed entry (the walk's FileEntry as kept for this run), with whether a directory was empty. */
+export interface ScanEntry {
+  owner: string
+  path: Buffer
+  type: FileType
+  size: number
+  mtime: number
+  mode: number
+  uid: number
+  gid: number
+  linkTarget?: Buffer
+  error?: string
+  empty: boolean
+}
+
+/** A manifest row: what was copied to S3 for one source file or empty directory. */
+export interface ManifestEntry {
+  owner: string
+  path: Buffer
+  kind: 'file' | 'dir'
+  size: number
+  mtime: number
+  mode: number
+  uid: number
+  gid: number
+  sha256: string
+  crc: string
+  crcAlgorithm: string
+  key: string
+  etag?: string
+  versionId?: string
+  status: 'synced' | 'source-deleted'
+  syncedAt: string
+}
+
+/** The manifest fields a plan compares (what a re-sync reads for every listed file). */
+export type ManifestStat = Pick<ManifestEntry, 'kind' | 'size' | 'mtime' | 'mode' | 'uid' | 'gid' | 'key' | 'status'>
+
+export type ProblemKind =
+  | 'failed'
+  | 'changed-during-read'
+  | 'vanished'
+  | 'bad-name'
+  | 'too-large'
+  | 'unreadable-dir'
+  | 'symlink'
+  | 'special'
+  | 'delete-refused'
+
+/** Kinds that mean data was not migrated and the operator must act (the run exits 3). */
+export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set(['failed', 'changed-during-read', 'bad-name', 'too-large', 'unreadable-dir', 'delete-refused'])
+
+export type Plan =
+  | {action: 'copy'; key: string; reason: 'new' | 'changed'}
+  | {action: 'check'; key: string}
+  | {action: 'dir-marker'; key: string}
+  | {action: 'unchanged'}
+  | {action: 'none'}
+  | {action: 'skip'; kind: ProblemKind; reason: string}
+
+export interface PlanOptions {
+  prefix: string
+  /** Re-hash unchanged-looking files and compare with the manifest's sha256. */
+  checksum: boolean
+}
+
+const sameStat = (e: ScanEntry, m: ManifestStat) => m.size === e.size && m.mtime === e.mtime && m.mode === e.mode && m.uid === e.uid && m.gid === e.gid
+
+/**
+ * Decides one entry. Files are copied when new or when size, mtime, mode, uid or gid differ from the manifest (all
+ * five are in the object's metadata); nothing about S3 is asked. Empty directories get a "dir/" marker object.
+ * Symbolic links reach this point only when not followed (or their target could not be read).
+ */
+export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanOptions): Plan {
+  switch (e.type) {
+    case 'dir': {
+      if (e.error) return {action: 'skip', kind: 'unreadable-dir', reason: `the directory could not be listed (${e.error}): its files were not copied`}
+      if (!e.empty) return m?.kind === 'dir' ? {action: 'unchanged'} : {action: 'none'}
+      if (m?.kind === 'dir') return {action: 'unchanged'}
+      const key = objectKeyFor(opts.prefix, e.owner, e.path, true)
+      return key.ok ? {action: 'dir-marker', key: key.key} : {action: 'skip', kind: 'bad-name', reason: key.reason}
+    }
+    case 'file': {
+      if (e.size > S3_MAX_OBJECT) return {action: 'skip', kind: 'too-large', reason: `${e.size} bytes is over the 5 TiB S3 object limit`}
+      const key = objectKeyFor(opts.prefix, e.owner, e.path)
+      if (!key.ok) return {action: 'skip', kind: 'bad-name', reason: key.reason}
+      if (m?.kind === 'file' && sameStat(e, m) && m.key === key.key) return opts.checksum ? {action: 'check', key: key.key} : {action: 'unchanged'}
+      return {action: 'copy', key: key.key, reason: m ? 'changed' : 'new'}
+    }
+    case 'symlink': {
+      const target = e.linkTarget ? ` to ${e.linkTarget.toString('utf8')}` : ''
+      return {action: 'skip', kind: 'symlink', reason: e.error ?? `symbolic link${target} skipped (--symlinks follow copies what it points to)`}
+    }
+    default:
+      return {action: 'skip', kind: 'special', reason: `${e.type === 'unknown' ? 'a file of unknown type' : `a ${e.type}`} cannot be stored in S3: skipped`}
+  }
+}
+
+/** True when `path` is `dir` or inside it ('/'-separated raw bytes; the empty path is the root). */
+export function isWithin(path: Buffer, dir: Buffer): boolean {
+  if (dir.length === 0) return true
+  if (path.length < dir.length || !path.subarray(0, dir.length).equals(dir)) return false
+  return path.length === dir.length || path[dir.length] === 0x2f
+}
+
+/** User metadata on each object: what the EFS Lambda (sha256, mtime) and a later restore need. */
+export function objectMetadata(m: {mtime: number; mode: number; uid: number; gid: number; sha256: string}): Record<string, string> {
+  return {mtime: String(m.mtime), mode: m.mode.toString(8), uid: String(m.uid), gid: String(m.gid), sha256: m.sha256}
+}

@@ -1,0 +1,434 @@
+/**
+ * Copies one source file to S3: read over SFTP with pipelined READs, hashed as it streams, written with a CRC-32
+ * that S3 checks. Small files go in one PutObject; large ones in a resumable multipart upload.
+ */
+import {createHash} from 'node:crypto'
+
+import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../adapters/manifest-store.js'
+import {isTransientS3Error, type ObjectTarget, s3Reason} from '../adapters/object-target.js'
+import {type Attrs, type SftpClient, SftpStatusError} from '../adapters/sftp-client.js'
+import type {SftpPool} from '../adapters/sftp-pool.js'
+import {SshError} from '../adapters/ssh.js'
+import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../core/crc32.js'
+import {errorMessage} from '../core/errors.js'
+import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
+import {retry} from '../core/retry.js'
+import {type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, partCount, partSizeFor} from '../core/sync-plan.js'
+
+export interface TransferDeps {
+  pool: SftpPool
+  target: ObjectTarget
+  store: ManifestStore
+  runId: number
+  /** Bounds the bytes held in buffers (whole small files, parts in flight). */
+  budget: ByteBudget
+  /** Part buffers, reused */
+  buffers: BufferPool
+  /** --bwlimit, applied to bytes read from the source */
+  throttle?: TokenBucket
+  /** Aborted on Ctrl-C: no new part or file is started; what is in flight finishes and is recorded. */
+  signal: AbortSignal
+  /** Parts of one file uploading at once */
+  partConcurrency: number
+  /** SFTP READs in flight per file */
+  readAhead: number
+  /** File-level attempts (the SDK and the pool retry individual requests and connections underneath) */
+  attempts: number
+  retryBaseMs: number
+  log: (msg: string, detail?: Record<string, unknown>) => void
+  /** Bytes stored in S3 (for progress) */
+  onBytes: (n: number) => void
+}
+
+/** A file (or empty directory) to copy, with where it is on the box. */
+export interface SourceFile extends Omit<TodoEntry, 'seq'> {
+  abs: Buffer
+}
+
+export type ManifestRow = Omit<ManifestEntry, 'status' | 'syncedAt'>
+
+export type Outcome =
+  | {status: 'copied'; row: ManifestRow; recorded: boolean; resumedParts: number}
+  | {status: 'unchanged'}
+  | {status: 'changed'; reason: string}
+  | {status: 'vanished'; reason: string}
+  | {status: 'interrupted'}
+  | {status: 'failed'; reason: string}
+
+class SourceChanged extends Error {}
+class SourceVanished extends Error {}
+class Interrupted extends Error {}
+
+const EMPTY_SHA256 = createHash('sha256').digest('hex')
+const noop = () => undefined
+
+function isTransient(err: unknown): boolean {
+  return (err instanceof SshError && err.transient) || (!(err instanceof SftpStatusError) && !(err instanceof SshError) && isTransientS3Error(err))
+}
+
+function reasonOf(err: unknown): string {
+  if (err instanceof SftpStatusError) return `reading the source failed: ${err.statusName}: ${err.message}`
+  if (err instanceof SshError) return `reading the source failed: ${err.message}`
+  if ((err as {$metadata?: unknown}).$metadata !== undefined) return `S3: ${s3Reason(err)}`
+  return errorMessage(err)
+}
+
+async function openSource(sftp: SftpClient, file: SourceFile): Promise<Buffer> {
+  try {
+    return await sftp.openRead(file.abs)
+  } catch (err) {
+    if (err instanceof SftpStatusError && err.notFound) throw new SourceVanished('deleted at the source after it was listed')
+    throw err
+  }
+}
+
+/** The listing's size and mtime must still hold: otherwise the bytes read may mix two versions of the file. */
+function checkStat(file: SourceFile, st: Attrs, when: string): void {
+  if (st.size !== file.size || st.mtime !== file.mtime) {
+    throw new SourceChanged(`changed ${when}: size ${file.size} -> ${st.size}, mtime ${file.mtime} -> ${st.mtime}; it is copied on the next run`)
+  }
+}
+
+function rowFor(file: SourceFile, sha256: string, crc: string, etag?: string, versionId?: string): ManifestRow {
+  return {
+    owner: file.owner,
+    path: file.path,
+    kind: file.action === 'dir-marker' ? 'dir' : 'file',
+    size: file.size,
+    mtime: file.mtime,
+    mode: file.mode,
+    uid: file.uid,
+    gid: file.gid,
+    sha256,
+    crc,
+    crcAlgorithm: CRC_ALGORITHM,
+    key: file.key,
+    etag,
+    versionId,
+  }
+}
+
+/** One file, retried while failures are transient; never throws. */
+export async function transferFile(file: SourceFile, expectedSha256: string | undefined, deps: TransferDeps): Promise<Outcome> {
+  try {
+    return await retry(
+      async () => {
+        if (file.action === 'dir-marker') return await putDirMarker(file, deps)
+        if (file.action === 'check' && (await hashOnly(file, deps)) === expectedSha256) return {status: 'unchanged'} as const
+        return file.size <= MULTIPART_THRESHOLD ? await copySmall(file, deps) : await copyLarge(file, deps)
+      },
+      {
+        attempts: deps.attempts,
+        baseMs: deps.retryBaseMs,
+        isTransient: (err) => !deps.signal.aborted && isTransient(err),
+        onRetry: (err, attempt, delayMs) => deps.log('sync.file.retry', {key: file.key, attempt, delayMs: Math.round(delayMs), reason: reasonOf(err)}),
+      },
+    )
+  } catch (err) {
+    if (err instanceof SourceChanged) return {status: 'changed', reason: err.message}
+    if (err instanceof SourceVanished) return {status: 'vanished', reason: err.message}
+    if (err instanceof Interrupted) return {status: 'interrupted'}
+    return {status: 'failed', reason: reasonOf(err)}
+  }
+}
+
+async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
+  const crc = crc32Base64(0)
+  const res = await deps.target.put(file.key, Buffer.alloc(0), crc, objectMetadata({...file, sha256: EMPTY_SHA256}))
+  return {status: 'copied', row: rowFor(file, EMPTY_SHA256, crc, res.etag, res.versionId), recorded: false, resumedParts: 0}
+}
+
+/** Reads a whole small file into one buffer (SHA-256 and CRC-32 as it arrives), then one PutObject. */
+async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
+  await deps.budget.acquire(file.size)
+  try {
+    const {data, sha256, crc} = await deps.pool.withSftp((sftp) => readSmall(sftp, file, deps))
+    const crcText = crc32Base64(crc)
+    const res = await deps.target.put(file.key, data, crcText, objectMetadata({...file, sha256}))
+    deps.onBytes(file.size)
+    return {status: 'copied', row: rowFor(file, sha256, crcText, res.etag, res.versionId), recorded: false, resumedParts: 0}
+  } finally {
+    deps.budget.release(file.size)
+  }
+}
+
+async function readSmall(sftp: SftpClient, file: SourceFile, deps: TransferDeps): Promise<{data: Buffer; sha256: string; crc: number}> {
+  if (deps.signal.aborted) throw new Interrupted()
+  const handle = await openSource(sftp, file)
+  try {
+    const data = Buffer.allocUnsafe(file.size)
+    const hash = createHash('sha256')
+    let crc = 0
+    let at = 0
+    const reading = sftp.readRange(handle, 0, file.size, deps.readAhead, async (chunk) => {
+      chunk.copy(data, at)
+      at += chunk.length
+      hash.update(chunk)
+      crc = crc32(chunk, crc)
+      if (deps.throttle) await deps.throttle.take(chunk.length)
+    })
+    // When every READ went out at once, the FSTAT is queued behind them: the server answers in order, so it
+    // describes the file after the reads were served, and costs no extra round trip.
+    const early = file.size <= sftp.limits.maxReadLen * deps.readAhead ? sftp.fstat(handle) : undefined
+    early?.catch(noop)
+    const got = await reading
+    const st = await (early ?? sftp.fstat(handle))
+    checkStat(file, st, 'while being read')
+    if (got !== file.size) throw new SourceChanged(`changed while being read: ${got} of ${file.size} bytes could be read; it is copied on the next run`)
+    return {data, sha256: hash.digest('hex'), crc}
+  } finally {
+    sftp.close(handle).catch(noop)
+  }
+}
+
+/**
+ * Runs fn on a pooled SFTP channel; when the connection drops (the pool opens a new one), fn runs again and carries
+ * on from the state it keeps outside, so a long read continues where it stopped instead of starting over.
+ */
+async function resilient<T>(deps: TransferDeps, key: string, fn: (sftp: SftpClient) => Promise<T>): Promise<T> {
+  for (let reconnects = 0; ; ) {
+    try {
+      return await deps.pool.withSftp(fn)
+    } catch (err) {
+      if (!(err instanceof SshError && err.transient) || ++reconnects > 5 || deps.signal.aborted) throw err
+      deps.log('sync.source.reconnect', {key, reason: err.message})
+      await new Promise((resolve) => setTimeout(resolve, 500 * reconnects))
+    }
+  }
+}
+
+/** SHA-256 of the whole file and the CRC-32 of each part: the pass that precedes a multipart upload (and --checksum). */
+async function hashPass(file: SourceFile, partSize: number, deps: TransferDeps): Promise<{sha256: string; partCrcs: number[]}> {
+  const hash = createHash('sha256')
+  const partCrcs: number[] = []
+  let crc = 0
+  let inPart = 0
+  let offset = 0
+  return resilient(deps, file.key, async (sftp) => {
+    if (deps.signal.aborted) throw new Interrupted()
+    const handle = await openSource(sftp, file)
+    try {
+      // After a reconnect the file is opened again: it must still be the file hashed so far.
+      if (offset > 0) checkStat(file, await sftp.fstat(handle), 'while being hashed')
+      await sftp.readRange(handle, offset, file.size - offset, deps.readAhead, async (chunk) => {
+        hash.update(chunk)
+        offset += chunk.length
+        for (let off = 0; off < chunk.length; ) {
+          const take = Math.min(partSize - inPart, chunk.length - off)
+          crc = crc32(chunk.subarray(off, off + take), crc)
+          inPart += take
+          off += take
+          if (inPart === partSize) {
+            partCrcs.push(crc)
+            crc = 0
+            inPart = 0
+          }
+        }
+        if (deps.throttle) await deps.throttle.take(chunk.length)
+        if (deps.signal.aborted) throw new Interrupted()
+      })
+      checkStat(file, await sftp.fstat(handle), 'while being hashed')
+      if (offset !== file.size) throw new SourceChanged(`changed while being hashed: ${offset} of ${file.size} bytes could be read`)
+      if (inPart > 0 || file.size === 0) partCrcs.push(crc)
+      return {sha256: hash.digest('hex'), partCrcs}
+    } finally {
+      sftp.close(handle).catch(noop)
+    }
+  })
+}
+
+async function hashOnly(file: SourceFile, deps: TransferDeps): Promise<string> {
+  return (await hashPass(file, Math.max(1, file.size), deps)).sha256
+}
+
+/**
+ * A multipart upload, resumable across runs.
+ *
+ * S3 fixes user metadata (which carries the sha256 the EFS Lambda checks) at CreateMultipartUpload, before any part
+ * is sent, so a hash pass reads the file first: its SHA-256 and the CRC-32 of every part go into the upload record
+ * with the upload id. The upload pass then reads the file again, checks each part's CRC against the hash pass (a
+ * file changed in between is caught part by part) and uploads the parts in parallel, each recorded as S3 accepts it.
+ * A resumed upload (after Ctrl-C, kill -9 or a failure) asks ListParts what S3 holds, keeps the parts both sides
+ * agree on and reads and uploads only the others: the hash is already in the record, nothing is re-read for it.
+ * The full-object CRC sent at CompleteMultipartUpload is combined from the part CRCs.
+ */
+async function copyLarge(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
+  const partSize = partSizeFor(file.size)
+  const resumed = await resumableUpload(file, partSize, deps)
+  if (resumed?.completed) {
+    deps.store.completeUpload(resumed.completed, deps.runId)
+    return {status: 'copied', row: resumed.completed, recorded: true, resumedParts: resumed.upload.partCrcs.length}
+  }
+  let upload: UploadRecord & {uploadId: string}
+  const done = resumed?.confirmed ?? new Map<number, PartRecord>()
+  if (resumed) {
+    upload = resumed.upload
+    deps.log('sync.multipart.resume', {key: file.key, parts: done.size, of: upload.partCrcs.length})
+  } else {
+    const hashed = await hashPass(file, partSize, deps)
+    deps.log('sync.multipart.hashed', {key: file.key, parts: hashed.partCrcs.length})
+    const record = {owner: file.owner, path: file.path, key: file.key, size: file.size, mtime: file.mtime, partSize, crcAlgorithm: CRC_ALGORITHM, ...hashed}
+    deps.store.beginUpload(record)
+    const uploadId = await deps.target.createMultipart(file.key, objectMetadata({...file, sha256: hashed.sha256}))
+    deps.store.setUploadId(file.owner, file.path, uploadId)
+    upload = {...record, uploadId}
+  }
+  try {
+    await uploadMissingParts(file, upload, done, deps)
+  } catch (err) {
+    if (err instanceof SourceChanged || err instanceof SourceVanished) {
+      // The parts mix versions of the file: the upload is worthless.
+      await deps.target.abortMultipart(upload.key, upload.uploadId).catch(noop)
+      deps.store.dropUpload(file.owner, file.path)
+    }
+    throw err
+  }
+  const parts = [...done.values()].sort((a, b) => a.partNumber - b.partNumber)
+  const crcText = fullCrc(upload)
+  deps.log('sync.multipart.complete', {key: file.key, parts: parts.length})
+  const res = await deps.target.completeMultipart(upload.key, upload.uploadId, parts, crcText)
+  const row = rowFor(file, upload.sha256, crcText, res.etag, res.versionId)
+  deps.store.completeUpload(row, deps.runId)
+  return {status: 'copied', row, recorded: true, resumedParts: resumed ? resumed.confirmed.size : 0}
+}
+
+/** The full-object CRC-32, combined from the hash pass's part CRCs. */
+function fullCrc(upload: UploadRecord): string {
+  let full = 0
+  upload.partCrcs.forEach((crc, i) => {
+    full = crc32Combine(full, crc, Math.min(upload.partSize, upload.size - i * upload.partSize))
+  })
+  return crc32Base64(full)
+}
+
+/**
+ * The recorded upload for this file if it can be continued, with the parts S3 confirms; stale ones are aborted.
+ * An upload S3 no longer knows may have completed just before a kill: when the object carries this record's
+ * full-object CRC and sha256, it is recorded as copied instead of being sent again.
+ */
+async function resumableUpload(
+  file: SourceFile,
+  partSize: number,
+  deps: TransferDeps,
+): Promise<{upload: UploadRecord & {uploadId: string}; confirmed: Map<number, PartRecord>; completed?: ManifestRow} | undefined> {
+  const rec = deps.store.upload(file.owner, file.path)
+  if (!rec) return undefined
+  if (!rec.uploadId) {
+    // Killed between writing the record and learning the upload id: whatever S3 started for this key is orphaned.
+    for await (const u of deps.target.listMultipartUploads(rec.key)) if (u.key === rec.key) await deps.target.abortMultipart(u.key, u.uploadId)
+    deps.store.dropUpload(file.owner, file.path)
+    return undefined
+  }
+  const upload = {...rec, uploadId: rec.uploadId}
+  const fits =
+    rec.key === file.key && rec.size === file.size && rec.mtime === file.mtime && rec.partSize === partSize && rec.crcAlgorithm === CRC_ALGORITHM && rec.partCrcs.length === partCount(file.size, partSize)
+  if (!fits) {
+    await deps.target.abortMultipart(rec.key, rec.uploadId)
+    deps.store.dropUpload(file.owner, file.path)
+    return undefined
+  }
+  const remote = await deps.target.listParts(rec.key, rec.uploadId)
+  if (!remote) {
+    const head = await deps.target.head(rec.key)
+    const crc = fullCrc(rec)
+    if (head && head.size === file.size && head.crc32 === crc && head.metadata.sha256 === rec.sha256) {
+      deps.log('sync.multipart.completed-before', {key: file.key})
+      return {upload, confirmed: new Map(), completed: rowFor(file, rec.sha256, crc, head.etag)}
+    }
+    deps.store.dropUpload(file.owner, file.path)
+    return undefined
+  }
+  const held = new Map(remote.map((p) => [p.partNumber, p]))
+  const confirmed = new Map<number, PartRecord>()
+  for (const p of deps.store.parts(rec.uploadId)) {
+    const r = held.get(p.partNumber)
+    if (r && r.etag === p.etag && r.size === p.size && crc32FromBase64(p.crc) === rec.partCrcs[p.partNumber - 1]) confirmed.set(p.partNumber, p)
+  }
+  return {upload, confirmed}
+}
+
+/**
+ * Reads the parts S3 does not hold, in order, and uploads them `partConcurrency` at a time. A dropped SFTP connection
+ * is replaced and reading continues at the part it stopped in; in-flight uploads finish (and are recorded) whatever
+ * happens, so a later run can resume.
+ */
+async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uploadId: string}, done: Map<number, PartRecord>, deps: TransferDeps): Promise<void> {
+  const count = upload.partCrcs.length
+  const inFlight = new Set<Promise<void>>()
+  let uploadFailure: unknown
+  let next = 1
+  const skipDone = () => {
+    while (next <= count && done.has(next)) next++
+  }
+  skipDone()
+
+  const send = async (n: number, body: Buffer, crc: string): Promise<void> => {
+    try {
+      const etag = await deps.target.uploadPart(upload.key, upload.uploadId, n, body, crc)
+      const part = {partNumber: n, etag, crc, size: body.length}
+      deps.store.addPart(upload.uploadId, part)
+      done.set(n, part)
+      deps.onBytes(body.length)
+    } catch (err) {
+      uploadFailure ??= err
+    }
+  }
+
+  try {
+    await resilient(deps, file.key, async (sftp) => {
+      const handle = await openSource(sftp, file)
+      try {
+        checkStat(file, await sftp.fstat(handle), 'since it was hashed')
+        while (next <= count && uploadFailure === undefined) {
+          if (deps.signal.aborted) throw new Interrupted()
+          while (inFlight.size >= deps.partConcurrency) await Promise.race(inFlight)
+          const n = next
+          const offset = (n - 1) * upload.partSize
+          const length = Math.min(upload.partSize, file.size - offset)
+          await deps.budget.acquire(length)
+          const body = deps.buffers.take(length)
+          let released = false
+          const release = () => {
+            if (!released) {
+              deps.buffers.give(body)
+              deps.budget.release(length)
+            }
+            released = true
+          }
+          try {
+            await readPart(sftp, handle, body, offset, deps)
+            const crc = crc32(body)
+            if (crc !== upload.partCrcs[n - 1]) throw new SourceChanged(`changed while being read: part ${n} differs from the hash pass; it is copied on the next run`)
+            const sending: Promise<void> = send(n, body, crc32Base64(crc)).finally(() => {
+              release()
+              inFlight.delete(sending)
+            })
+            inFlight.add(sending)
+          } catch (err) {
+            release()
+            throw err
+          }
+          next++
+          skipDone()
+        }
+        if (uploadFailure === undefined) checkStat(file, await sftp.fstat(handle), 'while being read')
+      } finally {
+        sftp.close(handle).catch(noop)
+      }
+    })
+  } finally {
+    await Promise.allSettled(inFlight)
+  }
+  if (uploadFailure !== undefined) throw uploadFailure
+}
+
+/** Fills `body` with the bytes at `offset`. */
+async function readPart(sftp: SftpClient, handle: Buffer, body: Buffer, offset: number, deps: TransferDeps): Promise<void> {
+  let at = 0
+  await sftp.readRange(handle, offset, body.length, deps.readAhead, async (chunk) => {
+    chunk.copy(body, at)
+    at += chunk.length
+    if (deps.throttle) await deps.throttle.take(chunk.length)
+  })
+  if (at !== body.length) throw new SourceChanged(`changed while being read: it is shorter than listed; it is copied on the next run`)
+}

@@ -1,0 +1,495 @@
+/**
+ * sync: copies the legacy box to s3://<bucket>/<prefix>/home/<owner>/…, verified as it streams, and records each
+ * file in the manifest so that a re-run lists the source once and copies only what changed.
+ *
+ * Phases: list (the walk goes into a TEMP table) -> plan (compare with the manifest in SQLite, no S3 requests) ->
+ * copy (largest first, `transfers` files at a time) -> delete (only with --delete, at most --max-delete) -> clean up
+ * multipart uploads. Memory holds buffers within a fixed budget, never the file list.
+ */
+import type {StorageClass} from '@aws-sdk/client-s3'
+
+import type {AwsClients} from '../adapters/aws.js'
+import {ManifestStore, type Problem, type TodoEntry} from '../adapters/manifest-store.js'
+import {S3ObjectTarget, type ObjectTarget} from '../adapters/object-target.js'
+import {fileTypeOf} from '../adapters/sftp-client.js'
+import {SftpPool} from '../adapters/sftp-pool.js'
+import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
+import type {SqliteStateStore} from '../adapters/state.js'
+import type {Config} from '../core/config.js'
+import {errorMessage} from '../core/errors.js'
+import {displayPath} from '../core/findings.js'
+import {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
+import {pathFilter, type PathFilter} from '../core/globs.js'
+import type {FileEntry} from '../core/inventory-model.js'
+import {homeKeyPrefix} from '../core/key-mapping.js'
+import {isWithin, type ManifestEntry, planEntry, PROBLEM_KINDS, type ProblemKind} from '../core/sync-plan.js'
+import {resolveRoots, type SyncRoot} from './sync-roots.js'
+import {type ManifestRow, type TransferDeps, transferFile} from './sync-transfer.js'
+import {walkRoots} from './walk.js'
+
+export interface SyncOptions {
+  /** Files copied at once */
+  transfers: number
+  /** SSH connections (one SFTP channel each) */
+  connections: number
+  symlinks: 'skip' | 'follow'
+  /** Re-hash files whose size and mtime did not change and compare with the manifest's sha256 */
+  checksum: boolean
+  delete: boolean
+  maxDelete: number
+  include: string[]
+  exclude: string[]
+  /** bytes per second read from the source */
+  bwlimit?: number
+  dryRun: boolean
+  storageClass?: StorageClass
+}
+
+export type SyncPhase = 'list' | 'plan' | 'copy' | 'delete' | 'cleanup'
+
+export interface SyncProgress {
+  filesDone: number
+  filesTotal: number
+  bytesDone: number
+  bytesTotal: number
+  failed: number
+}
+
+export interface SyncEvents {
+  phase(phase: SyncPhase, detail: string): void
+  progress(p: SyncProgress): void
+}
+
+export interface SyncDeps {
+  state: SqliteStateStore
+  /** Only S3 is used (createS3Client, or createAwsClients' s3) */
+  aws: Pick<AwsClients, 's3'>
+  env: NodeJS.ProcessEnv
+  askSecret?: AskSecret
+  log: (msg: string, detail?: Record<string, unknown>) => void
+  events?: SyncEvents
+  /** Ctrl-C: stop scheduling, let in-flight work finish and be recorded. */
+  signal?: AbortSignal
+  /** Tuning for tests; defaults suit real runs. */
+  tuning?: Partial<{budgetBytes: number; partConcurrency: number; readAhead: number; attempts: number; retryBaseMs: number}>
+}
+
+export interface SyncItem {
+  owner: string
+  path: string
+  key?: string
+  kind: ProblemKind
+  reason: string
+}
+
+export interface SyncResult {
+  runId?: number
+  dryRun: boolean
+  interrupted: boolean
+  rootsFrom: 'config' | 'inventory'
+  roots: Array<{owner: string; path: string}>
+  bucket: string
+  counts: {
+    listed: number
+    excluded: number
+    unchanged: number
+    /** files and directory markers that were (or, in a dry run, would be) copied */
+    toCopy: number
+    copied: number
+    dirMarkers: number
+    checked: number
+    failed: number
+    changedDuringRead: number
+    vanished: number
+    skipped: number
+    deletedAtSource: number
+    deleted: number
+    resumedUploads: number
+    abortedUploads: number
+  }
+  bytes: {toCopy: number; copied: number}
+  durationMs: number
+  /** Files not copied that need attention (failed, changed while read, bad names, too large, unreadable dirs, refused deletes) */
+  problems: SyncItem[]
+  /** Skipped by design (symbolic links, special files) and deleted at the source */
+  notes: SyncItem[]
+  /** Set when problems or notes were cut to keep the output short (all are in the state database) */
+  truncated: boolean
+  deletions: {candidates: number; deleted: number; refused?: string; examples: string[]}
+}
+
+const LIST_LIMIT = 1000
+const MiB = 1024 * 1024
+const DEFAULTS = {budgetBytes: 128 * MiB, partConcurrency: 4, readAhead: 16, attempts: 3, retryBaseMs: 1000}
+const SLASH = Buffer.from('/')
+const joinPath = (a: Buffer, b: Buffer) => (a.length === 0 ? b : b.length === 0 ? a : Buffer.concat([a, SLASH, b]))
+
+/** Batches manifest writes: one transaction per few hundred small files instead of one per file. */
+class ManifestWriter {
+  private rows: ManifestRow[] = []
+  private timer?: NodeJS.Timeout
+  constructor(
+    private readonly store: ManifestStore,
+    private readonly runId: number,
+  ) {}
+  add(row: ManifestRow): void {
+    this.rows.push(row)
+    if (this.rows.length >= 500) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), 200)
+  }
+  flush(): void {
+    if (this.timer) clearTimeout(this.timer)
+    this.timer = undefined
+    if (this.rows.length === 0) return
+    this.store.recordSynced(this.rows.splice(0), this.runId)
+  }
+}
+
+/** Collects problems and notes: all into the state database, the first LIST_LIMIT of each into the result. */
+class Report {
+  problems: SyncItem[] = []
+  notes: SyncItem[] = []
+  truncated = false
+  private pending: Problem[] = []
+  constructor(
+    private readonly store: ManifestStore,
+    private readonly runId: number | undefined,
+  ) {}
+  add(owner: string, path: Buffer, kind: ProblemKind, reason: string, key?: string): void {
+    const list = PROBLEM_KINDS.has(kind) ? this.problems : this.notes
+    if (list.length < LIST_LIMIT) list.push({owner, path: displayPath(path), ...(key ? {key} : {}), kind, reason})
+    else this.truncated = true
+    if (this.runId === undefined) return
+    this.pending.push({owner, path, kind, reason})
+    if (this.pending.length >= 500) this.flush()
+  }
+  flush(): void {
+    if (this.runId !== undefined && this.pending.length > 0) this.store.addProblems(this.runId, this.pending.splice(0))
+  }
+}
+
+export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
+  const started = Date.now()
+  const tuning = {...DEFAULTS, ...deps.tuning}
+  const signal = deps.signal ?? new AbortController().signal
+  const filter = pathFilter(opts.include, opts.exclude)
+  const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
+  const listConcurrency = Math.max(8, opts.connections * 4)
+  const pool = new SftpPool(config.source, creds, {
+    connections: opts.connections,
+    perConnection: Math.ceil(Math.max(listConcurrency, opts.transfers) / opts.connections),
+    onEvent: (event, detail) => deps.log(event, detail),
+  })
+  const target = new S3ObjectTarget(deps.aws.s3(), config.target.bucket, {kmsKeyId: config.target.kmsKeyId, storageClass: opts.storageClass})
+  const store = new ManifestStore(deps.state)
+  try {
+    const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
+    deps.log('sync.start', {roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})), dryRun: opts.dryRun})
+    await target.checkBucket()
+    const runId = opts.dryRun ? undefined : store.beginRun({...opts, roots: roots.map((r) => r.owner)})
+    const report = new Report(store, runId)
+    const result: SyncResult = {
+      runId,
+      dryRun: opts.dryRun,
+      interrupted: false,
+      rootsFrom: from,
+      roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})),
+      bucket: config.target.bucket,
+      counts: {
+        listed: 0,
+        excluded: 0,
+        unchanged: 0,
+        toCopy: 0,
+        copied: 0,
+        dirMarkers: 0,
+        checked: 0,
+        failed: 0,
+        changedDuringRead: 0,
+        vanished: 0,
+        skipped: 0,
+        deletedAtSource: 0,
+        deleted: 0,
+        resumedUploads: 0,
+        abortedUploads: 0,
+      },
+      bytes: {toCopy: 0, copied: 0},
+      durationMs: 0,
+      problems: report.problems,
+      notes: report.notes,
+      truncated: false,
+      deletions: {candidates: 0, deleted: 0, examples: []},
+    }
+    try {
+      await list(pool, roots, store, filter, opts, listConcurrency, result, deps)
+      const expected = plan(store, config, opts, result, report, deps)
+      const deletions = findDeletions(store, roots, filter, opts, result, deps)
+      if (!opts.dryRun && runId !== undefined) {
+        const failedKeys = await copy(store, pool, target, runId, expected, tuning, opts, signal, result, report, deps)
+        result.interrupted = signal.aborted
+        if (!result.interrupted) {
+          await applyDeletions(target, store, deletions, opts, result, report, deps)
+          await cleanUpUploads(target, store, roots, config.target.prefix, failedKeys, result, deps)
+        }
+      }
+      result.truncated = report.truncated
+      result.durationMs = Date.now() - started
+      report.flush()
+      if (runId !== undefined) store.finishRun(runId, result.interrupted ? 'interrupted' : 'complete', {...result, problems: undefined, notes: undefined})
+      return result
+    } catch (err) {
+      report.flush()
+      if (runId !== undefined) store.finishRun(runId, 'failed', {error: errorMessage(err)})
+      throw err
+    }
+  } finally {
+    target.close()
+    await pool.close()
+  }
+}
+
+/** Lists every root into the scan table (and, with --symlinks follow, what the links point to). */
+async function list(pool: SftpPool, roots: SyncRoot[], store: ManifestStore, filter: PathFilter, opts: SyncOptions, concurrency: number, result: SyncResult, deps: SyncDeps) {
+  deps.events?.phase('list', `listing ${roots.length} director${roots.length === 1 ? 'y' : 'ies'} on the source`)
+  store.resetScan()
+  const add = (batch: FileEntry[], prefix?: Buffer) => {
+    const kept: FileEntry[] = []
+    for (const e of batch) {
+      const path = prefix ? joinPath(prefix, e.path) : e.path
+      // A failed listing is kept whatever the filters say: it guards what is below it from looking deleted.
+      if (e.error || filter(path)) kept.push(prefix ? {...e, path} : e)
+      else result.counts.excluded++
+    }
+    result.counts.listed += kept.length
+    store.addScan(kept)
+  }
+  await walkRoots(pool, roots, {entries: (batch) => add(batch), emptyDir: (owner, path) => store.markEmpty(owner, path)}, {concurrency})
+  if (opts.symlinks === 'follow') await followSymlinks(pool, roots, store, add, concurrency, deps)
+}
+
+/**
+ * --symlinks follow: a link to a file is copied as that file; a link to a directory is walked under the link's
+ * name unless the directory is already being copied (inside a root or an earlier followed link): that covers loops.
+ */
+async function followSymlinks(pool: SftpPool, roots: SyncRoot[], store: ManifestStore, add: (batch: FileEntry[], prefix: Buffer) => void, concurrency: number, deps: SyncDeps) {
+  const walked: Buffer[] = []
+  for (const r of roots) walked.push(await pool.withSftp((s) => s.realpath(r.path)).catch(() => r.path))
+  const rootOf = new Map(roots.map((r) => [r.owner, r.path]))
+  for (let links = store.scanSymlinks(); links.length > 0; links = store.scanSymlinks()) {
+    for (const link of links) {
+      const abs = joinPath(rootOf.get(link.owner)!, link.path)
+      const keep = (error: string) => store.updateScan(link.owner, link.path, {...link, error})
+      try {
+        const st = await pool.withSftp((s) => s.stat(abs))
+        const type = fileTypeOf(st.mode)
+        if (type !== 'dir') {
+          store.updateScan(link.owner, link.path, {type, size: st.size, mtime: st.mtime, mode: st.mode, uid: st.uid, gid: st.gid})
+          continue
+        }
+        const real = await pool.withSftp((s) => s.realpath(abs))
+        if (walked.some((w) => isWithin(real, w) || isWithin(w, real))) {
+          keep(`symbolic link to ${displayPath(real)}, a directory that is copied anyway or contains the link (a loop): skipped`)
+          continue
+        }
+        walked.push(real)
+        store.updateScan(link.owner, link.path, {type: 'dir', size: 0, mtime: st.mtime, mode: st.mode, uid: st.uid, gid: st.gid})
+        const stats = await walkRoots(
+          pool,
+          [{owner: link.owner, path: abs}],
+          {entries: (batch) => add(batch, link.path), emptyDir: (owner, path) => store.markEmpty(owner, joinPath(link.path, path))},
+          {concurrency},
+        )
+        if (stats.files + stats.dirs === 0) store.markEmpty(link.owner, link.path)
+      } catch (err) {
+        deps.log('sync.symlink.unreadable', {path: displayPath(link.path), reason: errorMessage(err)})
+        keep(`symbolic link whose target cannot be read (${errorMessage(err)}): skipped`)
+      }
+    }
+  }
+}
+
+/** Compares the listing with the manifest (SQLite only) and writes the work list; returns what copying will cover. */
+function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: SyncResult, report: Report, deps: SyncDeps): {files: number; bytes: number} {
+  deps.events?.phase('plan', `comparing ${result.counts.listed} entries with the manifest`)
+  let todo: Array<Omit<TodoEntry, 'seq'>> = []
+  const flush = () => {
+    store.addTodo(todo)
+    todo = []
+  }
+  for (const {entry, manifest} of store.scanWithManifest()) {
+    const p = planEntry(entry, manifest, {prefix: config.target.prefix, checksum: opts.checksum})
+    switch (p.action) {
+      case 'unchanged':
+        result.counts.unchanged++
+        if (manifest?.status === 'source-deleted' && !opts.dryRun) store.setStatus(entry.owner, entry.path, 'synced')
+        break
+      case 'none':
+        break
+      case 'skip':
+        result.counts.skipped++
+        report.add(entry.owner, entry.path, p.kind, p.reason)
+        break
+      default: {
+        const size = p.action === 'dir-marker' ? 0 : entry.size
+        todo.push({owner: entry.owner, path: entry.path, action: p.action, key: p.key, size, mtime: entry.mtime, mode: entry.mode, uid: entry.uid, gid: entry.gid})
+        if (p.action === 'check') result.counts.checked++
+        else {
+          result.counts.toCopy++
+          result.bytes.toCopy += size
+        }
+        if (todo.length >= 1000) flush()
+      }
+    }
+  }
+  flush()
+  return {files: result.counts.toCopy + result.counts.checked, bytes: result.bytes.toCopy}
+}
+
+/** Manifest rows whose file is gone from the source (not below a directory that could not be listed, not excluded). */
+function findDeletions(store: ManifestStore, roots: SyncRoot[], filter: PathFilter, opts: SyncOptions, result: SyncResult, deps: SyncDeps): ManifestEntry[] {
+  const unreadable = store.scanErrors()
+  const kept: ManifestEntry[] = []
+  for (const m of store.notInScan(roots.map((r) => r.owner))) {
+    if (unreadable.some((u) => u.owner === m.owner && isWithin(m.path, u.path)) || !filter(m.path)) continue
+    result.counts.deletedAtSource++
+    if (result.deletions.examples.length < 20) result.deletions.examples.push(`${m.owner}/${displayPath(m.path)}`)
+    // Only up to --max-delete+1 are kept: beyond that nothing is deleted anyway.
+    if (kept.length <= opts.maxDelete) kept.push(m)
+    if (!opts.delete && !opts.dryRun && m.status === 'synced') store.setStatus(m.owner, m.path, 'source-deleted')
+  }
+  result.deletions.candidates = result.counts.deletedAtSource
+  if (result.counts.deletedAtSource > 0) deps.log('sync.deleted-at-source', {count: result.counts.deletedAtSource, delete: opts.delete})
+  return kept
+}
+
+async function copy(
+  store: ManifestStore,
+  pool: SftpPool,
+  target: ObjectTarget,
+  runId: number,
+  expected: {files: number; bytes: number},
+  tuning: typeof DEFAULTS,
+  opts: SyncOptions,
+  signal: AbortSignal,
+  result: SyncResult,
+  report: Report,
+  deps: SyncDeps,
+): Promise<Set<string>> {
+  deps.events?.phase('copy', `copying ${expected.files} file(s)`)
+  const rootOf = new Map(result.roots.map((r) => [r.owner, Buffer.from(r.path)]))
+  const writer = new ManifestWriter(store, runId)
+  const progress: {filesDone: number; bytesDone: number} = {filesDone: 0, bytesDone: 0}
+  const emit = () => deps.events?.progress({filesDone: progress.filesDone, filesTotal: expected.files, bytesDone: progress.bytesDone, bytesTotal: expected.bytes, failed: result.counts.failed})
+  const transfer: TransferDeps = {
+    pool,
+    target,
+    store,
+    runId,
+    budget: new ByteBudget(tuning.budgetBytes),
+    buffers: new BufferPool(tuning.partConcurrency + 1),
+    throttle: opts.bwlimit ? new TokenBucket(opts.bwlimit) : undefined,
+    signal,
+    partConcurrency: tuning.partConcurrency,
+    readAhead: tuning.readAhead,
+    attempts: tuning.attempts,
+    retryBaseMs: tuning.retryBaseMs,
+    log: deps.log,
+    onBytes: (n) => {
+      progress.bytesDone += n
+      result.bytes.copied += n
+    },
+  }
+  const failedKeys = new Set<string>()
+  const work = store.todo()
+  const worker = async () => {
+    for (;;) {
+      if (signal.aborted) return
+      const next = work.next()
+      if (next.done) return
+      const t = next.value
+      const expectedSha256 = t.action === 'check' ? store.get(t.owner, t.path)?.sha256 : undefined
+      const outcome = await transferFile({...t, abs: joinPath(rootOf.get(t.owner)!, t.path)}, expectedSha256, transfer)
+      switch (outcome.status) {
+        case 'copied':
+          if (!outcome.recorded) writer.add(outcome.row)
+          if (t.action === 'dir-marker') result.counts.dirMarkers++
+          else result.counts.copied++
+          if (outcome.resumedParts > 0) result.counts.resumedUploads++
+          break
+        case 'unchanged':
+          result.counts.unchanged++
+          break
+        case 'changed':
+          result.counts.changedDuringRead++
+          report.add(t.owner, t.path, 'changed-during-read', outcome.reason, t.key)
+          break
+        case 'vanished':
+          result.counts.vanished++
+          report.add(t.owner, t.path, 'vanished', outcome.reason, t.key)
+          break
+        case 'failed':
+          result.counts.failed++
+          failedKeys.add(t.key)
+          report.add(t.owner, t.path, 'failed', outcome.reason, t.key)
+          deps.log('sync.file.failed', {key: t.key, reason: outcome.reason})
+          break
+        case 'interrupted':
+          return
+      }
+      progress.filesDone++
+      emit()
+    }
+  }
+  try {
+    await Promise.all(Array.from({length: Math.max(1, opts.transfers)}, worker))
+  } finally {
+    writer.flush()
+  }
+  return failedKeys
+}
+
+async function applyDeletions(target: ObjectTarget, store: ManifestStore, candidates: ManifestEntry[], opts: SyncOptions, result: SyncResult, report: Report, deps: SyncDeps) {
+  if (!opts.delete || result.counts.deletedAtSource === 0) return
+  if (result.counts.deletedAtSource > opts.maxDelete) {
+    result.deletions.refused = `${result.counts.deletedAtSource} objects would be deleted, more than --max-delete ${opts.maxDelete}: nothing was deleted`
+    report.add('', Buffer.alloc(0), 'delete-refused', `${result.deletions.refused}. Check the source (a missing mount deletes everything), then raise --max-delete.`)
+    return
+  }
+  deps.events?.phase('delete', `deleting ${candidates.length} object(s) whose file is gone from the source`)
+  const refused = new Map((await target.deleteObjects(candidates.map((m) => m.key))).map((r) => [r.key, r.reason]))
+  const gone = candidates.filter((m) => !refused.has(m.key))
+  store.removeEntries(gone)
+  for (const m of candidates) {
+    const reason = refused.get(m.key)
+    if (reason) report.add(m.owner, m.path, 'failed', `deleting ${m.key} failed: ${reason}`, m.key)
+  }
+  result.counts.deleted = gone.length
+  result.counts.failed += refused.size
+  result.deletions.deleted = gone.length
+  deps.log('sync.deleted', {count: gone.length, refused: refused.size})
+}
+
+/**
+ * After a run that was not interrupted: abort multipart uploads this tool no longer needs. Uploads recorded for a
+ * file that failed in this run stay (the next run resumes them); every other upload under the users' home prefixes
+ * (killed before its id was recorded, or left by a file that is now unchanged, deleted or excluded) is aborted.
+ */
+async function cleanUpUploads(target: ObjectTarget, store: ManifestStore, roots: SyncRoot[], prefix: string, failed: Set<string>, result: SyncResult, deps: SyncDeps) {
+  deps.events?.phase('cleanup', 'aborting multipart uploads that are no longer needed')
+  const keep = new Set<string>()
+  for (const u of store.uploads()) {
+    if (u.uploadId && failed.has(u.key)) keep.add(u.uploadId)
+    else {
+      if (u.uploadId) await target.abortMultipart(u.key, u.uploadId)
+      store.dropUpload(u.owner, u.path)
+      if (u.uploadId) result.counts.abortedUploads++
+    }
+  }
+  for (const r of roots) {
+    for await (const u of target.listMultipartUploads(`${homeKeyPrefix(prefix, r.owner)}/`)) {
+      if (keep.has(u.uploadId)) continue
+      await target.abortMultipart(u.key, u.uploadId)
+      result.counts.abortedUploads++
+      deps.log('sync.multipart.aborted', {key: u.key})
+    }
+  }
+}

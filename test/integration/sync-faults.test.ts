@@ -1,0 +1,257 @@
+/**
+ * sync under faults, as the built CLI against a private OpenSSH sshd and versitygw: killed with SIGKILL again and
+ * again (it resumes, and ends clean with no multipart upload left), SSH connections cut mid-transfer by a TCP
+ * proxy, S3 answering 503/500, and files written to while they are read.
+ */
+import Database from 'better-sqlite3'
+import {randomBytes} from 'node:crypto'
+import {appendFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {join} from 'node:path'
+import {setTimeout as sleep} from 'node:timers/promises'
+
+import type {SyncResult} from '../../src/services/sync.js'
+import type {VerifyResult} from '../../src/services/verify.js'
+import {type SshdPeer, startSshd} from '../peers/index.js'
+import {
+  downloadAll,
+  expectedObjects,
+  makeProject,
+  multipartUploads,
+  newBucket,
+  type S3Peer,
+  s3Of,
+  startS3Proxy,
+  startTcpProxy,
+  versitygw,
+} from './sync-helpers.js'
+
+const MiB = 1024 * 1024
+let sshd: SshdPeer
+let peer: S3Peer
+
+beforeAll(async () => {
+  sshd = await startSshd()
+  peer = versitygw()
+})
+
+afterAll(async () => {
+  await sshd?.stop()
+})
+
+/** A root-owned directory tree on the box: one large random file and many small ones. */
+function makeTree(name: string, bigBytes: number, smallFiles: number, perDir = 100): string {
+  const root = join(sshd.dir, name)
+  mkdirSync(root)
+  writeFileSync(join(root, 'big.bin'), randomBytes(bigBytes))
+  for (let i = 0; i < smallFiles; i++) {
+    const dir = join(root, `d${String(Math.floor(i / perDir)).padStart(3, '0')}`)
+    if (i % perDir === 0) mkdirSync(dir)
+    writeFileSync(join(dir, `f${i}.txt`), randomBytes(4096))
+  }
+  return root
+}
+
+async function assertMirrored(root: string, bucket: string): Promise<void> {
+  const s3 = s3Of(peer)
+  try {
+    const expected = expectedObjects([{owner: root.split('/').pop()!, root}])
+    const held = await downloadAll(s3, bucket)
+    expect(held.size).toBe(expected.size)
+    const wrong = [...expected].filter(([k, sum]) => held.get(k) !== sum).map(([k]) => k)
+    expect(wrong).toEqual([])
+    expect(await multipartUploads(s3, bucket)).toEqual([])
+  } finally {
+    s3.destroy()
+  }
+}
+
+function progressOf(stateDb: string): {parts: number; files: number; bigDone: boolean} {
+  try {
+    const db = new Database(stateDb, {readonly: true, fileMustExist: true})
+    try {
+      const parts = (db.prepare('SELECT COUNT(*) AS n FROM sync_upload_parts').get() as {n: number}).n
+      const files = (db.prepare('SELECT COUNT(*) AS n FROM sync_manifest').get() as {n: number}).n
+      const bigDone = db.prepare(`SELECT 1 FROM sync_manifest WHERE path = CAST('big.bin' AS BLOB)`).get() !== undefined
+      return {parts, files, bigDone}
+    } finally {
+      db.close()
+    }
+  } catch {
+    return {parts: 0, files: 0, bigDone: false} // not created yet, or still being migrated
+  }
+}
+
+it('killed with SIGKILL at random moments (12 times), resumes each time and ends with verify clean and no upload left', async () => {
+  const root = makeTree('killroot', 192 * MiB + 777, 3000)
+  const bucket = await newBucket(peer, 'kill')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  let kills = 0
+  let finishedEarly = 0
+  for (let i = 0; kills < 12 && i < 40; i++) {
+    const before = progressOf(project.stateDb)
+    const child = project.spawn(['sync', '--bwlimit', '24M', '--transfers', '8'])
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    let done = false
+    void exited.then(() => (done = true))
+    if (i % 2 === 0) {
+      // At a random moment: during start-up, listing, the hash pass, parts or small files.
+      await sleep(300 + Math.random() * 2500)
+    } else {
+      // Once this run has recorded a new part (or, the large file done, more small files), a little later.
+      const deadline = Date.now() + 60_000
+      for (;;) {
+        const now = progressOf(project.stateDb)
+        if (done || Date.now() > deadline || now.parts > before.parts || (now.bigDone && now.files > before.files + 50)) break
+        await sleep(100)
+      }
+      await sleep(Math.random() * 400)
+    }
+    if (done) {
+      finishedEarly++
+      await exited
+      continue
+    }
+    child.kill('SIGKILL')
+    await exited
+    kills++
+  }
+  expect(kills).toBe(12)
+  const log = readFileSync(project.logFile, 'utf8')
+  // Parts recorded before a kill were used again: the upload continued from what S3 held.
+  const resumes = log.split('\n').filter((l) => l.includes('"sync.multipart.resume"') || l.includes('"sync.multipart.completed-before"'))
+  expect(resumes.length).toBeGreaterThan(0)
+
+  const final = await project.run(['sync', '--json'])
+  const result = final.json<SyncResult>()
+  expect(result.problems).toEqual([])
+  expect(final.code).toBe(0)
+  const verify = await project.run(['verify', '--json'])
+  expect(verify.json<VerifyResult>().mismatches).toEqual([])
+  expect(verify.code).toBe(0)
+  await assertMirrored(root, bucket)
+  // Runs killed after they started are on record as interrupted (a kill during start-up leaves no run); none is
+  // left 'running' or marked failed.
+  const db = new Database(project.stateDb, {readonly: true})
+  const runs = db.prepare(`SELECT status, COUNT(*) AS n FROM sync_runs GROUP BY status`).all() as Array<{status: string; n: number}>
+  db.close()
+  const byStatus = Object.fromEntries(runs.map((r) => [r.status, r.n]))
+  expect(Object.keys(byStatus).sort()).toEqual(['complete', 'interrupted'])
+  expect(byStatus.interrupted).toBeGreaterThanOrEqual(kills / 2)
+  expect(byStatus.complete).toBe(1 + finishedEarly)
+}, 400_000)
+
+it('keeps going when a proxy cuts the SSH connections mid-transfer', async () => {
+  const root = makeTree('cutroot', 64 * MiB + 99, 600)
+  const bucket = await newBucket(peer, 'cut')
+  const proxy = await startTcpProxy(sshd.port)
+  try {
+    const project = makeProject({sshd, port: proxy.port, s3: peer, bucket, roots: [root]})
+    const child = project.spawn(['sync', '--bwlimit', '16M', '--json'])
+    let stdout = ''
+    child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+    let running = true
+    void exited.then(() => (running = false))
+    let cuts = 0
+    await sleep(2000)
+    while (running && cuts < 6) {
+      proxy.cutAll()
+      cuts++
+      await sleep(1200)
+    }
+    expect(await exited).toBe(0)
+    expect(cuts).toBeGreaterThanOrEqual(4)
+    expect(proxy.accepted()).toBeGreaterThan(cuts)
+    const result = JSON.parse(stdout) as SyncResult
+    expect(result.counts.copied).toBe(601)
+    expect(result.problems).toEqual([])
+    expect((await project.run(['verify', '--json'])).code).toBe(0)
+    await assertMirrored(root, bucket)
+  } finally {
+    await proxy.close()
+  }
+}, 300_000)
+
+it('rides out S3 throttling and server errors', async () => {
+  const root = makeTree('s3faults', 24 * MiB + 5, 200)
+  const bucket = await newBucket(peer, 'slow')
+  // PUTs (PutObject, UploadPart): a burst of 503 SlowDown (requests 30 to 45), then one in 9 answered 500.
+  const fail = (method: string, _path: string, n: number) => (method !== 'PUT' ? undefined : n >= 30 && n < 45 ? 503 : n % 9 === 0 ? 500 : undefined)
+  const proxy = await startS3Proxy(peer.config.endpoint, {fail})
+  try {
+    const project = makeProject({sshd, s3: peer, s3Endpoint: proxy.url, bucket, roots: [root]})
+    const r = await project.run(['sync', '--json'])
+    expect(r.json<SyncResult>().problems).toEqual([])
+    expect(r.code).toBe(0)
+    await assertMirrored(root, bucket)
+    expect((await project.run(['verify', '--json'])).code).toBe(0)
+    expect(proxy.failed()).toBeGreaterThan(10)
+  } finally {
+    await proxy.close()
+  }
+}, 300_000)
+
+it('does not record a file written to while it is read, and copies it once it is still', async () => {
+  const root = join(sshd.dir, 'liveroot')
+  mkdirSync(root)
+  // One under the single-request limit, one multipart; both grow while a slow (--bwlimit) sync reads them.
+  writeFileSync(join(root, 'growing.log'), randomBytes(12 * MiB))
+  writeFileSync(join(root, 'growing-big.bin'), randomBytes(40 * MiB))
+  writeFileSync(join(root, 'steady.txt'), 'not written to\n')
+  const bucket = await newBucket(peer, 'live')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  const writer = setInterval(() => {
+    appendFileSync(join(root, 'growing.log'), randomBytes(4096))
+    appendFileSync(join(root, 'growing-big.bin'), randomBytes(4096))
+  }, 100)
+  let r
+  try {
+    r = await project.run(['sync', '--bwlimit', '8M', '--json'])
+  } finally {
+    clearInterval(writer)
+  }
+  const result = r.json<SyncResult>()
+  expect(r.code).toBe(3)
+  expect(result.problems.map((p) => `${p.kind} ${p.path}`).sort()).toEqual(['changed-during-read growing-big.bin', 'changed-during-read growing.log'])
+  expect(result.counts.copied).toBe(1)
+  const db = new Database(project.stateDb, {readonly: true})
+  const recorded = (db.prepare('SELECT path FROM sync_manifest').all() as Array<{path: Buffer}>).map((row) => row.path.toString())
+  db.close()
+  expect(recorded).toEqual(['steady.txt'])
+  const s3 = s3Of(peer)
+  expect(await multipartUploads(s3, bucket)).toEqual([])
+  s3.destroy()
+
+  const again = await project.run(['sync', '--json'])
+  expect(again.json<SyncResult>().counts.copied).toBe(2)
+  expect(again.code).toBe(0)
+  expect((await project.run(['verify', '--json'])).code).toBe(0)
+  await assertMirrored(root, bucket)
+}, 300_000)
+
+it('on Ctrl-C stops starting work, records what is in flight, exits 1, and the next run resumes', async () => {
+  const root = makeTree('introot', 96 * MiB + 1, 50)
+  const bucket = await newBucket(peer, 'int')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  const child = project.spawn(['sync', '--bwlimit', '16M', '--json'])
+  let stdout = ''
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  for (const deadline = Date.now() + 60_000; progressOf(project.stateDb).parts < 2 && Date.now() < deadline; ) await sleep(100)
+  child.kill('SIGINT')
+  const started = Date.now()
+  expect(await exited).toBe(1)
+  expect(Date.now() - started).toBeLessThan(15_000)
+  const result = JSON.parse(stdout) as SyncResult
+  expect(result.interrupted).toBe(true)
+  const db = new Database(project.stateDb, {readonly: true})
+  expect(db.prepare('SELECT status FROM sync_runs').all()).toEqual([{status: 'interrupted'}])
+  const parts = (db.prepare('SELECT COUNT(*) AS n FROM sync_upload_parts').get() as {n: number}).n
+  db.close()
+  expect(parts).toBeGreaterThanOrEqual(2)
+
+  const again = await project.run(['sync', '--json'])
+  expect(again.code).toBe(0)
+  expect(again.json<SyncResult>().counts.resumedUploads).toBe(1)
+  await assertMirrored(root, bucket)
+}, 300_000)

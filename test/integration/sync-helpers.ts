@@ -1,0 +1,318 @@
+/**
+ * Shared by the sync and verify integration tests: a migration project pointed at a peer sshd and an S3 peer, the
+ * built CLI, an HTTP proxy that counts (and can fail) S3 requests, a TCP proxy that cuts SSH connections, and an
+ * independent view of what S3 must hold (walking the source tree on this machine, hashing with node:crypto).
+ */
+import {CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
+import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
+import {createHash, randomBytes} from 'node:crypto'
+import {copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {request as httpRequest, createServer as createHttpServer} from 'node:http'
+import {connect, createServer, type Socket} from 'node:net'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+import type {Readable} from 'node:stream'
+
+import {InventoryStore} from '../../src/adapters/inventory-store.js'
+import {SqliteStateStore} from '../../src/adapters/state.js'
+import type {Account, FileEntry} from '../../src/core/inventory-model.js'
+import {objectKeyFor} from '../../src/core/key-mapping.js'
+import {S3_MAX_OBJECT} from '../../src/core/sync-plan.js'
+import {loadPeers, motoClientConfig, type PeerClientConfig, versitygwClientConfig} from '../peers/env.js'
+import type {SshdInfo} from '../peers/types.js'
+import {CLI, type CliRun} from './helpers/cli.js'
+
+const ROOT = join(import.meta.dirname, '..', '..')
+
+/**
+ * The built CLI. oclif finds commands through the committed oclif.manifest.json; until it is regenerated with sync
+ * and verify in it, the CLI runs from a scratch package root (dist/ and node_modules linked) with a manifest made
+ * there, so that a run loads only its own command, as the real package does.
+ */
+function cliEntry(): string {
+  const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
+  if (manifest.commands.sync && manifest.commands.verify) return CLI
+  const scratch = mkdtempSync(join(tmpdir(), 'sct-cli-'))
+  copyFileSync(join(ROOT, 'package.json'), join(scratch, 'package.json'))
+  mkdirSync(join(scratch, 'bin'))
+  copyFileSync(join(ROOT, 'bin', 'run.js'), join(scratch, 'bin', 'run.js'))
+  symlinkSync(join(ROOT, 'dist'), join(scratch, 'dist'))
+  symlinkSync(join(ROOT, 'node_modules'), join(scratch, 'node_modules'))
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'oclif'), ['manifest', scratch], {cwd: scratch, stdio: 'pipe', env: {...process.env, OCLIF_SKIP_UPDATE_CHECK: '1'}})
+  return join(scratch, 'bin', 'run.js')
+}
+
+let entry: string | undefined
+/** Path of the CLI entry point (bin/run.js) to run with node. */
+export const cliPath = () => (entry ??= cliEntry())
+const cli = cliPath
+
+export interface S3Peer {
+  name: 'versitygw' | 'moto'
+  config: PeerClientConfig
+  /** versitygw's posix data directory: <dataDir>/<bucket>/<key> */
+  dataDir?: string
+}
+
+export const versitygw = (): S3Peer => ({name: 'versitygw', config: versitygwClientConfig(), dataDir: loadPeers().versitygw.dataDir})
+export const moto = (): S3Peer => ({name: 'moto', config: motoClientConfig()})
+
+export function s3Of(peer: S3Peer, endpoint = peer.config.endpoint): S3Client {
+  return new S3Client({...peer.config, endpoint, requestChecksumCalculation: 'WHEN_REQUIRED', responseChecksumValidation: 'WHEN_REQUIRED'})
+}
+
+export async function newBucket(peer: S3Peer, label: string): Promise<string> {
+  const bucket = `sct-${label}-${randomBytes(4).toString('hex')}`
+  const s3 = s3Of(peer)
+  try {
+    await s3.send(new CreateBucketCommand({Bucket: bucket}))
+  } finally {
+    s3.destroy()
+  }
+  return bucket
+}
+
+export interface Project {
+  dir: string
+  stateDb: string
+  logFile: string
+  run(args: string[], opts?: {timeoutMs?: number}): Promise<CliRun>
+  spawn(args: string[]): ChildProcess
+}
+
+export interface ProjectOptions {
+  sshd: SshdInfo
+  /** connect here instead of sshd's port (a proxy); the host key is then pinned by fingerprint */
+  port?: number
+  s3: S3Peer
+  /** S3 endpoint to use instead of the peer's (a proxy) */
+  s3Endpoint?: string
+  bucket: string
+  prefix?: string
+  roots?: string[]
+  efsPath?: string
+  kmsKeyId?: string
+}
+
+/** A project directory with sftp-cutover.yaml: the source read as root (the admin login), the target an S3 peer. */
+export function makeProject(o: ProjectOptions): Project {
+  const dir = mkdtempSync(join(tmpdir(), 'sct-sync-'))
+  const admin = o.sshd.users.adminUser
+  const ed25519 = o.sshd.hostKeys.find((k) => k.type === 'ssh-ed25519')!
+  const lines = [
+    'source:',
+    `  host: ${o.sshd.host}`,
+    `  port: ${o.port ?? o.sshd.port}`,
+    `  username: ${admin.name}`,
+    `  identityFile: ${admin.privateKeyPath}`,
+    o.port ? `  hostKeyFingerprint: "${ed25519.fingerprint}"` : `  knownHostsFile: ${o.sshd.knownHostsFile}`,
+    ...(o.roots ? ['  roots:', ...o.roots.map((r) => `    - ${JSON.stringify(r)}`)] : []),
+    'target:',
+    `  region: ${o.s3.config.region}`,
+    `  bucket: ${o.bucket}`,
+    `  s3Endpoint: ${o.s3Endpoint ?? o.s3.config.endpoint}`,
+    ...(o.prefix ? [`  prefix: ${o.prefix}`] : []),
+    ...(o.kmsKeyId ? [`  kmsKeyId: ${o.kmsKeyId}`] : []),
+    ...(o.efsPath ? ['efs:', `  path: ${o.efsPath}`] : []),
+  ]
+  writeFileSync(join(dir, 'sftp-cutover.yaml'), lines.join('\n') + '\n')
+  const env = {AWS_ACCESS_KEY_ID: o.s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: o.s3.config.credentials.secretAccessKey}
+  return {
+    dir,
+    stateDb: join(dir, '.sftp-cutover', 'state.db'),
+    logFile: join(dir, '.sftp-cutover', 'sftp-cutover.log'),
+    run: (args, opts = {}) => runCliAt(dir, args, env, opts.timeoutMs ?? 170_000),
+    spawn: (args) => spawn(process.execPath, [cli(), ...args], {cwd: dir, env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']}),
+  }
+}
+
+function cleanEnv(): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {}
+  for (const [k, v] of Object.entries(process.env)) {
+    if (k.startsWith('SFTP_CUTOVER_') || k.startsWith('AWS_') || k === 'NODE_OPTIONS' || k.startsWith('JEST')) continue
+    env[k] = v
+  }
+  return env
+}
+
+function runCliAt(cwd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliRun> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cli(), ...args], {cwd, env: {...cleanEnv(), ...env}, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024}, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as {code?: unknown}).code === 'number' ? (err as {code: number}).code : 1) : 0
+      resolve({
+        code,
+        stdout,
+        stderr,
+        json<T>() {
+          try {
+            return JSON.parse(stdout) as T
+          } catch {
+            throw new Error(`not JSON (exit ${code}):\n${stdout}\n--- stderr\n${stderr}`)
+          }
+        },
+      })
+    })
+  })
+}
+
+/** Writes a complete inventory run whose accounts' data roots are the given directories (what inventory would find). */
+export function seedInventory(stateDb: string, roots: Array<{name: string; uid: number; gid: number; dataRoot: string}>, files: FileEntry[] = []): void {
+  const state = new SqliteStateStore(stateDb)
+  try {
+    const store = new InventoryStore(state)
+    const run = store.beginRun('test')
+    const accounts: Account[] = roots.map((r) => ({
+      name: r.name,
+      uid: r.uid,
+      gid: r.gid,
+      groups: [],
+      home: r.dataRoot,
+      shell: '/bin/bash',
+      sftpRoot: '/',
+      dataRoot: r.dataRoot,
+      login: {password: false, key: true},
+      keys: [],
+      authorizedKeysFiles: [],
+      sources: {},
+    }))
+    store.addAccounts(run, accounts)
+    store.addFiles(run, files)
+    store.finishRun(run, 'complete', 'csv')
+  } finally {
+    state.close()
+  }
+}
+
+/** An HTTP proxy in front of an S3 peer that records every request and can answer some with a failure instead. */
+export async function startS3Proxy(upstream: string, opts: {fail?: (method: string, path: string, n: number) => number | undefined} = {}) {
+  const target = new URL(upstream)
+  const requests: Array<{method: string; path: string; query: string}> = []
+  let n = 0
+  let failed = 0
+  const server = createHttpServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://x')
+    requests.push({method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.search})
+    const failWith = opts.fail?.(req.method ?? '', url.pathname, ++n)
+    if (failWith) {
+      failed++
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(failWith, {'content-type': 'application/xml'})
+        res.end(`<?xml version="1.0" encoding="UTF-8"?><Error><Code>${failWith === 503 ? 'SlowDown' : 'InternalError'}</Code><Message>injected by the test</Message></Error>`)
+      })
+      return
+    }
+    const up = httpRequest({host: target.hostname, port: target.port, method: req.method, path: req.url, headers: req.headers}, (r) => {
+      res.writeHead(r.statusCode ?? 502, r.headers)
+      r.pipe(res)
+    })
+    up.on('error', () => res.destroy())
+    req.pipe(up)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  const port = (server.address() as {port: number}).port
+  return {
+    url: `http://127.0.0.1:${port}`,
+    requests,
+    failed: () => failed,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  }
+}
+
+/** A TCP proxy in front of sshd whose connections the test can cut. */
+export async function startTcpProxy(upstreamPort: number) {
+  const sockets = new Set<Socket>()
+  let accepted = 0
+  const server = createServer((client) => {
+    accepted++
+    const up = connect(upstreamPort, '127.0.0.1')
+    for (const s of [client, up]) {
+      sockets.add(s)
+      s.on('close', () => sockets.delete(s))
+      s.on('error', () => s.destroy())
+    }
+    client.pipe(up).pipe(client)
+  })
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    port: (server.address() as {port: number}).port,
+    accepted: () => accepted,
+    cutAll: () => sockets.forEach((s) => s.destroy()),
+    close: () => {
+      sockets.forEach((s) => s.destroy())
+      return new Promise<void>((resolve) => server.close(() => resolve()))
+    },
+  }
+}
+
+export const sha256 = (data: Buffer | string) => createHash('sha256').update(data).digest('hex')
+
+/**
+ * What S3 must hold for these roots, found independently of sync: every regular file (S3 key from the shared
+ * mapping, sha256 of its bytes read here) and a "dir/" marker for every empty directory. Symbolic links, special
+ * files, names that cannot be keys and files over 5 TiB have no object.
+ */
+export function expectedObjects(roots: Array<{owner: string; root: string}>, prefix = ''): Map<string, string> {
+  const out = new Map<string, string>()
+  for (const {owner, root} of roots) {
+    const walk = (rel: Buffer) => {
+      const abs = rel.length ? Buffer.concat([Buffer.from(root), Buffer.from('/'), rel]) : Buffer.from(root)
+      const names = readdirSync(abs, {encoding: 'buffer'})
+      if (names.length === 0 && rel.length > 0) {
+        const key = objectKeyFor(prefix, owner, rel, true)
+        if (key.ok) out.set(key.key, 'dir')
+      }
+      for (const name of names) {
+        const childRel = rel.length ? Buffer.concat([rel, Buffer.from('/'), name]) : name
+        const childAbs = Buffer.concat([abs, Buffer.from('/'), name])
+        const st = lstatSync(childAbs)
+        if (st.isDirectory()) walk(childRel)
+        else if (st.isFile() && st.size <= S3_MAX_OBJECT) {
+          const key = objectKeyFor(prefix, owner, childRel)
+          if (key.ok) out.set(key.key, sha256(readFileSync(childAbs)))
+        }
+      }
+    }
+    walk(Buffer.alloc(0))
+  }
+  return out
+}
+
+export async function listKeys(s3: S3Client, bucket: string, prefix = ''): Promise<string[]> {
+  const keys: string[] = []
+  let token: string | undefined
+  do {
+    const out = await s3.send(new ListObjectsV2Command({Bucket: bucket, Prefix: prefix, ContinuationToken: token}))
+    for (const o of out.Contents ?? []) keys.push(o.Key!)
+    token = out.IsTruncated ? out.NextContinuationToken : undefined
+  } while (token)
+  return keys.sort()
+}
+
+export async function objectSha256(s3: S3Client, bucket: string, key: string): Promise<string> {
+  const out = await s3.send(new GetObjectCommand({Bucket: bucket, Key: key}))
+  const hash = createHash('sha256')
+  for await (const chunk of out.Body as Readable) hash.update(chunk as Buffer)
+  return hash.digest('hex')
+}
+
+/** Downloads every object and returns key -> sha256 ('dir' for "dir/" markers, which must be empty). */
+export async function downloadAll(s3: S3Client, bucket: string, prefix = ''): Promise<Map<string, string>> {
+  const out = new Map<string, string>()
+  const keys = await listKeys(s3, bucket, prefix)
+  for (let i = 0; i < keys.length; i += 16) {
+    await Promise.all(
+      keys.slice(i, i + 16).map(async (key) => {
+        const sum = await objectSha256(s3, bucket, key)
+        out.set(key, key.endsWith('/') && sum === sha256('') ? 'dir' : sum)
+      }),
+    )
+  }
+  return out
+}
+
+export async function multipartUploads(s3: S3Client, bucket: string): Promise<string[]> {
+  const out = await s3.send(new ListMultipartUploadsCommand({Bucket: bucket}))
+  return (out.Uploads ?? []).map((u) => `${u.Key} ${u.UploadId}`)
+}
+
