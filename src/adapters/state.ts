@@ -148,6 +148,48 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       CREATE INDEX sync_problems_run ON sync_problems (run_id);
     `,
   },
+  {
+    version: 4,
+    name: 'transfer users, keys and host keys',
+    sql: `
+      CREATE TABLE transfer_user_renames (
+        legacy_name TEXT PRIMARY KEY,
+        user_name TEXT NOT NULL UNIQUE,
+        renamed_at TEXT NOT NULL
+      );
+      CREATE TABLE transfer_key_exclusions (
+        legacy_name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        excluded_at TEXT NOT NULL,
+        PRIMARY KEY (legacy_name, fingerprint)
+      );
+      CREATE TABLE transfer_users (
+        server_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        legacy_name TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('applied', 'failed', 'deleted')),
+        error TEXT,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (server_id, user_name)
+      );
+      CREATE TABLE transfer_user_keys (
+        server_id TEXT NOT NULL,
+        user_name TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        ssh_public_key_id TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (server_id, user_name, fingerprint)
+      );
+      CREATE TABLE transfer_host_keys (
+        server_id TEXT NOT NULL,
+        host_key_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        fingerprint TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        PRIMARY KEY (server_id, host_key_id)
+      );
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -1,4 +1,13 @@
-import {confirm, input, password, select} from '@inquirer/prompts'
+import {checkbox, confirm, input, password, select} from '@inquirer/prompts'
+
+/** One entry of a checkbox question; a `disabled` entry is shown (with the reason, when a string) but cannot be picked. */
+export interface CheckboxChoice<T extends string> {
+  name: string
+  value: T
+  checked?: boolean
+  description?: string
+  disabled?: boolean | string
+}
 
 /** The questions commands may ask. Commands get one only when prompting is allowed, so tests can script it. */
 export interface Prompter {
@@ -6,6 +15,11 @@ export interface Prompter {
   secret(opts: {message: string}): Promise<string>
   confirm(opts: {message: string; default?: boolean}): Promise<boolean>
   select<T extends string>(opts: {message: string; choices: Array<{name: string; value: T; description?: string}>; default?: T}): Promise<T>
+  /**
+   * Several answers out of a list. Optional so that prompters written before it still fit; callers that need it
+   * fall back to one confirm per choice when it is absent.
+   */
+  checkbox?<T extends string>(opts: {message: string; choices: Array<CheckboxChoice<T>>; required?: boolean}): Promise<T[]>
 }
 
 /** Prompts on the terminal with @inquirer/prompts; they draw on stderr so that stdout stays clean for results. */
@@ -16,5 +30,7 @@ export function terminalPrompter(): Prompter {
     secret: (opts) => password({message: opts.message, mask: true}, context),
     confirm: (opts) => confirm(opts, context),
     select: (opts) => select(opts, context),
+    checkbox: <T extends string>(opts: {message: string; choices: Array<CheckboxChoice<T>>; required?: boolean}) =>
+      checkbox<T>({message: opts.message, choices: opts.choices, required: opts.required, pageSize: 15}, context),
   }
 }
