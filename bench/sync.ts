@@ -6,10 +6,12 @@
  *
  * Run as root (the peers need it), after `npm run build` and `bash scripts/install-peers.sh`:
  *
- *   npx tsx bench/sync.ts [--cases a,b,c] [--big-mib 1024] [--small 20000] [--resync 100000]
+ *   npx tsx bench/sync.ts [--cases a,b,c] [--big-mib 1024] [--small 20000] [--resync 100000] [--repeat 3]
  *
  * Every tool reads from the same sshd with the same key; rclone and sync write to the same versitygw (keep-alive on,
- * see below), OpenSSH sftp writes to local disk. Wall-clock times include each tool's start-up.
+ * see below), OpenSSH sftp writes to local disk. Wall-clock times include each tool's start-up. sync and sftp run
+ * --repeat times (the median is compared, the spread shown); rclone, minutes per run, once. The load average beside
+ * each row tells how busy the machine was.
  */
 import {spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
@@ -33,6 +35,7 @@ const cases = new Set(opt('cases', 'a,b,c').split(','))
 const BIG_MIB = Number(opt('big-mib', '1024'))
 const SMALL = Number(opt('small', '20000'))
 const RESYNC = Number(opt('resync', '100000'))
+const REPEAT = Math.max(1, Number(opt('repeat', '3')))
 
 interface Measure {
   seconds: number
@@ -40,6 +43,18 @@ interface Measure {
   ok: boolean
   note?: string
   stdout: string
+  /** all runs' seconds when repeated */
+  runs?: number[]
+  load?: number
+}
+
+/** Runs a measurement `times` times: the median run, with every run's time. */
+async function repeated(times: number, one: () => Promise<Measure>): Promise<Measure> {
+  const all: Measure[] = []
+  for (let i = 0; i < times; i++) all.push(await one())
+  const sorted = [...all].sort((x, y) => x.seconds - y.seconds)
+  const median = sorted[Math.floor((sorted.length - 1) / 2)]
+  return {...median, ok: all.every((m) => m.ok), rssKb: Math.max(...all.map((m) => m.rssKb ?? 0)), runs: all.map((m) => m.seconds)}
 }
 
 /** Runs a command under GNU time: wall seconds and peak RSS of the process. */
@@ -52,6 +67,7 @@ function measure(command: string, argv: string[], opts: {cwd?: string; env?: Nod
     let stderr = ''
     child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
     child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
+    const load = loadavg()[0]
     child.on('exit', (code) => {
       const wall = Number(process.hrtime.bigint() - started) / 1e9
       let rssKb: number | undefined
@@ -61,7 +77,7 @@ function measure(command: string, argv: string[], opts: {cwd?: string; env?: Nod
       } catch {
         // time did not write: the command could not start
       }
-      resolve({seconds: wall, rssKb, ok: code === 0 || code === 3, note: code === 0 ? undefined : `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, stdout})
+      resolve({seconds: wall, rssKb, load, ok: code === 0 || code === 3, note: code === 0 ? undefined : `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, stdout})
     })
   })
 }
@@ -183,7 +199,9 @@ async function main(): Promise<void> {
       }
     }
     const row = (c: string, tool: string, m: Measure, detail = '') => {
-      rows.push([c, tool, Number(m.seconds.toFixed(2)), m.rssKb ? formatBytes(m.rssKb * 1024) : '', m.ok ? detail : `FAILED ${m.note ?? ''}`])
+      const spread = m.runs && m.runs.length > 1 ? `median of ${m.runs.map((r) => r.toFixed(2)).join(', ')}` : ''
+      const notes = [m.ok ? detail : `FAILED ${m.note ?? ''}`, spread].filter(Boolean).join('; ')
+      rows.push([c, tool, Number(m.seconds.toFixed(2)), m.rssKb ? formatBytes(m.rssKb * 1024) : '', (m.load ?? 0).toFixed(1), notes])
       log(`${c} ${tool}: ${m.seconds.toFixed(2)} s`)
     }
     const judge = (name: string, ours: number, base: number, limit: number, kind: 'at most' | 'at least') => {
@@ -199,15 +217,15 @@ async function main(): Promise<void> {
 
     if (cases.has('a')) {
       const label = `(a) 1 file, ${formatBytes(BIG_MIB * MiB)}`
-      const us = track(await (await ours('a', data.a)).run())
+      const us = track(await repeated(REPEAT, async () => (await ours('a', data.a)).run()))
       row(label, 'sftp-cutover sync', us, copied(us))
       const rcDefault = (await rclone('copy', data.a, 'a-rc')).result
       row(label, 'rclone copy', rcDefault)
       const rcIgnore = (await rclone('copy', data.a, 'a-rci', ['--ignore-checksum'])).result
       row(label, 'rclone copy --ignore-checksum', rcIgnore)
-      const sftpDefault = await sftp(join(data.a, 'big.bin'))
+      const sftpDefault = await repeated(REPEAT, () => sftp(join(data.a, 'big.bin')))
       row(label, 'OpenSSH sftp get (default cipher)', sftpDefault, 'to local disk')
-      const sftpGcm = await sftp(join(data.a, 'big.bin'), 'aes128-gcm@openssh.com')
+      const sftpGcm = await repeated(REPEAT, () => sftp(join(data.a, 'big.bin'), 'aes128-gcm@openssh.com'))
       row(label, 'OpenSSH sftp get -c aes128-gcm', sftpGcm, 'to local disk')
       judge('(a) vs rclone copy', us.seconds, rcDefault.seconds, 0.5, 'at most')
       judge('(a) vs OpenSSH sftp (default cipher)', us.seconds, sftpDefault.seconds, 1.2, 'at most')
@@ -215,11 +233,11 @@ async function main(): Promise<void> {
     }
     if (cases.has('b')) {
       const label = `(b) ${SMALL} files of 4 KiB`
-      const us = track(await (await ours('b', data.b)).run())
+      const us = track(await repeated(REPEAT, async () => (await ours('b', data.b)).run()))
       row(label, 'sftp-cutover sync', us, copied(us))
       const rcIgnore = (await rclone('copy', data.b, 'b-rci', ['--ignore-checksum'])).result
       row(label, 'rclone copy --ignore-checksum', rcIgnore)
-      const sftpB = await sftp(data.b)
+      const sftpB = await repeated(REPEAT, () => sftp(data.b))
       row(label, 'OpenSSH sftp get -r', sftpB, 'to local disk')
       log('rclone copy with its default checksums runs md5sum over SSH for every file: this takes a while')
       const rcDefault = (await rclone('copy', data.b, 'b-rc')).result
@@ -232,7 +250,7 @@ async function main(): Promise<void> {
       const mine = await ours('c', data.c)
       const first = track(await mine.run())
       row(`(c) first copy, ${RESYNC} files`, 'sftp-cutover sync', first, copied(first))
-      const again = track(await mine.run())
+      const again = track(await repeated(REPEAT, () => mine.run()))
       row(label, 'sftp-cutover sync', again, copied(again))
       const seeded = await rclone('copy', data.c, 'c-rc', ['--ignore-checksum'])
       row(`(c) first copy, ${RESYNC} files`, 'rclone copy --ignore-checksum', seeded.result)
@@ -246,7 +264,7 @@ async function main(): Promise<void> {
     rmSync(work, {recursive: true, force: true})
   }
   process.stdout.write(`\nsftp-cutover sync benchmark, ${cpus().length} CPUs, ${new Date().toISOString()}\n\n`)
-  process.stdout.write(table(['case', 'tool', 'seconds', 'peak RSS', 'notes'], rows) + '\n\n')
+  process.stdout.write(table(['case', 'tool', 'seconds', 'peak RSS', 'load', 'notes'], rows) + '\n\n')
   process.stdout.write(verdicts.join('\n') + '\n')
 }
 

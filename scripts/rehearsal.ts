@@ -1,26 +1,53 @@
 /**
- * The rehearsal: the migration end to end against local stand-ins, then everything it created is removed.
- * A sample legacy box (OpenSSH sshd with key, password and chrooted users and sample files), moto standing in for
- * Transfer Family, S3, Route 53 and STS, and a local directory standing in for the EFS mount.
+ * The rehearsal: the whole migration end to end against local stand-ins, then everything it created is removed
+ * except the migration report, whose path it prints.
  *
- * At this stage it runs: init (non-interactive, from flags) and doctor. Later stages add inventory, users import,
- * sync, verify, cutover and report.
+ *   legacy box   OpenSSH sshd with key, password and chrooted users and sample files (root login for inventory)
+ *   AWS          moto: Transfer server with its VPC endpoint, S3 bucket, Route 53 private zone whose record points
+ *                at the legacy box, STS
+ *   EFS          a local directory, filled by the infra/ Lambda handler run on the synced objects' events
+ *
+ * Steps: init, doctor, inventory, users import, sync, the S3-to-EFS copy, verify, then the cutover runbook
+ * (preflight, freeze, final delta, verify with EFS, DNS switch, smoke test, report).
+ *
+ * What the stand-ins cannot do, said plainly in the output: moto has no ImportHostKey (hostkeys import is skipped,
+ * and the runbook's preflight skips that check) and no SFTP data plane (the smoke test logs in to the sshd peer as
+ * the new endpoint: it presents the legacy host keys, as Transfer does after hostkeys import).
  */
+import {ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
+import type {S3EventRecord} from 'aws-lambda'
 import {spawnSync} from 'node:child_process'
-import {mkdtempSync, rmSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
+import {processRecords} from '../infra/lambda/src/handler.js'
 import {createMigrationTarget} from '../test/fixtures/aws-target.js'
 import {motoClientConfig} from '../test/peers/env.js'
 import {describePeers, type Peers, startAllPeers, stopAllPeers} from '../test/peers/index.js'
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'run.js')
 
-function step(title: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): number {
+/** Runs one CLI step with its output shown; exit 3 ("finished, found problems") is expected for some steps. */
+function step(title: string, args: string[], cwd: string, env: NodeJS.ProcessEnv, ok: number[] = [0]): void {
   process.stdout.write(`\n== ${title}\n$ sftp-cutover ${args.join(' ')}\n`)
   const r = spawnSync(process.execPath, [CLI, ...args], {cwd, env: {...process.env, ...env}, stdio: 'inherit'})
-  return r.status ?? 1
+  if (!ok.includes(r.status ?? 1)) throw new Error(`${title}: sftp-cutover ${args[0]} exited ${r.status}`)
+}
+
+/** What the S3 event notification would deliver to the Lambda for each object in the bucket. */
+async function copyToEfs(s3: S3Client, bucket: string, efs: string): Promise<number> {
+  const records: S3EventRecord[] = []
+  let token: string | undefined
+  do {
+    const page = await s3.send(new ListObjectsV2Command({Bucket: bucket, ContinuationToken: token}))
+    for (const o of page.Contents ?? []) {
+      records.push({eventName: 'ObjectCreated:Put', s3: {bucket: {name: bucket}, object: {key: encodeURIComponent(o.Key!).replace(/%2F/g, '/').replace(/%20/g, '+'), size: o.Size ?? 0}}} as S3EventRecord)
+    }
+    token = page.NextContinuationToken
+  } while (token)
+  const entries = await processRecords(records, {s3, mountPath: efs, log: () => {}})
+  return entries.filter((e) => e.outcome === 'copied').length
 }
 
 async function main(): Promise<number> {
@@ -28,6 +55,7 @@ async function main(): Promise<number> {
   let peers: Peers | undefined
   const project = mkdtempSync(join(tmpdir(), 'sftp-cutover-rehearsal-'))
   const efs = mkdtempSync(join(tmpdir(), 'sftp-cutover-rehearsal-efs-'))
+  const keep = mkdtempSync(join(tmpdir(), 'sftp-cutover-rehearsal-report-'))
   const cleanup = async () => {
     await stopAllPeers(peers)
     peers = undefined
@@ -40,36 +68,71 @@ async function main(): Promise<number> {
     })
   }
   try {
-    console.log('== starting the stand-ins: sshd (legacy box), moto (AWS), versitygw (S3 data plane)')
+    console.log('== starting the stand-ins: sshd (legacy box), moto (AWS), versitygw')
     peers = await startAllPeers({sampleTree: true})
     const info = describePeers(peers)
     const aws = motoClientConfig(info)
     const target = await createMigrationTarget('127.0.0.1', aws)
     const {sshd} = info
-    console.log(`legacy box: sshd on ${sshd.host}:${sshd.port}, users ${[sshd.users.keyUser, sshd.users.passwordUser, sshd.users.chrootUser].map((u) => u.name).join(', ')}`)
-    console.log(`AWS (moto): Transfer server ${target.serverId}, bucket ${target.bucket}, private zone ${target.hostedZoneId}, record ${target.recordName}`)
+    const {adminUser, keyUser} = sshd.users
+    console.log(`legacy box: sshd on ${sshd.host}:${sshd.port}, users ${[keyUser, sshd.users.passwordUser, sshd.users.chrootUser].map((u) => u.name).join(', ')}`)
+    console.log(`AWS (moto): Transfer server ${target.serverId} behind ${target.vpcEndpoint.id}, bucket ${target.bucket}, private zone ${target.hostedZoneId}, record ${target.recordName} -> 127.0.0.1`)
     const env = {AWS_ACCESS_KEY_ID: aws.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: aws.credentials.secretAccessKey, AWS_EC2_METADATA_DISABLED: 'true'}
-    const init = step(
+
+    step(
       'init (no prompts: everything from flags)',
       [
         'init', '--no-prompt',
-        '--source-host', sshd.host, '--source-port', String(sshd.port), '--source-username', sshd.users.keyUser.name,
-        '--source-identity-file', sshd.users.keyUser.privateKeyPath!, '--source-known-hosts-file', sshd.knownHostsFile,
+        '--source-host', sshd.host, '--source-port', String(sshd.port), '--source-username', adminUser.name,
+        '--source-identity-file', adminUser.privateKeyPath!, '--source-known-hosts-file', sshd.knownHostsFile,
         '--target-region', target.region, '--target-endpoint', target.endpoint, '--target-bucket', target.bucket,
         '--target-transfer-server-id', target.serverId, '--target-user-role-arn', target.roleArn,
         '--dns-hosted-zone-id', target.hostedZoneId, '--dns-record-name', target.recordName, '--efs-path', efs,
+        '--cutover-canary-user', keyUser.name, '--cutover-canary-identity-file', keyUser.privateKeyPath!,
+        '--cutover-endpoint-host', sshd.host, '--cutover-endpoint-port', String(sshd.port),
+        '--cutover-freeze-command', `touch ${join(sshd.dir, 'frozen')}`, '--cutover-unfreeze-command', `rm -f ${join(sshd.dir, 'frozen')}`,
       ],
       project,
       env,
     )
-    if (init !== 0) return init
-    const doctor = step('doctor', ['doctor'], project, env)
-    console.log(`\n== rehearsal ${doctor === 0 ? 'passed' : 'FAILED'} in ${((Date.now() - started) / 1000).toFixed(1)} s (doctor exit ${doctor})`)
-    console.log('Not yet part of the rehearsal: inventory, users import, sync, verify, cutover and report (later issues).')
-    return doctor
+    step('doctor', ['doctor'], project, env)
+    step('inventory (exit 3: it finds blockers, e.g. a password-only user)', ['inventory', '--sshd-config', sshd.configFile], project, env, [0, 3])
+    step('users import (exit 3: users with blockers are skipped)', ['users', 'import'], project, env, [0, 3])
+    console.log('\n== hostkeys import: skipped here, moto has no ImportHostKey (tested against the AWS request shapes instead)')
+    step('sync', ['sync'], project, env)
+    const s3 = new S3Client(aws)
+    const copied = await copyToEfs(s3, target.bucket, efs)
+    s3.destroy()
+    console.log(`\n== S3-to-EFS Lambda (infra/lambda) run on ${copied} object event(s) into ${efs}`)
+    step('verify (S3 and the EFS copy)', ['verify'], project, env)
+    const runbook = join(project, 'rehearsal-runbook.yaml')
+    writeFileSync(
+      runbook,
+      [
+        'name: rehearsal',
+        'steps:',
+        '  - preflight: {skip: [hostkeys]}   # moto has no ImportHostKey',
+        '  - confirm',
+        '  - freeze',
+        '  - sync',
+        '  - verify: {efs: true}',
+        '  - dns-switch: {timeoutSeconds: 60}',
+        '  - smoke-test',
+        '  - report',
+        '',
+      ].join('\n'),
+    )
+    step('cutover runbook (the smoke test logs in to the sshd stand-in: moto has no SFTP endpoint)', ['runbook', 'run', runbook, '--yes'], project, env)
+    const reports = join(project, '.sftp-cutover', 'reports')
+    for (const f of readdirSync(reports)) copyFileSync(join(reports, f), join(keep, f))
+    const md = readdirSync(keep).find((f) => f.endsWith('.md'))
+    console.log(`\n== rehearsal passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
+    console.log(`Migration report: ${join(keep, md ?? '')} (and the .json beside it)`)
+    return 0
   } finally {
     await cleanup()
-    console.log('removed the sample legacy box, its users, the stand-ins and the project directory')
+    mkdirSync(keep, {recursive: true})
+    console.log('removed the sample legacy box, its users, the stand-ins, the EFS directory and the project directory (the report is kept)')
   }
 }
 

@@ -1,4 +1,4 @@
-import {ListResourceRecordSetsCommand, type ResourceRecordSet, type Route53Client} from '@aws-sdk/client-route-53'
+import {type Change, ChangeResourceRecordSetsCommand, ListResourceRecordSetsCommand, type ResourceRecordSet, type Route53Client, waitUntilResourceRecordSetsChanged} from '@aws-sdk/client-route-53'
 
 /** Route 53 returns names fully qualified, lower-case, with a trailing dot and octal escapes for special characters. */
 export function normalizeRecordName(name: string): string {
@@ -26,7 +26,29 @@ export async function findRecordSets(route53: Route53Client, hostedZoneId: strin
   return out
 }
 
-export function describeRecordSet(set: ResourceRecordSet): string {
-  if (set.AliasTarget) return `${set.Type} alias ${set.AliasTarget.DNSName}`
-  return `${set.Type} ${(set.ResourceRecords ?? []).map((r) => r.Value).join(', ')} (TTL ${set.TTL})`
+/** The record changes cutover and rollback make, and waiting for Route 53 to apply them. */
+export interface DnsZone {
+  readonly hostedZoneId: string
+  recordSets(name: string): Promise<ResourceRecordSet[]>
+  /** Applies the changes as one all-or-nothing batch; returns the change id. */
+  apply(changes: Change[], comment: string): Promise<string>
+  /** Waits until the change is INSYNC on every Route 53 name server. */
+  waitInSync(changeId: string, timeoutSeconds: number): Promise<void>
+}
+
+export function route53Zone(route53: Route53Client, hostedZoneId: string): DnsZone {
+  return {
+    hostedZoneId,
+    recordSets: (name) => findRecordSets(route53, hostedZoneId, name),
+    async apply(changes, comment) {
+      const r = await route53.send(new ChangeResourceRecordSetsCommand({HostedZoneId: hostedZoneId, ChangeBatch: {Comment: comment, Changes: changes}}))
+      return r.ChangeInfo?.Id ?? ''
+    },
+    async waitInSync(changeId, timeoutSeconds) {
+      // waitUntil… throws when the change is not INSYNC within the time.
+      await waitUntilResourceRecordSetsChanged({client: route53, maxWaitTime: timeoutSeconds, minDelay: 2, maxDelay: 10}, {Id: changeId}).catch((err: unknown) => {
+        throw new Error(`change ${changeId} was not INSYNC after ${timeoutSeconds} s: ${(err as Error).message}`)
+      })
+    },
+  }
 }

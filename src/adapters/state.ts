@@ -190,6 +190,41 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'cutover: dns record and runbook steps',
+    sql: `
+      CREATE TABLE dns_records (
+        hosted_zone_id TEXT NOT NULL,
+        record_name TEXT NOT NULL,
+        before_ttl_json TEXT,
+        saved_json TEXT,
+        target_json TEXT,
+        switched_at TEXT,
+        rolled_back_at TEXT,
+        PRIMARY KEY (hosted_zone_id, record_name)
+      );
+      CREATE TABLE runbook_runs (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        runbook TEXT NOT NULL,
+        digest TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        status TEXT NOT NULL CHECK (status IN ('running', 'complete', 'failed'))
+      );
+      CREATE TABLE runbook_steps (
+        run_id INTEGER NOT NULL REFERENCES runbook_runs(id) ON DELETE CASCADE,
+        idx INTEGER NOT NULL,
+        step_id TEXT NOT NULL,
+        type TEXT NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'failed')),
+        started_at TEXT,
+        finished_at TEXT,
+        output_json TEXT,
+        PRIMARY KEY (run_id, idx)
+      );
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -77,6 +77,19 @@ export const configSchema = z
       })
       .strict()
       .default({}),
+    cutover: z
+      .object({
+        canaryUser: z.string().regex(/^[\w][\w@.-]{2,99}$/, 'must be a Transfer Family user name (3-100 characters: letters, digits, _ @ . -)').optional(),
+        canaryIdentityFile: z.string().min(1).optional(),
+        endpointHost: z.string().min(1).optional(),
+        endpointPort: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(22),
+        vpcEndpointId: z.string().regex(/^vpce-[0-9a-f]{8,17}$/, 'must be a VPC endpoint id: vpce- followed by hex digits').optional(),
+        freezeCommand: z.string().min(1).optional(),
+        unfreezeCommand: z.string().min(1).optional(),
+        efsWaitSeconds: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(3600, 'must be at most 3600').default(0),
+      })
+      .strict()
+      .default({endpointPort: 22, efsWaitSeconds: 0}),
   })
   .strict()
 
@@ -108,6 +121,14 @@ export const CONFIG_KEYS = {
   'efs.path': {kind: 'string', description: 'mounted EFS directory the Lambda copies into'},
   'dns.hostedZoneId': {kind: 'string', description: 'Route 53 private hosted zone id'},
   'dns.recordName': {kind: 'string', description: 'record clients connect to, e.g. sftp.example.internal'},
+  'cutover.canaryUser': {kind: 'string', description: 'Transfer user the smoke test logs in as'},
+  'cutover.canaryIdentityFile': {kind: 'string', description: 'private key of the canary user'},
+  'cutover.endpointHost': {kind: 'string', description: 'host the smoke test connects to (default: dns.recordName)'},
+  'cutover.endpointPort': {kind: 'int', description: 'port of the new endpoint (default 22)'},
+  'cutover.vpcEndpointId': {kind: 'string', description: 'VPC endpoint of the Transfer server (found through DescribeServer when absent)'},
+  'cutover.freezeCommand': {kind: 'string', description: 'command run on the legacy box (over SSH) to freeze writes at cutover'},
+  'cutover.unfreezeCommand': {kind: 'string', description: 'command run on the legacy box to undo the freeze at rollback'},
+  'cutover.efsWaitSeconds': {kind: 'int', description: 'how long the smoke test waits for the canary on efs.path (0: do not wait)'},
 } as const satisfies Record<string, {kind: Kind; required?: boolean; description: string}>
 
 export type ConfigKey = keyof typeof CONFIG_KEYS
@@ -222,7 +243,7 @@ export function resolveConfig(layers: Layers): ConfigResult {
     if (issue.code === 'unrecognized_keys') {
       const parent = key
       key = issue.keys.map((k) => (parent ? `${parent}.${k}` : k)).join(', ')
-      const allowed = parent ? configKeys.filter((k) => k.startsWith(parent + '.')) : ['source', 'target', 'efs', 'dns']
+      const allowed = parent ? configKeys.filter((k) => k.startsWith(parent + '.')) : ['source', 'target', 'efs', 'dns', 'cutover']
       message = `unknown key; allowed keys${parent ? ` in ${parent}` : ''}: ${allowed.join(', ')}`
     } else if (issue.code === 'invalid_type' && merged[key] === undefined) {
       message = 'is required'

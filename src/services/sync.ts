@@ -70,8 +70,6 @@ export interface SyncDeps {
   events?: SyncEvents
   /** Ctrl-C: stop scheduling, let in-flight work finish and be recorded. */
   signal?: AbortSignal
-  /** Tuning for tests; defaults suit real runs. */
-  tuning?: Partial<{budgetBytes: number; partConcurrency: number; readAhead: number; attempts: number; retryBaseMs: number}>
 }
 
 export interface SyncItem {
@@ -120,7 +118,8 @@ export interface SyncResult {
 
 const LIST_LIMIT = 1000
 const MiB = 1024 * 1024
-const DEFAULTS = {budgetBytes: 128 * MiB, partConcurrency: 4, readAhead: 16, attempts: 3, retryBaseMs: 1000}
+/** Buffers held at once (whole small files, parts in flight), parts in flight per file, READs in flight per file. */
+const TUNING = {budgetBytes: 128 * MiB, partConcurrency: 4, readAhead: 16, attempts: 3, retryBaseMs: 1000}
 const SLASH = Buffer.from('/')
 const joinPath = (a: Buffer, b: Buffer) => (a.length === 0 ? b : b.length === 0 ? a : Buffer.concat([a, SLASH, b]))
 
@@ -170,7 +169,6 @@ class Report {
 
 export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps): Promise<SyncResult> {
   const started = Date.now()
-  const tuning = {...DEFAULTS, ...deps.tuning}
   const signal = deps.signal ?? new AbortController().signal
   const filter = pathFilter(opts.include, opts.exclude)
   const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
@@ -224,7 +222,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
       const expected = plan(store, config, opts, result, report, deps)
       const deletions = findDeletions(store, roots, filter, opts, result, deps)
       if (!opts.dryRun && runId !== undefined) {
-        const failedKeys = await copy(store, pool, target, runId, expected, tuning, opts, signal, result, report, deps)
+        const failedKeys = await copy(store, pool, target, runId, expected, opts, signal, result, report, deps)
         result.interrupted = signal.aborted
         if (!result.interrupted) {
           await applyDeletions(target, store, deletions, opts, result, report, deps)
@@ -367,7 +365,6 @@ async function copy(
   target: ObjectTarget,
   runId: number,
   expected: {files: number; bytes: number},
-  tuning: typeof DEFAULTS,
   opts: SyncOptions,
   signal: AbortSignal,
   result: SyncResult,
@@ -384,14 +381,14 @@ async function copy(
     target,
     store,
     runId,
-    budget: new ByteBudget(tuning.budgetBytes),
-    buffers: new BufferPool(tuning.partConcurrency + 1),
+    budget: new ByteBudget(TUNING.budgetBytes),
+    buffers: new BufferPool(TUNING.partConcurrency + 1),
     throttle: opts.bwlimit ? new TokenBucket(opts.bwlimit) : undefined,
     signal,
-    partConcurrency: tuning.partConcurrency,
-    readAhead: tuning.readAhead,
-    attempts: tuning.attempts,
-    retryBaseMs: tuning.retryBaseMs,
+    partConcurrency: TUNING.partConcurrency,
+    readAhead: TUNING.readAhead,
+    attempts: TUNING.attempts,
+    retryBaseMs: TUNING.retryBaseMs,
     log: deps.log,
     onBytes: (n) => {
       progress.bytesDone += n

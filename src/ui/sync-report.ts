@@ -24,8 +24,8 @@ export function renderSyncResult(r: SyncResult): string {
     lines.push(
       `Dry run: would copy ${c.toCopy} file(s) and directory marker(s), ${formatBytes(r.bytes.toCopy)}${c.checked ? `, and re-hash ${c.checked} file(s)` : ''}; ${c.unchanged} unchanged; ${c.skipped} skipped.`,
     )
-    if (c.deletedAtSource > 0) lines.push(`Deleted at the source: ${c.deletedAtSource} (with --delete${c.deletedAtSource > 0 ? ' they would be removed from S3' : ''}). Nothing was changed.`)
-    else lines.push('Nothing was changed.')
+    if (c.deletedAtSource > 0) lines.push(`Deleted at the source: ${c.deletedAtSource} (with --delete they would be removed from S3), e.g. ${r.deletions.examples.slice(0, 3).join(', ')}.`)
+    lines.push('Nothing was changed.')
   } else {
     lines.push(
       `${r.interrupted ? 'Interrupted after copying' : 'Copied'} ${c.copied} file(s) (${formatBytes(r.bytes.copied)}) and ${c.dirMarkers} empty director${c.dirMarkers === 1 ? 'y' : 'ies'} to s3://${r.bucket} in ${formatDuration(r.durationMs)}; ${c.unchanged} unchanged, ${c.skipped} skipped.`,

@@ -9,11 +9,18 @@ import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {randomBytes} from 'node:crypto'
 
-import {loadPeers} from '../peers/env.js'
 import {createMigrationTarget} from '../fixtures/aws-target.js'
+import {startSshd, type SshdPeer} from '../peers/index.js'
 import {runCli} from './helpers/cli.js'
 
-const {sshd} = loadPeers()
+// A private sshd: this test adds a key to the key user, which must not leak into other test files' peer.
+let sshd: SshdPeer
+beforeAll(async () => {
+  sshd = await startSshd()
+})
+afterAll(async () => {
+  await sshd?.stop()
+})
 
 function secretsIn(text: string, secrets: Record<string, string>): string[] {
   return Object.entries(secrets).flatMap(([name, value]) => (text.includes(value) ? [name] : []))

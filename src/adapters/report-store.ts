@@ -1,0 +1,42 @@
+import type {SqliteStateStore} from './state.js'
+
+export interface SyncTotals {
+  owner: string
+  files: number
+  dirs: number
+  bytes: number
+}
+
+export interface LastSyncRun {
+  startedAt: string
+  finishedAt?: string
+  status: string
+  summary?: unknown
+}
+
+/** Read-only queries over the sync tables for the migration report. */
+export class ReportStore {
+  constructor(private readonly state: SqliteStateStore) {}
+
+  syncTotals(): SyncTotals[] {
+    return this.state.db
+      .prepare(
+        `SELECT owner, SUM(kind = 'file') AS files, SUM(kind = 'dir') AS dirs, SUM(CASE WHEN kind = 'file' THEN size ELSE 0 END) AS bytes
+         FROM sync_manifest WHERE status = 'synced' GROUP BY owner ORDER BY owner`,
+      )
+      .all() as SyncTotals[]
+  }
+
+  lastSyncRun(): LastSyncRun | undefined {
+    const r = this.state.db.prepare('SELECT started_at, finished_at, status, summary_json FROM sync_runs ORDER BY id DESC LIMIT 1').get() as
+      | {started_at: string; finished_at: string | null; status: string; summary_json: string | null}
+      | undefined
+    return r ? {startedAt: r.started_at, finishedAt: r.finished_at ?? undefined, status: r.status, summary: r.summary_json ? JSON.parse(r.summary_json) : undefined} : undefined
+  }
+
+  syncProblems(limit = 200): Array<{owner: string; path: Buffer; kind: string; reason: string}> {
+    return this.state.db
+      .prepare('SELECT owner, path, kind, reason FROM sync_problems WHERE run_id = (SELECT MAX(id) FROM sync_runs) ORDER BY owner, path LIMIT ?')
+      .all(limit) as Array<{owner: string; path: Buffer; kind: string; reason: string}>
+  }
+}
