@@ -23,7 +23,7 @@ import type {SyncResult} from '../src/services/sync.js'
 import {formatBytes, table} from '../src/ui/format.js'
 import {versitygwClientConfig} from '../test/peers/env.js'
 import {binaries, describePeers, type Peers, startAllPeers, stopAllPeers} from '../test/peers/index.js'
-import {cliPath, makeProject, newBucket, type S3Peer} from '../test/integration/sync-helpers.js'
+import {cliPath, makeProject, newBucket, removeScratch, type S3Peer} from '../test/integration/sync-helpers.js'
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
@@ -262,6 +262,7 @@ async function main(): Promise<void> {
   } finally {
     await stopAllPeers(peers).catch((err: unknown) => log(`stopping peers: ${String(err)}`))
     rmSync(work, {recursive: true, force: true})
+    removeScratch()
   }
   process.stdout.write(`\nsftp-cutover sync benchmark, ${cpus().length} CPUs, ${new Date().toISOString()}\n\n`)
   process.stdout.write(table(['case', 'tool', 'seconds', 'peak RSS', 'load', 'notes'], rows) + '\n\n')

@@ -288,8 +288,12 @@ async function checkSource(
     let method: 'exec' | 'sftp' = opts.sourceHashMethod === 'sftp' ? 'sftp' : 'exec'
     if (method === 'exec') {
       session = await SshSession.connect(config.source, creds)
-      const probe = await session.exec(SHA256SUM_COMMAND, {stdin: Buffer.alloc(0), timeoutMs: 30_000}).catch((err: unknown) => ({code: -1, stderr: Buffer.from(errorMessage(err))}))
-      if (probe.code !== 0) {
+      // With nothing on stdin, sha256sum hashes its (empty) stdin as "-": a login whose exec runs something else
+      // (a ForceCommand such as internal-sftp) does not print that.
+      const probe = await session
+        .exec(SHA256SUM_COMMAND, {stdin: Buffer.alloc(0), timeoutMs: 30_000})
+        .catch((err: unknown) => ({code: -1, stdout: Buffer.alloc(0), stderr: Buffer.from(errorMessage(err))}))
+      if (probe.code !== 0 || parseSha256sumOutput(probe.stdout).get('-') !== createHash('sha256').digest('hex')) {
         if (opts.sourceHashMethod === 'exec') {
           throw usageError(`the source login cannot run sha256sum: ${probe.stderr.toString('utf8').trim() || `exit ${probe.code}`}`, ['Use --source-hash-method sftp (or auto).'])
         }

@@ -22,6 +22,7 @@ import {
   s3Of,
   startS3Proxy,
   startTcpProxy,
+  removeScratch,
   versitygw,
 } from './sync-helpers.js'
 
@@ -36,6 +37,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sshd?.stop()
+  removeScratch()
 })
 
 /** A root-owned directory tree on the box: one large random file and many small ones. */

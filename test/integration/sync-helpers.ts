@@ -6,7 +6,7 @@
 import {CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
 import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
-import {copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync} from 'node:fs'
+import {copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
 import {request as httpRequest, createServer as createHttpServer} from 'node:http'
 import {connect, createServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -19,10 +19,24 @@ import type {Account, FileEntry} from '../../src/core/inventory-model.js'
 import {objectKeyFor} from '../../src/core/key-mapping.js'
 import {S3_MAX_OBJECT} from '../../src/core/sync-plan.js'
 import {loadPeers, motoClientConfig, type PeerClientConfig, versitygwClientConfig} from '../peers/env.js'
-import type {SshdInfo} from '../peers/types.js'
+import type {PeerUser, SshdInfo} from '../peers/types.js'
 import {CLI, type CliRun} from './helpers/cli.js'
 
 const ROOT = join(import.meta.dirname, '..', '..')
+
+let scratch: string | undefined
+/** Directories made here (projects, the scratch CLI) live under one directory, which removeScratch() removes. */
+function scratchDir(prefix: string): string {
+  scratch ??= mkdtempSync(join(tmpdir(), 'sct-sync-'))
+  return mkdtempSync(join(scratch, prefix))
+}
+
+/** Removes every project and scratch CLI made by this process (call it in afterAll). */
+export function removeScratch(): void {
+  if (scratch) rmSync(scratch, {recursive: true, force: true})
+  scratch = undefined
+  entry = undefined
+}
 
 /**
  * The built CLI. oclif finds commands through the committed oclif.manifest.json; until it is regenerated with sync
@@ -32,14 +46,14 @@ const ROOT = join(import.meta.dirname, '..', '..')
 function cliEntry(): string {
   const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
   if (manifest.commands.sync && manifest.commands.verify) return CLI
-  const scratch = mkdtempSync(join(tmpdir(), 'sct-cli-'))
-  copyFileSync(join(ROOT, 'package.json'), join(scratch, 'package.json'))
-  mkdirSync(join(scratch, 'bin'))
-  copyFileSync(join(ROOT, 'bin', 'run.js'), join(scratch, 'bin', 'run.js'))
-  symlinkSync(join(ROOT, 'dist'), join(scratch, 'dist'))
-  symlinkSync(join(ROOT, 'node_modules'), join(scratch, 'node_modules'))
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'oclif'), ['manifest', scratch], {cwd: scratch, stdio: 'pipe', env: {...process.env, OCLIF_SKIP_UPDATE_CHECK: '1'}})
-  return join(scratch, 'bin', 'run.js')
+  const root = scratchDir('cli-')
+  copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'))
+  mkdirSync(join(root, 'bin'))
+  copyFileSync(join(ROOT, 'bin', 'run.js'), join(root, 'bin', 'run.js'))
+  symlinkSync(join(ROOT, 'dist'), join(root, 'dist'))
+  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'))
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'oclif'), ['manifest', root], {cwd: root, stdio: 'pipe', env: {...process.env, OCLIF_SKIP_UPDATE_CHECK: '1'}})
+  return join(root, 'bin', 'run.js')
 }
 
 let entry: string | undefined
@@ -92,12 +106,14 @@ export interface ProjectOptions {
   roots?: string[]
   efsPath?: string
   kmsKeyId?: string
+  /** log in as this user (default: the admin login) */
+  login?: PeerUser
 }
 
 /** A project directory with sftp-cutover.yaml: the source read as root (the admin login), the target an S3 peer. */
 export function makeProject(o: ProjectOptions): Project {
-  const dir = mkdtempSync(join(tmpdir(), 'sct-sync-'))
-  const admin = o.sshd.users.adminUser
+  const dir = scratchDir('project-')
+  const admin = o.login ?? o.sshd.users.adminUser
   const ed25519 = o.sshd.hostKeys.find((k) => k.type === 'ssh-ed25519')!
   const lines = [
     'source:',

@@ -26,6 +26,7 @@ import {
   seedInventory,
   sha256,
   startS3Proxy,
+  removeScratch,
   versitygw,
 } from './sync-helpers.js'
 
@@ -43,6 +44,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await sshd?.stop()
+  removeScratch()
 })
 
 const owner = (i: number) => roots[i].owner

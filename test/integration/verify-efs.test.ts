@@ -15,7 +15,7 @@ import {processRecords} from '../../infra/lambda/src/handler.js'
 import type {SyncResult} from '../../src/services/sync.js'
 import type {Mismatch, VerifyResult} from '../../src/services/verify.js'
 import {type SshdPeer, startSshd} from '../peers/index.js'
-import {listKeys, makeProject, newBucket, type Project, type S3Peer, s3Of, seedInventory, versitygw} from './sync-helpers.js'
+import {listKeys, makeProject, newBucket, type Project, removeScratch, type S3Peer, s3Of, seedInventory, versitygw} from './sync-helpers.js'
 
 let sshd: SshdPeer
 let peer: S3Peer
@@ -56,6 +56,7 @@ afterAll(async () => {
   s3?.destroy()
   await sshd?.stop()
   rmSync(efs, {recursive: true, force: true})
+  removeScratch()
 })
 
 const user = () => sshd.users.keyUser.name
@@ -143,4 +144,19 @@ it('without a manifest it checks the last inventory (existence and size), and wi
   expect(result.basis).toBe('inventory')
   expect(result.checked).toBe(2)
   expect(result.mismatches.map(brief)).toEqual([`s3 missing ${key('never-synced.txt')}`])
+})
+
+it('--source-hash falls back to reading over SFTP when the login may not run commands (chrooted, internal-sftp)', async () => {
+  const chrooted = sshd.users.chrootUser
+  const own = await newBucket(peer, 'chroot')
+  const project = makeProject({sshd, s3: peer, bucket: own, roots: ['/upload'], login: chrooted})
+  expect((await project.run(['sync', '--json'])).code).toBe(0)
+  const auto = await project.run(['verify', '--source-hash', '--json'])
+  const result = auto.json<VerifyResult>()
+  expect(result.counts.source).toMatchObject({method: 'sftp', mismatched: 0})
+  expect(result.counts.source!.checked).toBeGreaterThan(5)
+  expect(auto.code).toBe(0)
+  const exec = await project.run(['verify', '--source-hash', '--source-hash-method', 'exec', '--json'])
+  expect(exec.code).toBe(2)
+  expect(exec.json<{error: {message: string}}>().error.message).toMatch(/cannot run sha256sum/)
 })
