@@ -153,21 +153,36 @@ export class InventoryStore {
     return {owners, findings, accounts, hostKeys}
   }
 
-  /** Files added, removed or changed (size, mtime, type or mode) between two runs, computed in SQLite. */
-  *fileChanges(previousId: number, currentId: number): IterableIterator<FileChange> {
-    const added = this.db.prepare(
-      `SELECT c.owner, c.path FROM inventory_files c
-       LEFT JOIN inventory_files p ON p.run_id = ? AND p.owner = c.owner AND p.path = c.path
-       WHERE c.run_id = ? AND p.path IS NULL ORDER BY c.owner, c.path`,
-    )
-    const changed = this.db.prepare(
-      `SELECT c.owner, c.path FROM inventory_files c
-       JOIN inventory_files p ON p.run_id = ? AND p.owner = c.owner AND p.path = c.path
-       WHERE c.run_id = ? AND (p.size != c.size OR p.mtime != c.mtime OR p.type != c.type OR p.mode != c.mode) ORDER BY c.owner, c.path`,
-    )
-    for (const r of added.iterate(previousId, currentId) as Iterable<{owner: string; path: Buffer}>) yield {...r, change: 'added'}
-    for (const r of added.iterate(currentId, previousId) as Iterable<{owner: string; path: Buffer}>) yield {...r, change: 'removed'}
-    for (const r of changed.iterate(previousId, currentId) as Iterable<{owner: string; path: Buffer}>) yield {...r, change: 'changed'}
+  /**
+   * Files added, removed or changed (size, mtime, type or mode) between two runs: counts and the first `examples`
+   * paths. Counted with inner joins over the primary key (added = files - matched): an outer join, or counting in
+   * JS, took several times longer on 100,000 files.
+   */
+  fileChanges(previousId: number, currentId: number, examples: number): {counts: Record<FileChange['change'], number>; examples: FileChange[]} {
+    const count = (sql: string, ...params: number[]) => (this.db.prepare(`SELECT COUNT(*) AS n ${sql}`).get(...params) as {n: number}).n
+    const both = 'FROM inventory_files c JOIN inventory_files p ON p.run_id = ? AND p.owner = c.owner AND p.path = c.path WHERE c.run_id = ?'
+    const differs = 'AND (p.size != c.size OR p.mtime != c.mtime OR p.type != c.type OR p.mode != c.mode)'
+    const onlyIn = `FROM inventory_files c WHERE c.run_id = ?
+       AND NOT EXISTS (SELECT 1 FROM inventory_files p WHERE p.run_id = ? AND p.owner = c.owner AND p.path = c.path)`
+    const matched = count(both, previousId, currentId)
+    const counts = {
+      added: count('FROM inventory_files WHERE run_id = ?', currentId) - matched,
+      removed: count('FROM inventory_files WHERE run_id = ?', previousId) - matched,
+      changed: count(`${both} ${differs}`, previousId, currentId),
+    }
+    const queries: Array<[FileChange['change'], string, number[]]> = [
+      ['added', onlyIn, [currentId, previousId]],
+      ['removed', onlyIn, [previousId, currentId]],
+      ['changed', `${both} ${differs}`, [previousId, currentId]],
+    ]
+    const found: FileChange[] = []
+    for (const [change, from, params] of queries) {
+      const limit = Math.min(counts[change], examples - found.length)
+      if (limit <= 0) continue
+      const rows = this.db.prepare(`SELECT c.owner, c.path ${from} ORDER BY c.owner, c.path LIMIT ?`).all(...params, limit) as Array<{owner: string; path: Buffer}>
+      for (const r of rows) found.push({...r, change})
+    }
+    return {counts, examples: found}
   }
 
   *files(runId: number): IterableIterator<FileEntry> {

@@ -115,6 +115,8 @@ export class SftpPool {
         session.client.on('close', drop)
         sftp.on('close', drop)
         this.conns.push(conn)
+        // Work that asked for a connection while this one was being opened (by warm()) may take it now.
+        for (const w of this.waiters.splice(0)) w()
         return conn
       },
       {

@@ -67,7 +67,8 @@ async function settleAll<T extends readonly unknown[]>(promises: readonly [...{[
 /** Every host key algorithm an SSH server might offer, one handshake each (the type the key is recorded under). */
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss']
 const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1}
-const FINDING_BATCH = 500
+/** Files (or findings) written per transaction: bounded memory, few commits. */
+const WRITE_BATCH = 5000
 
 /** One handshake per algorithm, all at once: a key type the server lacks fails its handshake and is left out. */
 async function collectHostKeys(host: string, port: number): Promise<HostKey[]> {
@@ -137,11 +138,8 @@ function diffRuns(store: InventoryStore, previousId: number, currentId: number, 
   const names = (list: Account[]) => new Set(list.map((a) => a.name))
   const keySet = (list: Account[]) => new Set(list.flatMap((a) => a.keys.filter((k) => k.fingerprint).map((k) => `${a.name} ${k.type} ${k.fingerprint}`)))
   const [bn, cn, bk, ck] = [names(before), names(accounts), keySet(before), keySet(accounts)]
-  const files = {added: 0, removed: 0, changed: 0, examples: [] as InventoryChanges['files']['examples']}
-  for (const c of store.fileChanges(previousId, currentId)) {
-    files[c.change]++
-    if (files.examples.length < 20) files.examples.push({owner: c.owner, path: displayPath(c.path), change: c.change})
-  }
+  const {counts, examples} = store.fileChanges(previousId, currentId, 20)
+  const files = {...counts, examples: examples.map((c) => ({owner: c.owner, path: displayPath(c.path), change: c.change}))}
   return {
     since,
     users: {added: [...cn].filter((n) => !bn.has(n)), removed: [...bn].filter((n) => !cn.has(n))},
@@ -155,7 +153,6 @@ function diffRuns(store: InventoryStore, previousId: number, currentId: number, 
  * findings about what will break on Transfer Family and S3. Nothing is changed on the box.
  */
 export async function runInventory(config: Config, opts: InventoryOptions, deps: InventoryDeps): Promise<InventoryResult> {
-  const now = opts.now ?? Date.now() / 1000
   const store = new InventoryStore(deps.state)
   const src = config.source
   const host = `${src.host}:${src.port}`
@@ -164,74 +161,44 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   let session: SshSession | undefined
   const pool = new SftpPool(src, creds, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   try {
-    // Handshakes are the slow part on a fast network: host keys, accounts and the listing connections all at once.
+    // Handshakes are the slow part on a fast network, so they overlap: the listing connections first, then the host
+    // key probes, the accounts session and the walk together (on a small box a dozen handshakes at once delay them
+    // all). The walk needs the accounts' homes unless the roots are configured.
     // The first failure closes the pool, so that connections still retrying give up at once.
     const failFast = <T>(p: Promise<T>) =>
       p.catch(async (err: unknown) => {
         await pool.close()
         throw err
       })
-    const [{accounts, source, notes}, hostKeys] = await settleAll([
-      failFast(
-        SshSession.connect(src, creds).then(async (s) => {
+    const configuredRoots: WalkRoot[] = src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
+    const warmed = failFast(pool.warm())
+    const accountsRead = failFast(
+      (configuredRoots.length > 0 ? warmed : Promise.resolve())
+        .then(() => SshSession.connect(src, creds))
+        .then(async (s) => {
           session = s
           return collectAccounts(s, opts, deps.log)
         }),
-      ),
-      collectHostKeys(src.host, src.port),
-      failFast(pool.warm()),
+    )
+    const roots: Promise<WalkRoot[]> =
+      configuredRoots.length > 0
+        ? Promise.resolve(configuredRoots)
+        : accountsRead.then(async ({accounts}) =>
+            accounts.length > 0
+              ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
+              : [{owner: src.username, path: await pool.withSftp((s) => s.realpath('.'))}],
+          )
+    const [{accounts, source, notes}, hostKeys] = await settleAll([
+      accountsRead,
+      warmed.then(() => collectHostKeys(src.host, src.port)),
+      failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log}))),
     ])
     store.addHostKeys(runId, hostKeys)
     store.addAccounts(runId, accounts)
-
     const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys)]
     if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source'))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
     store.addFindings(runId, findings)
-
-    const roots: WalkRoot[] =
-      src.roots.length > 0
-        ? src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
-        : accounts.length > 0
-          ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
-          : [{owner: src.username, path: await pool.withSftp((s) => s.realpath('.'))}]
-    deps.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
-
-    const pending: Finding[] = []
-    const recent = new Map<string, {count: number; examples: string[]}>()
-    const flush = () => {
-      store.addFindings(runId, pending.splice(0))
-    }
-    const take = (list: Finding[], entry: FileEntry) => {
-      for (const f of list) {
-        if (f.rule === 'file.recent') {
-          const r = recent.get(entry.owner) ?? {count: 0, examples: []}
-          r.count++
-          if (r.examples.length < 3) r.examples.push(displayPath(entry.path))
-          recent.set(entry.owner, r)
-        } else {
-          pending.push(f)
-        }
-      }
-      if (pending.length >= FINDING_BATCH) flush()
-    }
-    await walkRoots(
-      pool,
-      roots,
-      {
-        entries: (batch) => {
-          store.addFiles(runId, batch)
-          for (const e of batch) take(fileFinding(e, {now, s3KeyBytes: objectKeyBytes(config.target.prefix, e.owner, e.path)}), e)
-        },
-        emptyDir: (owner, path) => {
-          const e: FileEntry = {owner, path, type: 'dir', size: 0, mtime: 0, mode: 0o040755, uid: 0, gid: 0}
-          take(fileFinding(e, {now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e)
-        },
-      },
-      {concurrency: opts.concurrency},
-    )
-    for (const [owner, r] of recent) pending.push(rollUpRecent(owner, r.count, r.examples))
-    flush()
 
     const summary = store.summarize(runId, accounts.length, hostKeys.length)
     const previous = store.previousCompleteRun(runId)
@@ -256,6 +223,53 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     await pool.close()
     session?.close()
   }
+}
+
+/**
+ * Lists every file under the roots into the store, raising the per-file findings as it goes. Files and findings are
+ * written in batches of a few thousand: one transaction per directory made commits cost more than the inserts.
+ */
+async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']}): Promise<void> {
+  opts.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
+  const files: FileEntry[] = []
+  const pending: Finding[] = []
+  const recent = new Map<string, {count: number; examples: string[]}>()
+  const flush = () => {
+    store.addFiles(runId, files.splice(0))
+    store.addFindings(runId, pending.splice(0))
+  }
+  const take = (list: Finding[], entry: FileEntry) => {
+    for (const f of list) {
+      if (f.rule === 'file.recent') {
+        const r = recent.get(entry.owner) ?? {count: 0, examples: []}
+        r.count++
+        if (r.examples.length < 3) r.examples.push(displayPath(entry.path))
+        recent.set(entry.owner, r)
+      } else {
+        pending.push(f)
+      }
+    }
+  }
+  await walkRoots(
+    pool,
+    roots,
+    {
+      entries: (batch) => {
+        for (const e of batch) {
+          files.push(e)
+          take(fileFinding(e, {now: opts.now, s3KeyBytes: objectKeyBytes(opts.prefix, e.owner, e.path)}), e)
+        }
+        if (files.length >= WRITE_BATCH || pending.length >= WRITE_BATCH) flush()
+      },
+      emptyDir: (owner, path) => {
+        const e: FileEntry = {owner, path, type: 'dir', size: 0, mtime: 0, mode: 0o040755, uid: 0, gid: 0}
+        take(fileFinding(e, {now: opts.now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e)
+      },
+    },
+    {concurrency: opts.concurrency},
+  )
+  for (const [owner, r] of recent) pending.push(rollUpRecent(owner, r.count, r.examples))
+  flush()
 }
 
 export interface InventoryReportData {

@@ -1,5 +1,3 @@
-import {checkbox, confirm, input, password, select} from '@inquirer/prompts'
-
 /** One entry of a checkbox question; a `disabled` entry is shown (with the reason, when a string) but cannot be picked. */
 export interface CheckboxChoice<T extends string> {
   name: string
@@ -22,15 +20,19 @@ export interface Prompter {
   checkbox?<T extends string>(opts: {message: string; choices: Array<CheckboxChoice<T>>; required?: boolean}): Promise<T[]>
 }
 
-/** Prompts on the terminal with @inquirer/prompts; they draw on stderr so that stdout stays clean for results. */
+/**
+ * Prompts on the terminal with @inquirer/prompts; they draw on stderr so that stdout stays clean for results.
+ * Loaded on first use: most runs never prompt, and the import costs ~70 ms of every start.
+ */
 export function terminalPrompter(): Prompter {
   const context = {output: process.stderr}
+  const prompts = () => import('@inquirer/prompts')
   return {
-    input: (opts) => input(opts, context),
-    secret: (opts) => password({message: opts.message, mask: true}, context),
-    confirm: (opts) => confirm(opts, context),
-    select: (opts) => select(opts, context),
-    checkbox: <T extends string>(opts: {message: string; choices: Array<CheckboxChoice<T>>; required?: boolean}) =>
-      checkbox<T>({message: opts.message, choices: opts.choices, required: opts.required, pageSize: 15}, context),
+    input: async (opts) => (await prompts()).input(opts, context),
+    secret: async (opts) => (await prompts()).password({message: opts.message, mask: true}, context),
+    confirm: async (opts) => (await prompts()).confirm(opts, context),
+    select: async (opts) => (await prompts()).select(opts, context),
+    checkbox: async <T extends string>(opts: {message: string; choices: Array<CheckboxChoice<T>>; required?: boolean}) =>
+      (await prompts()).checkbox<T>({message: opts.message, choices: opts.choices, required: opts.required, pageSize: 15}, context),
   }
 }

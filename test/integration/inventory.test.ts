@@ -21,7 +21,7 @@ interface InvJson {
   hostKeys: Array<{type: string; fingerprint: string}>
   summary: {owners: Array<{owner: string; files: number; dirs: number; bytes: number; errors: number}>; findings: Record<string, number>}
   findings: Array<{rule: string; severity: string; subject: string; reason: string}>
-  changes?: {users: {added: string[]; removed: string[]}; keys: {added: string[]; removed: string[]}; files: {added: number; removed: number; changed: number}}
+  changes?: {users: {added: string[]; removed: string[]}; keys: {added: string[]; removed: string[]}; files: {added: number; removed: number; changed: number; examples: Array<{owner: string; path: string; change: string}>}}
 }
 
 let peer: SshdPeer
@@ -165,11 +165,20 @@ describe('inventory online, as root', () => {
     const key = peer.users.keyUser
     writeFileSync(join(key.home, 'tricky', 'new-file.txt'), 'new\n')
     unlinkSync(join(key.home, 'tricky', 'a file with spaces.txt'))
+    appendFileSync(join(key.home, 'tricky', 'caf\u00e9.txt'), 'grown\n')
     const added = keygen('ed25519')
     appendFileSync(key.authorizedKeysFile!, `${added.line}\n`)
     const r = await inventory(dir)
     const changes = r.json<InvJson>().changes!
-    expect(changes.files).toMatchObject({added: 1, removed: 1})
+    // changed: the grown file, its directory (new mtime) and authorized_keys (the appended key)
+    expect(changes.files).toMatchObject({added: 1, removed: 1, changed: 3})
+    expect(changes.files.examples.map((e) => `${e.change} ${e.path}`).sort()).toEqual([
+      'added tricky/new-file.txt',
+      'changed .ssh/authorized_keys',
+      'changed tricky',
+      'changed tricky/caf\u00e9.txt',
+      'removed tricky/a file with spaces.txt',
+    ])
     expect(changes.keys.added).toEqual([`${key.name} ssh-ed25519 ${added.fingerprint}`])
     expect(changes.users).toEqual({added: [], removed: []})
     const text = await runCli(['inventory', '--sshd-config', peer.configFile], {cwd: dir})

@@ -180,6 +180,21 @@ describe('SFTP pool', () => {
     }
   })
 
+  it('gives work that asks while warm() is still connecting the connections warm() opens', async () => {
+    const creds = await resolveCredentials(target(), {})
+    const pool = new SftpPool(target(), creds, {connections: 2, perConnection: 1})
+    try {
+      // Every connection is already being opened by warm(), so these wait for one; they used to wait forever.
+      const warming = pool.warm()
+      const results = await Promise.all(Array.from({length: 6}, () => readFile(pool, samplePath)))
+      await warming
+      expect(results.every((b) => b.equals(sampleBytes))).toBe(true)
+      expect(pool.size).toBe(2)
+    } finally {
+      await pool.close()
+    }
+  }, 20_000)
+
   it('reconnects after the connection is cut and retries with backoff while the server refuses', async () => {
     const proxy = await startProxy()
     const events: string[] = []
