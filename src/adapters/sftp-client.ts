@@ -38,6 +38,8 @@ const STATUS = {OK: 0, EOF: 1, NO_SUCH_FILE: 2, PERMISSION_DENIED: 3} as const
 const STATUS_NAMES = ['OK', 'EOF', 'NO_SUCH_FILE', 'PERMISSION_DENIED', 'FAILURE', 'BAD_MESSAGE', 'NO_CONNECTION', 'CONNECTION_LOST', 'OP_UNSUPPORTED']
 const ATTR = {SIZE: 0x1, UIDGID: 0x2, PERMISSIONS: 0x4, ACMODTIME: 0x8, EXTENDED: 0x80000000} as const
 const OPEN_READ = 0x1
+/** uint32 length, byte type, uint32 id, and for DATA the uint32 length of the bytes */
+const FRAME_HEADER = 13
 
 export interface Attrs {
   size: number
@@ -85,7 +87,8 @@ export class SftpStatusError extends Error {
   }
 }
 
-type Reply = {type: number; body: Buffer}
+/** A reply; a DATA reply that arrived in several SSH packets keeps them as `segments` (its bytes, uncopied). */
+type Reply = {type: number; body: Buffer; segments?: Buffer[]}
 type Pending = {resolve: (r: Reply) => void; reject: (e: Error) => void}
 
 /** Reads SFTP wire types from a buffer. */
@@ -234,25 +237,47 @@ export class SftpClient extends EventEmitter {
     this.emit('close', err)
   }
 
-  /** Frames replies out of the channel's byte stream: uint32 length, byte type, body. */
+  /**
+   * Frames replies out of the channel's byte stream: uint32 length, byte type, body. A frame inside one chunk is a
+   * view of it; a DATA frame spread over chunks (a 255 KiB READ reply arrives in ~8 SSH packets) is passed on as
+   * views of those chunks: copying them into one buffer cost a copy of every byte read and most of the GC time.
+   */
   private onData(data: Buffer): void {
     this.chunks.push(data)
     this.buffered += data.length
     for (;;) {
       if (this.buffered < 4) return
-      if (this.chunks[0].length < 4) this.chunks = [Buffer.concat(this.chunks)]
+      // The header (length, type, id, DATA's length) must be contiguous: join the first chunks while they are tiny.
+      while (this.chunks[0].length < FRAME_HEADER && this.chunks.length > 1) this.chunks.splice(0, 2, Buffer.concat([this.chunks[0], this.chunks[1]]))
       const len = this.chunks[0].readUInt32BE(0)
       if (this.buffered < 4 + len) return
-      const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks)
-      const frame = all.subarray(4, 4 + len)
-      const rest = all.subarray(4 + len)
-      this.chunks = rest.length ? [rest] : []
-      this.buffered = rest.length
-      this.dispatch(frame[0], frame.subarray(1))
+      this.buffered -= 4 + len
+      const first = this.chunks.shift()!
+      if (first.length >= 4 + len) {
+        if (first.length > 4 + len) this.chunks.unshift(first.subarray(4 + len))
+        this.dispatch(first[4], first.subarray(5, 4 + len))
+        continue
+      }
+      const pieces = [first.subarray(4)]
+      let need = len - pieces[0].length
+      while (need > 0) {
+        const chunk = this.chunks.shift()!
+        if (chunk.length > need) this.chunks.unshift(chunk.subarray(need))
+        pieces.push(chunk.subarray(0, need))
+        need -= pieces[pieces.length - 1].length
+      }
+      const head = pieces[0]
+      if (head[0] === T.DATA) {
+        // type, id, uint32 data length, then the bytes
+        this.dispatch(T.DATA, head.subarray(1, 9), [head.subarray(9), ...pieces.slice(1)].filter((p) => p.length > 0))
+      } else {
+        const frame = Buffer.concat(pieces)
+        this.dispatch(frame[0], frame.subarray(1))
+      }
     }
   }
 
-  private dispatch(type: number, body: Buffer): void {
+  private dispatch(type: number, body: Buffer, segments?: Buffer[]): void {
     if (type === T.VERSION) {
       this.versionWaiter?.({type, body})
       return
@@ -261,7 +286,7 @@ export class SftpClient extends EventEmitter {
     const p = this.pending.get(id)
     if (!p) return
     this.pending.delete(id)
-    p.resolve({type, body: body.subarray(4)})
+    p.resolve({type, body: body.subarray(4), segments})
   }
 
   private request(type: number, ...fields: Array<Buffer | number | bigint>): Promise<Reply> {
@@ -381,8 +406,14 @@ export class SftpClient extends EventEmitter {
 
   /** One READ; null at end of file. The server may return fewer bytes than asked. */
   async read(handle: Buffer, offset: number, length: number): Promise<Buffer | null> {
+    const parts = await this.readSegments(handle, offset, length)
+    return parts && (parts.length === 1 ? parts[0] : Buffer.concat(parts))
+  }
+
+  /** One READ, its bytes as they arrived (views of the SSH packets); null at end of file. */
+  private async readSegments(handle: Buffer, offset: number, length: number): Promise<Buffer[] | null> {
     const reply = await this.request(T.READ, handle, BigInt(offset), length)
-    if (reply.type === T.DATA) return new Reader(reply.body).bytes()
+    if (reply.type === T.DATA) return reply.segments ?? [new Reader(reply.body).bytes()]
     const err = SftpClient.status(reply)
     if (err.status === STATUS.EOF) return null
     throw err
@@ -399,11 +430,11 @@ export class SftpClient extends EventEmitter {
     let next = offset
     let delivered = 0
     let eof = false
-    const queue: Array<{at: number; len: number; reply: Promise<Buffer | null>}> = []
+    const queue: Array<{at: number; len: number; reply: Promise<Buffer[] | null>}> = []
     const issue = () => {
       while (!eof && queue.length < inFlight && next < end) {
         const len = Math.min(size, end - next)
-        const reply = this.read(handle, next, len)
+        const reply = this.readSegments(handle, next, len)
         // Replies still queued when the range ends early (an error, a throwing onChunk) must not become unhandled
         // rejections when the channel closes later; the one awaited still throws.
         reply.catch(() => undefined)
@@ -411,21 +442,29 @@ export class SftpClient extends EventEmitter {
         next += len
       }
     }
+    const deliver = async (parts: Buffer[]): Promise<number> => {
+      let n = 0
+      for (const part of parts) {
+        await onChunk(part)
+        n += part.length
+      }
+      delivered += n
+      return n
+    }
     issue()
     while (queue.length > 0) {
       const head = queue.shift()!
       let data = await head.reply
       let at = head.at
       let want = head.len
-      while (data !== null && data.length < want) {
-        // short read: deliver what came, then ask for the rest of this slot before moving on
-        if (data.length > 0) {
-          await onChunk(data)
-          delivered += data.length
-        }
-        at += data.length
-        want -= data.length
-        data = await this.read(handle, at, want)
+      for (;;) {
+        if (data === null) break
+        const got = await deliver(data)
+        if (got >= want) break
+        // short read: ask for the rest of this slot before moving on
+        at += got
+        want -= got
+        data = await this.readSegments(handle, at, want)
       }
       if (data === null) {
         eof = true
@@ -433,8 +472,6 @@ export class SftpClient extends EventEmitter {
         queue.length = 0
         break
       }
-      await onChunk(data)
-      delivered += data.length
       issue()
     }
     return delivered

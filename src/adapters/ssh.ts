@@ -199,7 +199,23 @@ export class SshSession {
   private constructor(
     readonly client: SshClient,
     readonly info: ServerInfo,
+    private readonly offeredHostKeys: Promise<Buffer[]>,
   ) {}
+
+  /**
+   * Every host key the server holds, as public key blobs, when it sends them after login (OpenSSH's
+   * hostkeys-00@openssh.com; ssh2 checks the server's proof that it holds each private key before passing them on).
+   * Undefined when none arrive within `waitMs`: older or other servers do not send them.
+   */
+  async hostKeys(waitMs: number): Promise<Buffer[] | undefined> {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), waitMs)))
+    try {
+      return await Promise.race([this.offeredHostKeys, timeout])
+    } finally {
+      clearTimeout(timer)
+    }
+  }
 
   static async connect(target: SshTarget, creds: SshCredentials, opts: ConnectOptions = {}): Promise<SshSession> {
     const trust = await loadTrust(target)
@@ -230,6 +246,8 @@ export class SshSession {
     // ssh2 may emit several errors for one failure (a timeout, then "connection lost"): the first one decides,
     // the others must not go unhandled. Errors after 'ready' end the connection; the pool sees 'close'.
     client.on('error', () => {})
+    // Sent right after login; listened for from the start so that it cannot be missed.
+    const offeredHostKeys = new Promise<Buffer[]>((resolve) => client.once('hostkeys', (keys: Array<{getPublicSSH(): Buffer}>) => resolve(keys.map((k) => k.getPublicSSH()))))
     await new Promise<void>((resolve, reject) => {
       client.once('ready', () => resolve())
       client.once('error', (err) => {
@@ -246,7 +264,7 @@ export class SshSession {
     // delayed ACK (about 40 ms), which made a hashed 1 GiB read 7 times slower.
     client.setNoDelay(true)
     const software = (client as unknown as {_remoteVer?: string})._remoteVer ?? 'unknown'
-    return new SshSession(client, {software, hostKey: {type: verdict.keyType, fingerprint: verdict.fingerprint}})
+    return new SshSession(client, {software, hostKey: {type: verdict.keyType, fingerprint: verdict.fingerprint}}, offeredHostKeys)
   }
 
   /** Runs a command; used only where the login may run commands. Output is capped to keep memory bounded. */

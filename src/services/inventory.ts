@@ -68,15 +68,23 @@ async function settleAll<T extends readonly unknown[]>(promises: readonly [...{[
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss']
 const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1}
 /** Files (or findings) written per transaction: bounded memory, few commits. */
-const WRITE_BATCH = 5000
+const WRITE_BATCH = 2000
 
-/** One handshake per algorithm, all at once: a key type the server lacks fails its handshake and is left out. */
-async function collectHostKeys(host: string, port: number): Promise<HostKey[]> {
-  const seen = await Promise.all(HOST_KEY_ALGORITHMS.map((algorithm) => probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).catch(() => undefined)))
+/**
+ * Every host key of the server. OpenSSH sends them all, proven, after login (hostkeys-00@openssh.com), so the
+ * session already open for the accounts has them; other servers get one handshake per algorithm, all at once (a key
+ * type the server lacks fails its handshake and is left out).
+ */
+async function collectHostKeys(session: SshSession, host: string, port: number): Promise<HostKey[]> {
+  const offered = await session.hostKeys(3_000)
+  const lines = offered?.length
+    ? offered.map((blob) => `${blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1')} ${blob.toString('base64')}`)
+    : (await Promise.all(HOST_KEY_ALGORITHMS.map((algorithm) => probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).catch(() => undefined))))
+        .filter((s) => s !== undefined)
+        .map((s) => `${s.type} ${s.blob.toString('base64')}`)
   const keys = new Map<string, HostKey>()
-  for (const s of seen) {
-    if (!s) continue
-    const key = parseHostKeyLine(`${s.type} ${s.blob.toString('base64')}`)
+  for (const line of lines) {
+    const key = parseHostKeyLine(line)
     keys.set(key.fingerprint, key)
   }
   return [...keys.values()]
@@ -161,9 +169,9 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   let session: SshSession | undefined
   const pool = new SftpPool(src, creds, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   try {
-    // Handshakes are the slow part on a fast network, so they overlap: the listing connections first, then the host
-    // key probes, the accounts session and the walk together (on a small box a dozen handshakes at once delay them
-    // all). The walk needs the accounts' homes unless the roots are configured.
+    // Handshakes are the slow part on a fast network, so they overlap: the listing connections first, then the
+    // accounts session (which also brings the host keys) and the walk together (on a small box many handshakes at
+    // once delay them all). The walk needs the accounts' homes unless the roots are configured.
     // The first failure closes the pool, so that connections still retrying give up at once.
     const failFast = <T>(p: Promise<T>) =>
       p.catch(async (err: unknown) => {
@@ -172,14 +180,12 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
       })
     const configuredRoots: WalkRoot[] = src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
     const warmed = failFast(pool.warm())
-    const accountsRead = failFast(
+    const connected = failFast(
       (configuredRoots.length > 0 ? warmed : Promise.resolve())
         .then(() => SshSession.connect(src, creds))
-        .then(async (s) => {
-          session = s
-          return collectAccounts(s, opts, deps.log)
-        }),
+        .then((s) => (session = s)),
     )
+    const accountsRead = failFast(connected.then((s) => collectAccounts(s, opts, deps.log)))
     const roots: Promise<WalkRoot[]> =
       configuredRoots.length > 0
         ? Promise.resolve(configuredRoots)
@@ -190,8 +196,9 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
           )
     const [{accounts, source, notes}, hostKeys] = await settleAll([
       accountsRead,
-      warmed.then(() => collectHostKeys(src.host, src.port)),
+      connected.then((s) => collectHostKeys(s, src.host, src.port)),
       failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log}))),
+      warmed, // last: when something else failed first, its error is the one reported
     ])
     store.addHostKeys(runId, hostKeys)
     store.addAccounts(runId, accounts)

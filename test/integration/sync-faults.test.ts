@@ -139,7 +139,9 @@ it('killed with SIGKILL at random moments (12 times), resumes each time and ends
   const byStatus = Object.fromEntries(runs.map((r) => [r.status, r.n]))
   expect(Object.keys(byStatus).sort()).toEqual(['complete', 'interrupted'])
   expect(byStatus.interrupted).toBeGreaterThanOrEqual(kills / 2)
-  expect(byStatus.complete).toBe(1 + finishedEarly)
+  // A kill may land after a run recorded itself complete and before the process exited: such a run counts as complete.
+  expect(byStatus.complete).toBeGreaterThanOrEqual(1 + finishedEarly)
+  expect(byStatus.complete + byStatus.interrupted).toBeLessThanOrEqual(1 + finishedEarly + kills)
 }, 400_000)
 
 it('keeps going when a proxy cuts the SSH connections mid-transfer', async () => {
