@@ -38,7 +38,7 @@ export interface TodoEntry {
   seq: number
   owner: string
   path: Buffer
-  action: 'copy' | 'check' | 'dir-marker'
+  action: 'copy' | 'check' | 'metadata' | 'dir-marker'
   key: string
   size: number
   mtime: number

@@ -14,7 +14,7 @@ import {interruptible} from '../ui/interrupt.js'
 export default class Sync extends BaseCommand<typeof Sync> {
   static override summary = 'Copy the legacy box to S3, verified as it streams; a re-run copies only what changed.'
   static override description = `Each user's files go to s3://<bucket>/<prefix>/home/<user>/<path> (empty directories as "dir/" objects). Users and their directories come from source.roots, or else from the last complete inventory.
-Every file is hashed while it streams (SHA-256 into the object's metadata with mtime, mode, uid and gid; a CRC-32 that S3 checks as the full-object checksum). A file that changes while it is read is not recorded and is copied on the next run. The manifest in the state database makes a re-run list the source once and send nothing to S3 for unchanged files.
+Every file is hashed while it streams (SHA-256 into the object's metadata with mtime, mode, uid and gid; a CRC-32 that S3 checks as the full-object checksum). A file that changes while it is read is not recorded and is copied on the next run. The manifest in the state database makes a re-run list the source once and send nothing to S3 for unchanged files; a file whose mode or owner changed (size and mtime the same) gets its object metadata replaced in place (CopyObject), without being read again.
 Large files (over 32 MiB) are hashed first, then uploaded in parallel parts of 8 MiB or more; an interrupted upload resumes from the parts S3 holds. Memory stays within about 128 MiB of buffers whatever the number of files.
 Files deleted at the source are reported; they are deleted from S3 only with --delete, and never more than --max-delete.
 Ctrl-C stops starting new files, lets what is in flight finish and records it; run sync again to continue.

@@ -87,6 +87,7 @@ export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set(['failed', 'chang
 export type Plan =
   | {action: 'copy'; key: string; reason: 'new' | 'changed'}
   | {action: 'check'; key: string}
+  | {action: 'metadata'; key: string}
   | {action: 'dir-marker'; key: string}
   | {action: 'unchanged'}
   | {action: 'none'}
@@ -98,11 +99,15 @@ export interface PlanOptions {
   checksum: boolean
 }
 
-const sameStat = (e: ScanEntry, m: ManifestStat) => m.size === e.size && m.mtime === e.mtime && m.mode === e.mode && m.uid === e.uid && m.gid === e.gid
+const sameData = (e: ScanEntry, m: ManifestStat) => m.size === e.size && m.mtime === e.mtime
+const sameOwnership = (e: ScanEntry, m: ManifestStat) => m.mode === e.mode && m.uid === e.uid && m.gid === e.gid
+/** CopyObject's limit: a larger object cannot have its metadata replaced in one request. */
+const MAX_COPY_OBJECT = 5 * 1024 ** 3
 
 /**
- * Decides one entry. Files are copied when new or when size, mtime, mode, uid or gid differ from the manifest (all
- * five are in the object's metadata); nothing about S3 is asked. Empty directories get a "dir/" marker object.
+ * Decides one entry. Files are copied when new or when their size or mtime differ from the manifest; when only mode,
+ * uid or gid changed (a chmod or chown), the object's metadata is replaced in place without reading the file again.
+ * Nothing about S3 is asked. Empty directories get a "dir/" marker object.
  * Symbolic links reach this point only when not followed (or their target could not be read).
  */
 export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanOptions): Plan {
@@ -118,7 +123,11 @@ export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanO
       if (e.size > S3_MAX_OBJECT) return {action: 'skip', kind: 'too-large', reason: `${e.size} bytes is over the 5 TiB S3 object limit`}
       const key = objectKeyFor(opts.prefix, e.owner, e.path)
       if (!key.ok) return {action: 'skip', kind: 'bad-name', reason: key.reason}
-      if (m?.kind === 'file' && sameStat(e, m) && m.key === key.key) return opts.checksum ? {action: 'check', key: key.key} : {action: 'unchanged'}
+      if (m?.kind === 'file' && m.key === key.key && sameData(e, m)) {
+        if (sameOwnership(e, m)) return opts.checksum ? {action: 'check', key: key.key} : {action: 'unchanged'}
+        // With --checksum the bytes are in doubt too: copied again below.
+        if (!opts.checksum && e.size <= MAX_COPY_OBJECT) return {action: 'metadata', key: key.key}
+      }
       return {action: 'copy', key: key.key, reason: m ? 'changed' : 'new'}
     }
     case 'symlink': {

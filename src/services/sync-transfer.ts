@@ -48,7 +48,7 @@ export interface SourceFile extends Omit<TodoEntry, 'seq'> {
 export type ManifestRow = Omit<ManifestEntry, 'status' | 'syncedAt'>
 
 export type Outcome =
-  | {status: 'copied'; row: ManifestRow; recorded: boolean; resumedParts: number}
+  | {status: 'copied'; row: ManifestRow; recorded: boolean; resumedParts: number; metadataOnly?: boolean}
   | {status: 'unchanged'}
   | {status: 'changed'; reason: string}
   | {status: 'vanished'; reason: string}
@@ -108,14 +108,15 @@ function rowFor(file: SourceFile, sha256: string, crc: string, etag?: string, ve
   }
 }
 
-/** One file, retried while failures are transient; never throws. */
-export async function transferFile(file: SourceFile, expectedSha256: string | undefined, deps: TransferDeps): Promise<Outcome> {
+/** One file, retried while failures are transient; never throws. `known` is its manifest entry, for check and metadata. */
+export async function transferFile(file: SourceFile, known: ManifestEntry | undefined, deps: TransferDeps): Promise<Outcome> {
   try {
     return await retry(
       async () => {
         if (file.action === 'dir-marker') return await putDirMarker(file, deps)
-        if (file.action === 'check' && (await hashOnly(file, deps)) === expectedSha256) return {status: 'unchanged'} as const
-        return file.size <= MULTIPART_THRESHOLD ? await copySmall(file, deps) : await copyLarge(file, deps)
+        if (file.action === 'metadata' && known) return await replaceMetadata(file, known, deps)
+        if (file.action === 'check' && (await hashOnly(file, deps)) === known?.sha256) return {status: 'unchanged'} as const
+        return await copyFile(file, deps)
       },
       {
         attempts: deps.attempts,
@@ -129,6 +130,27 @@ export async function transferFile(file: SourceFile, expectedSha256: string | un
     if (err instanceof SourceVanished) return {status: 'vanished', reason: err.message}
     if (err instanceof Interrupted) return {status: 'interrupted'}
     return {status: 'failed', reason: reasonOf(err)}
+  }
+}
+
+function copyFile(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
+  return file.size <= MULTIPART_THRESHOLD ? copySmall(file, deps) : copyLarge(file, deps)
+}
+
+/**
+ * A chmod or chown at the source: the object's metadata is replaced in place and the file is not read again. When S3
+ * no longer holds the version the manifest recorded (changed or deleted behind sync's back), the file is copied.
+ */
+async function replaceMetadata(file: SourceFile, known: ManifestEntry, deps: TransferDeps): Promise<Outcome> {
+  if (known.crcAlgorithm !== CRC_ALGORITHM) return copyFile(file, deps)
+  try {
+    const res = await deps.target.replaceMetadata(file.key, objectMetadata({...file, sha256: known.sha256}), {etag: known.etag, crc: known.crc})
+    return {status: 'copied', row: rowFor(file, known.sha256, known.crc, res.etag, res.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
+  } catch (err) {
+    const code = (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
+    if (code !== 412 && code !== 404) throw err
+    deps.log('sync.metadata.copy-instead', {key: file.key, reason: s3Reason(err)})
+    return copyFile(file, deps)
   }
 }
 

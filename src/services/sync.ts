@@ -96,6 +96,9 @@ export interface SyncResult {
     copied: number
     dirMarkers: number
     checked: number
+    /** files whose mode or owner changed (size and mtime the same): metadata replaced in place, not read again */
+    toUpdateMetadata: number
+    metadataUpdated: number
     failed: number
     changedDuringRead: number
     vanished: number
@@ -201,6 +204,8 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
         copied: 0,
         dirMarkers: 0,
         checked: 0,
+        toUpdateMetadata: 0,
+        metadataUpdated: 0,
         failed: 0,
         changedDuringRead: 0,
         vanished: 0,
@@ -330,6 +335,7 @@ function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: S
         const size = p.action === 'dir-marker' ? 0 : entry.size
         todo.push({owner: entry.owner, path: entry.path, action: p.action, key: p.key, size, mtime: entry.mtime, mode: entry.mode, uid: entry.uid, gid: entry.gid})
         if (p.action === 'check') result.counts.checked++
+        else if (p.action === 'metadata') result.counts.toUpdateMetadata++
         else {
           result.counts.toCopy++
           result.bytes.toCopy += size
@@ -339,7 +345,7 @@ function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: S
     }
   }
   flush()
-  return {files: result.counts.toCopy + result.counts.checked, bytes: result.bytes.toCopy}
+  return {files: result.counts.toCopy + result.counts.checked + result.counts.toUpdateMetadata, bytes: result.bytes.toCopy}
 }
 
 /** Manifest rows whose file is gone from the source (not below a directory that could not be listed, not excluded). */
@@ -403,12 +409,13 @@ async function copy(
       const next = work.next()
       if (next.done) return
       const t = next.value
-      const expectedSha256 = t.action === 'check' ? store.get(t.owner, t.path)?.sha256 : undefined
-      const outcome = await transferFile({...t, abs: joinPath(rootOf.get(t.owner)!, t.path)}, expectedSha256, transfer)
+      const known = t.action === 'check' || t.action === 'metadata' ? store.get(t.owner, t.path) : undefined
+      const outcome = await transferFile({...t, abs: joinPath(rootOf.get(t.owner)!, t.path)}, known, transfer)
       switch (outcome.status) {
         case 'copied':
           if (!outcome.recorded) writer.add(outcome.row)
           if (t.action === 'dir-marker') result.counts.dirMarkers++
+          else if (outcome.metadataOnly) result.counts.metadataUpdated++
           else result.counts.copied++
           if (outcome.resumedParts > 0) result.counts.resumedUploads++
           break

@@ -22,7 +22,7 @@ export function renderSyncResult(r: SyncResult): string {
   const lines: string[] = []
   if (r.dryRun) {
     lines.push(
-      `Dry run: would copy ${c.toCopy} file(s) and directory marker(s), ${formatBytes(r.bytes.toCopy)}${c.checked ? `, and re-hash ${c.checked} file(s)` : ''}; ${c.unchanged} unchanged; ${c.skipped} skipped.`,
+      `Dry run: would copy ${c.toCopy} file(s) and directory marker(s), ${formatBytes(r.bytes.toCopy)}${c.checked ? `, and re-hash ${c.checked} file(s)` : ''}${c.toUpdateMetadata ? `, and update the mode/owner metadata of ${c.toUpdateMetadata} (not read again)` : ''}; ${c.unchanged} unchanged; ${c.skipped} skipped.`,
     )
     if (c.deletedAtSource > 0) lines.push(`Deleted at the source: ${c.deletedAtSource} (with --delete they would be removed from S3), e.g. ${r.deletions.examples.slice(0, 3).join(', ')}.`)
     lines.push('Nothing was changed.')
@@ -30,6 +30,7 @@ export function renderSyncResult(r: SyncResult): string {
     lines.push(
       `${r.interrupted ? 'Interrupted after copying' : 'Copied'} ${c.copied} file(s) (${formatBytes(r.bytes.copied)}) and ${c.dirMarkers} empty director${c.dirMarkers === 1 ? 'y' : 'ies'} to s3://${r.bucket} in ${formatDuration(r.durationMs)}; ${c.unchanged} unchanged, ${c.skipped} skipped.`,
     )
+    if (c.metadataUpdated > 0) lines.push(`Updated the mode/owner metadata of ${c.metadataUpdated} object(s) in place (chmod/chown at the source; the files were not read again).`)
     if (c.resumedUploads > 0) lines.push(`Resumed ${c.resumedUploads} multipart upload(s) from the parts S3 already held.`)
     if (c.deleted > 0) lines.push(`Deleted ${c.deleted} object(s) whose file is gone from the source.`)
     else if (c.deletedAtSource > 0 && !r.deletions.refused) lines.push(`Deleted at the source: ${c.deletedAtSource} file(s), kept in S3 (pass --delete to remove them), e.g. ${r.deletions.examples.slice(0, 3).join(', ')}.`)

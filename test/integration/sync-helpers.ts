@@ -202,12 +202,13 @@ export function seedInventory(stateDb: string, roots: Array<{name: string; uid: 
 /** An HTTP proxy in front of an S3 peer that records every request and can answer some with a failure instead. */
 export async function startS3Proxy(upstream: string, opts: {fail?: (method: string, path: string, n: number) => number | undefined} = {}) {
   const target = new URL(upstream)
-  const requests: Array<{method: string; path: string; query: string}> = []
+  const requests: Array<{method: string; path: string; query: string; copySource?: string}> = []
   let n = 0
   let failed = 0
   const server = createHttpServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
-    requests.push({method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.search})
+    const copySource = req.headers['x-amz-copy-source'] as string | undefined
+    requests.push({method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.search, ...(copySource ? {copySource: decodeURIComponent(copySource)} : {})})
     const failWith = opts.fail?.(req.method ?? '', url.pathname, ++n)
     if (failWith) {
       failed++

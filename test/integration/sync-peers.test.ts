@@ -3,9 +3,9 @@
  * tree) to versitygw (an S3 that checks every checksum) and to moto. What S3 must hold is computed here from the
  * source tree on disk, independently of sync, and every object is downloaded and compared byte for byte.
  */
-import {HeadObjectCommand, type S3Client} from '@aws-sdk/client-s3'
+import {HeadObjectCommand, PutObjectCommand, type S3Client} from '@aws-sdk/client-s3'
 import {randomBytes} from 'node:crypto'
-import {appendFileSync, mkdirSync, rmSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
+import {appendFileSync, chmodSync, chownSync, mkdirSync, readFileSync, rmSync, statSync, symlinkSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import type {SyncResult} from '../../src/services/sync.js'
@@ -162,6 +162,38 @@ describe.each([['versitygw', versitygw], ['moto', moto]] as const)('to %s', (nam
     expect(verified.mismatches).toEqual([])
     expect(v.code).toBe(0)
     expect(verified.checked).toBe(expectedObjects(roots, PREFIX).size - unstorable.size)
+  })
+
+  it('after a chmod or chown replaces the objects\' metadata in place, without copying the files again', async () => {
+    const large = join(roots[0].root, 'data/large.bin')
+    const guide = join(roots[2].root, 'docs/guide.md')
+    // Toggled: the same tree serves both S3 peers in turn.
+    chmodSync(large, (statSync(large).mode & 0o777) === 0o600 ? 0o640 : 0o600)
+    chownSync(guide, roots[2].uid, statSync(guide).gid === 0 ? roots[2].gid : 0)
+    const keys = [`${PREFIX}/home/${owner(0)}/data/large.bin`, `${PREFIX}/home/${owner(2)}/docs/guide.md`]
+    proxy.requests.length = 0
+    const r = await project.run(['sync', '--json'])
+    const result = r.json<SyncResult>()
+    expect(result.counts).toMatchObject({copied: 0, metadataUpdated: 2, toUpdateMetadata: 2})
+    expect(result.bytes.copied).toBe(0)
+    // One CopyObject onto itself per file, no upload of the bytes.
+    const writes = proxy.requests.filter((q) => (q.method === 'PUT' || q.method === 'POST') && !unstorable.has(q.path.slice(bucket.length + 2)))
+    expect(writes.map((q) => `${q.method} ${q.path} <- ${q.copySource}`).sort()).toEqual(keys.map((k) => `PUT /${bucket}/${k} <- ${bucket}/${k}`).sort())
+    const [largeHead, guideHead] = await Promise.all(keys.map((Key) => s3.send(new HeadObjectCommand({Bucket: bucket, Key}))))
+    expect(largeHead.Metadata).toMatchObject({mode: statSync(large).mode.toString(8), sha256: sha256(readFileSync(large))})
+    expect(guideHead.Metadata).toMatchObject({gid: String(statSync(guide).gid), sha256: sha256(readFileSync(guide))})
+    const v = await project.run(['verify', '--json'])
+    expect(v.json<VerifyResult>().mismatches).toEqual([])
+    expect(v.code).toBe(0)
+    const again = (await project.run(['sync', '--json'])).json<SyncResult>()
+    expect(again.counts).toMatchObject({copied: 0, metadataUpdated: 0})
+
+    // An object replaced behind sync's back is not the version the manifest knows: the file is copied instead.
+    await s3.send(new PutObjectCommand({Bucket: bucket, Key: keys[1], Body: 'overwritten in S3\n'}))
+    chmodSync(guide, (statSync(guide).mode & 0o777) === 0o600 ? 0o644 : 0o600)
+    const fallback = (await project.run(['sync', '--json'])).json<SyncResult>()
+    expect(fallback.counts).toMatchObject({copied: 1, metadataUpdated: 0, toUpdateMetadata: 1})
+    expect((await downloadAll(s3, bucket, keys[1])).get(keys[1])).toBe(expectedObjects([roots[2]], PREFIX).get(keys[1]))
   })
 
   it('reports files deleted at the source, deletes them only with --delete and never beyond --max-delete', async () => {
