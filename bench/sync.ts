@@ -223,6 +223,13 @@ async function main(): Promise<void> {
       row(label, 'rclone copy', rcDefault)
       const rcIgnore = (await rclone('copy', data.a, 'a-rci', ['--ignore-checksum'])).result
       row(label, 'rclone copy --ignore-checksum', rcIgnore)
+      const floor = await repeated(REPEAT, async () => {
+        const b = await newBucket(s3, 'a-floor')
+        return measure(process.execPath, ['--import', 'tsx', join(import.meta.dirname, 's3-floor.ts'), join(data.a, 'big.bin'), b, 'big.bin'], {
+          env: {...process.env, AWS_ENDPOINT_URL: s3.config.endpoint, AWS_REGION: s3.config.region, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey},
+        })
+      })
+      row(label, 'floor: the same upload from local disk, no SFTP', floor, 'S3 side only: what sync cannot go under here')
       const sftpDefault = await repeated(REPEAT, () => sftp(join(data.a, 'big.bin')))
       row(label, 'OpenSSH sftp get (default cipher)', sftpDefault, 'to local disk')
       const sftpGcm = await repeated(REPEAT, () => sftp(join(data.a, 'big.bin'), 'aes128-gcm@openssh.com'))
