@@ -111,6 +111,10 @@ it('killed with SIGKILL at random moments (12 times), resumes each time and ends
     if (done) {
       finishedEarly++
       await exited
+      // Everything was copied before a kill came: new bytes in the large file and in some small ones give the next
+      // runs a multipart upload and small files to be killed in again.
+      writeFileSync(join(root, 'big.bin'), randomBytes(192 * MiB + 777 + finishedEarly))
+      for (let f = 0; f < 300; f += 7) writeFileSync(join(root, `d${String(Math.floor(f / 100)).padStart(3, '0')}`, `f${f}.txt`), randomBytes(4096))
       continue
     }
     child.kill('SIGKILL')
