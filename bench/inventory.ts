@@ -115,7 +115,7 @@ async function main(): Promise<void> {
     console.log(`| wall time, ${small.files} files (median) | ${s(small.ms)} | | | |`)
     console.log(`| peak RSS, ${small.files} files (median) | ${mb(small.rss)} | | < 300 MB | ${small.rss < 300e6 ? 'yes' : 'NO'} |`)
     console.log(`| peak RSS, ${big.files} files (median) | ${mb(big.rss)} | | < 300 MB, growth <= 20% | ${big.rss < 300e6 && growth <= 0.2 ? 'yes' : 'NO'} (${(growth * 100).toFixed(0)}%) |`)
-    console.log('\nOur inventory also collects accounts, keys and host keys (one handshake per key type) and writes everything to SQLite; rclone only lists.')
+    console.log('\nOur inventory also collects accounts (the collect script over exec), keys and host keys, raises findings and writes everything to SQLite; rclone only lists.')
   } finally {
     await sshd.stop()
   }
