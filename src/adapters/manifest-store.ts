@@ -109,6 +109,10 @@ const toScan = (r: ScanRow): ScanEntry => ({
 })
 
 const PAGE = 1000
+const SCAN_PAGE = `SELECT s.owner, s.path, s.type, s.size, s.mtime, s.mode, s.uid, s.gid, s.link_target, s.error, s.empty,
+         m.kind, m.size, m.mtime, m.mode, m.uid, m.gid, m.key, m.status
+  FROM sync_scan s LEFT JOIN sync_manifest m ON m.owner = s.owner AND m.path = s.path
+  WHERE (s.owner, s.path) > (:owner, :path) $unchanged ORDER BY s.owner, s.path LIMIT ${PAGE}`
 
 /**
  * The sync tables of the state database: runs, the manifest (what S3 holds for each source file), multipart uploads
@@ -141,14 +145,20 @@ export class ManifestStore {
       ),
       scanEmpty: this.db.prepare('UPDATE sync_scan SET empty = 1 WHERE owner = ? AND path = ?'),
       scanUpdate: this.db.prepare('UPDATE sync_scan SET type = ?, size = ?, mtime = ?, mode = ?, uid = ?, gid = ?, error = ? WHERE owner = ? AND path = ?'),
-      scanPage: this.db
+      scanPage: this.db.prepare(SCAN_PAGE.replace('$unchanged', '')).raw(true),
+      // The same, without the files whose size, mtime, mode, owner and key (base || owner || '/' || path) match a
+      // synced manifest row: on a re-sync of 100,000 unchanged files, handing each row to JS cost ~300 ms.
+      scanPageChanged: this.db
         .prepare(
-          `SELECT s.owner, s.path, s.type, s.size, s.mtime, s.mode, s.uid, s.gid, s.link_target, s.error, s.empty,
-                  m.kind, m.size, m.mtime, m.mode, m.uid, m.gid, m.key, m.status
-           FROM sync_scan s LEFT JOIN sync_manifest m ON m.owner = s.owner AND m.path = s.path
-           WHERE (s.owner, s.path) > (?, ?) ORDER BY s.owner, s.path LIMIT ${PAGE}`,
+          SCAN_PAGE.replace(
+            '$unchanged',
+            // "IS NOT 1": without a manifest row the test is NULL, and the row must stay.
+            `AND (s.type = 'file' AND s.error IS NULL AND m.kind = 'file' AND m.status = 'synced' AND m.size = s.size AND m.mtime = s.mtime
+              AND m.mode = s.mode AND m.uid = s.uid AND m.gid = s.gid AND m.key = :base || s.owner || '/' || CAST(s.path AS TEXT)) IS NOT 1`,
+          ),
         )
         .raw(true),
+      scanCount: this.db.prepare('SELECT COUNT(*) FROM sync_scan').pluck(),
       todoInsert: this.db.prepare('INSERT INTO sync_todo (owner, path, action, key, size, mtime, mode, uid, gid, rank) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)'),
       todoPage: this.db.prepare(`SELECT * FROM sync_todo WHERE (rank, seq) > (?, ?) ORDER BY rank, seq LIMIT ${PAGE}`),
       manifestGet: this.db.prepare('SELECT * FROM sync_manifest WHERE owner = ? AND path = ?'),
@@ -226,11 +236,22 @@ export class ManifestStore {
    * Every listed entry with what the manifest says of it, in pages (a read cursor cannot stay open while we write).
    * Rows come as arrays and only the columns the plan needs: a re-sync walks every file through here.
    */
-  *scanWithManifest(): IterableIterator<{entry: ScanEntry; manifest?: ManifestStat}> {
+  /** Entries listed in this run. */
+  scanCount(): number {
+    return this.stmts.scanCount.get() as number
+  }
+
+  /**
+   * The listing joined with the manifest, in (owner, path) order. With `unchangedKeyBase` (the key base of
+   * homesKeyBase), files that are plainly unchanged (same size, mtime, mode, uid, gid and key as a synced row) are
+   * left out: the caller counts them as scanCount() minus what it was given.
+   */
+  *scanWithManifest(unchangedKeyBase?: string): IterableIterator<{entry: ScanEntry; manifest?: ManifestStat}> {
+    const page = unchangedKeyBase === undefined ? this.stmts.scanPage : this.stmts.scanPageChanged
     let owner = ''
     let path: Buffer = Buffer.alloc(0)
     for (;;) {
-      const rows = this.stmts.scanPage.all(owner, path) as unknown[][]
+      const rows = page.all({owner, path, ...(unchangedKeyBase === undefined ? {} : {base: unchangedKeyBase})}) as unknown[][]
       for (const r of rows) {
         const entry: ScanEntry = {
           owner: r[0] as string,

@@ -11,6 +11,11 @@ export function homeKeyPrefix(prefix: string, owner: string): string {
   return [prefix, 'home', owner].filter(Boolean).join('/')
 }
 
+/** What every home's key prefix starts with: "<prefix>/home/" or "home/" (then "<owner>/<relative path>"). */
+export function homesKeyBase(prefix: string): string {
+  return `${homeKeyPrefix(prefix, '')}/`
+}
+
 /** Transfer's logical home directory target for an owner: "/<bucket>/<prefix>/home/<owner>". */
 export function homeDirectoryTarget(bucket: string, prefix: string, owner: string): string {
   return `/${bucket}/${homeKeyPrefix(prefix, owner)}`

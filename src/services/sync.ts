@@ -21,7 +21,7 @@ import {displayPath} from '../core/findings.js'
 import {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
 import {pathFilter, type PathFilter} from '../core/globs.js'
 import type {FileEntry} from '../core/inventory-model.js'
-import {homeKeyPrefix} from '../core/key-mapping.js'
+import {homeKeyPrefix, homesKeyBase} from '../core/key-mapping.js'
 import {isWithin, type ManifestEntry, planEntry, PROBLEM_KINDS, type ProblemKind} from '../core/sync-plan.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ManifestRow, type TransferDeps, transferFile} from './sync-transfer.js'
@@ -318,7 +318,11 @@ function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: S
     store.addTodo(todo)
     todo = []
   }
-  for (const {entry, manifest} of store.scanWithManifest()) {
+  // Plainly unchanged files are counted in SQLite, not handed over one by one (unless --checksum re-hashes them).
+  const base = opts.checksum ? undefined : homesKeyBase(config.target.prefix)
+  let seen = 0
+  for (const {entry, manifest} of store.scanWithManifest(base)) {
+    seen++
     const p = planEntry(entry, manifest, {prefix: config.target.prefix, checksum: opts.checksum})
     switch (p.action) {
       case 'unchanged':
@@ -345,6 +349,7 @@ function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: S
     }
   }
   flush()
+  if (base !== undefined) result.counts.unchanged += store.scanCount() - seen
   return {files: result.counts.toCopy + result.counts.checked + result.counts.toUpdateMetadata, bytes: result.bytes.toCopy}
 }
 
