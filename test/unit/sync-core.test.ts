@@ -4,6 +4,7 @@ import {crc32 as zlibCrc32} from 'node:zlib'
 import {crc32Base64, crc32Combine, crc32FromBase64} from '../../src/core/crc32.js'
 import {BufferPool, ByteBudget, TokenBucket} from '../../src/core/flow-control.js'
 import {pathFilter} from '../../src/core/globs.js'
+import {homesKeyBase, objectKeyFor} from '../../src/core/key-mapping.js'
 import {
   isWithin,
   type ManifestEntry,
@@ -115,6 +116,15 @@ describe('planEntry', () => {
       expect(planEntry(entry({...change, size: big}), manifest({size: big}), opts)).toMatchObject({action: 'copy', reason: 'changed'})
     }
     expect(planEntry(entry(), manifest(), {...opts, checksum: true})).toEqual({action: 'check', key: 'p/home/alice/docs/a.txt'})
+  })
+
+  it('builds every object key from the homes key base (what the re-sync compares in SQLite)', () => {
+    for (const prefix of ['', 'p', 'a/b']) {
+      const key = objectKeyFor(prefix, 'alice', b('docs/a.txt'))
+      expect(key).toEqual({ok: true, key: `${homesKeyBase(prefix)}alice/docs/a.txt`})
+    }
+    expect(homesKeyBase('')).toBe('home/')
+    expect(homesKeyBase('migrated')).toBe('migrated/home/')
   })
 
   it('gives empty directories a marker object, once', () => {
