@@ -64,9 +64,9 @@ export interface ObjectTarget {
   put(key: string, body: Buffer, crc: string, metadata: Record<string, string>): Promise<WriteResult>
   /**
    * Replaces an object's metadata in place (CopyObject onto itself), only while it is still the version with
-   * `etag`; S3 must report the same CRC-32 for the copy. Objects up to 5 GiB.
+   * `etag` and `crc`; undefined when S3 no longer holds that version. Objects up to 5 GiB.
    */
-  replaceMetadata(key: string, metadata: Record<string, string>, expect: {etag?: string; crc: string}): Promise<WriteResult>
+  replaceMetadata(key: string, metadata: Record<string, string>, expect: {etag?: string; crc: string}): Promise<WriteResult | undefined>
   createMultipart(key: string, metadata: Record<string, string>): Promise<string>
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, crc: string): Promise<string>
   /** The parts S3 holds for an upload; undefined when the upload no longer exists. */
@@ -270,22 +270,28 @@ export class S3ObjectTarget implements ObjectTarget {
     this.direct?.destroy()
   }
 
-  async replaceMetadata(key: string, metadata: Record<string, string>, expect: {etag?: string; crc: string}): Promise<WriteResult> {
-    const out = await this.s3.send(
-      new CopyObjectCommand({
-        Bucket: this.bucket,
-        Key: key,
-        CopySource: `${this.bucket}/${encodeKey(key)}`,
-        CopySourceIfMatch: expect.etag,
-        MetadataDirective: 'REPLACE',
-        Metadata: metadata,
-        ChecksumAlgorithm: 'CRC32',
-        ...this.encryption,
-      }),
-    )
+  async replaceMetadata(key: string, metadata: Record<string, string>, expect: {etag?: string; crc: string}): Promise<WriteResult | undefined> {
+    let out
+    try {
+      out = await this.s3.send(
+        new CopyObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          CopySource: `${this.bucket}/${encodeKey(key)}`,
+          CopySourceIfMatch: expect.etag,
+          MetadataDirective: 'REPLACE',
+          Metadata: metadata,
+          ChecksumAlgorithm: 'CRC32',
+          ...this.encryption,
+        }),
+      )
+    } catch (err) {
+      if (status(err) === 412 || status(err) === 404) return undefined
+      throw err
+    }
+    // An S3 that ignores CopySourceIfMatch (moto) copied another version: its CRC-32 tells.
     const crc = out.CopyObjectResult?.ChecksumCRC32
-    // An S3 that ignores CopySourceIfMatch (moto) copied another version: reported as the failed precondition it is.
-    if (crc && crc !== expect.crc) throw Object.assign(new Error(`the object ${key} has CRC32 ${crc}, not ${expect.crc}`), {name: 'PreconditionFailed', $metadata: {httpStatusCode: 412}})
+    if (crc && crc !== expect.crc) return undefined
     return {etag: out.CopyObjectResult?.ETag, versionId: out.VersionId}
   }
 

@@ -142,16 +142,10 @@ function copyFile(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
  * no longer holds the version the manifest recorded (changed or deleted behind sync's back), the file is copied.
  */
 async function replaceMetadata(file: SourceFile, known: ManifestEntry, deps: TransferDeps): Promise<Outcome> {
-  if (known.crcAlgorithm !== CRC_ALGORITHM) return copyFile(file, deps)
-  try {
-    const res = await deps.target.replaceMetadata(file.key, objectMetadata({...file, sha256: known.sha256}), {etag: known.etag, crc: known.crc})
-    return {status: 'copied', row: rowFor(file, known.sha256, known.crc, res.etag, res.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
-  } catch (err) {
-    const code = (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
-    if (code !== 412 && code !== 404) throw err
-    deps.log('sync.metadata.copy-instead', {key: file.key, reason: s3Reason(err)})
-    return copyFile(file, deps)
-  }
+  const res = known.crcAlgorithm === CRC_ALGORITHM ? await deps.target.replaceMetadata(file.key, objectMetadata({...file, sha256: known.sha256}), {etag: known.etag, crc: known.crc}) : undefined
+  if (res) return {status: 'copied', row: rowFor(file, known.sha256, known.crc, res.etag, res.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
+  deps.log('sync.metadata.copy-instead', {key: file.key, reason: 'S3 does not hold the version the manifest recorded'})
+  return copyFile(file, deps)
 }
 
 async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
