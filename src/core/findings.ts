@@ -61,6 +61,7 @@ export const RULES = {
   'hostkey.dsa': rule('hostkey.dsa', 'warning', 'DSA host key', 'Transfer imports RSA >= 2048, ECDSA and Ed25519 host keys only: clients that know only this key will see a new host key.'),
   'hostkey.rsa-short': rule('hostkey.rsa-short', 'warning', 'RSA host key shorter than 2048 bits', 'Transfer imports RSA host keys of 2048 bits or more: clients that know only this key will see a new host key.'),
   'hostkey.unsupported': rule('hostkey.unsupported', 'warning', 'Host key type Transfer cannot import', 'Clients that know only this key will see a new host key: tell them the new fingerprint.'),
+  'hostkey.probe-failed': rule('hostkey.probe-failed', 'warning', 'A host key type could not be read', 'Re-run the inventory; if it fails again, list the keys on the box (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and compare them with the inventory.'),
 } as const satisfies Record<string, Rule>
 
 export type RuleId = keyof typeof RULES
@@ -163,6 +164,11 @@ export function hostKeyFindings(hostKeys: HostKey[]): Finding[] {
     else if (!TRANSFER_KEY_TYPES.includes(k.type)) out.push(finding('hostkey.unsupported', subject, `${k.fingerprint}: ${k.type} host key`))
   }
   return out
+}
+
+/** A host key handshake that failed for another reason than the server lacking that key type: the list may be short. */
+export function hostKeyProbeFinding(algorithm: string, reason: string): Finding {
+  return finding('hostkey.probe-failed', `hostkey:${algorithm}`, `the handshake asking for the ${algorithm} host key failed (${reason}): the server may hold a key of this type that the inventory does not list`)
 }
 
 /** Bytes that need escaping in a displayed path: controls, DEL, the backslash (so display stays reversible). */

@@ -3,13 +3,13 @@ import {basename} from 'node:path'
 
 import {InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
-import {type AskSecret, probeHostKey, resolveCredentials, SshSession} from '../adapters/ssh.js'
+import {type AskSecret, probeHostKey, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
 import {collectScript} from '../core/collect-script.js'
 import type {Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
-import {accountFindings, displayPath, fileFinding, hostKeyFindings} from '../core/findings.js'
+import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
@@ -64,30 +64,54 @@ async function settleAll<T extends readonly unknown[]>(promises: readonly [...{[
   return results.map((r) => (r as PromiseFulfilledResult<unknown>).value) as unknown as T
 }
 
-/** Every host key algorithm an SSH server might offer, one handshake each (the type the key is recorded under). */
-const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss']
+/**
+ * Every host key algorithm an SSH server might offer, one handshake each. An RSA key is probed twice: servers older
+ * than OpenSSH 7.2 (those before 6.8 send no hostkeys-00 either) sign only with ssh-rsa; the same key found twice is
+ * kept once.
+ */
+const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-rsa', 'ssh-dss']
 const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1}
 /** Files (or findings) written per transaction: bounded memory, few commits. */
 const WRITE_BATCH = 2000
 
 /**
  * Every host key of the server. OpenSSH sends them all, proven, after login (hostkeys-00@openssh.com), so the
- * session already open for the accounts has them; other servers get one handshake per algorithm, all at once (a key
- * type the server lacks fails its handshake and is left out).
+ * session already open for the accounts has them; other servers get one handshake per algorithm, all at once. A key
+ * type the server lacks fails its handshake and is left out; a handshake that fails otherwise becomes a finding (the
+ * list may be short). Probed keys are not proven by the server: the probe of the session's own key type must show
+ * the key the session verified, or something answers those probes in the server's place.
  */
-async function collectHostKeys(session: SshSession, host: string, port: number): Promise<HostKey[]> {
+export async function collectHostKeys(session: SshSession, host: string, port: number): Promise<{keys: HostKey[]; findings: Finding[]}> {
   const offered = await session.hostKeys(3_000)
-  const lines = offered?.length
-    ? offered.map((blob) => `${blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1')} ${blob.toString('base64')}`)
-    : (await Promise.all(HOST_KEY_ALGORITHMS.map((algorithm) => probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).catch(() => undefined))))
-        .filter((s) => s !== undefined)
-        .map((s) => `${s.type} ${s.blob.toString('base64')}`)
+  const findings: Finding[] = []
+  let lines: string[]
+  if (offered?.length) {
+    lines = offered.map((blob) => `${blob.subarray(4, 4 + blob.readUInt32BE(0)).toString('latin1')} ${blob.toString('base64')}`)
+  } else {
+    const probes = await Promise.all(HOST_KEY_ALGORITHMS.map((algorithm) => probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).then((key) => ({algorithm, key}), (err: unknown) => ({algorithm, err}))))
+    lines = []
+    for (const p of probes) {
+      if ('key' in p) {
+        const verified = session.info.hostKey
+        if (p.key.type === verified.type && p.key.fingerprint !== verified.fingerprint) {
+          throw new SshError(
+            `${host}:${port} showed the ${p.key.type} host key ${p.key.fingerprint} to a second connection, but ${verified.fingerprint} (the verified one) to the first. Refusing to record host keys.`,
+            'HOST_KEY_REJECTED',
+            {suggestions: ['Check with the box\'s administrator which is its real host key, and whether something between here and the box answers SSH in its place.']},
+          )
+        }
+        lines.push(`${p.key.type} ${p.key.blob.toString('base64')}`)
+      } else if (!/no matching host key format/.test(errorMessage(p.err))) {
+        findings.push(hostKeyProbeFinding(p.algorithm, errorMessage(p.err)))
+      }
+    }
+  }
   const keys = new Map<string, HostKey>()
   for (const line of lines) {
     const key = parseHostKeyLine(line)
     keys.set(key.fingerprint, key)
   }
-  return [...keys.values()]
+  return {keys: [...keys.values()], findings}
 }
 
 /** Accounts from the chosen source; online, the collect script runs over exec (the same script admins run by hand). */
@@ -194,7 +218,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
               ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
               : [{owner: src.username, path: await pool.withSftp((s) => s.realpath('.'))}],
           )
-    const [{accounts, source, notes}, hostKeys] = await settleAll([
+    const [{accounts, source, notes}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
       accountsRead,
       connected.then((s) => collectHostKeys(s, src.host, src.port)),
       failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log}))),
@@ -202,7 +226,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     ])
     store.addHostKeys(runId, hostKeys)
     store.addAccounts(runId, accounts)
-    const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys)]
+    const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys), ...probeFindings]
     if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source'))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
     store.addFindings(runId, findings)
