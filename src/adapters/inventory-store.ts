@@ -35,12 +35,16 @@ export interface FileChange {
   change: 'added' | 'removed' | 'changed'
 }
 
+/** Rows per commit while the walk writes: bounded work per commit, few commits. */
+const ROWS_PER_COMMIT = 10_000
+
 type FileRow = {owner: string; path: Buffer; type: FileType; size: number; mtime: number; mode: number; uid: number; gid: number; link_target: Buffer | null; error: string | null}
 
 /** The inventory's tables in the state database: runs, accounts, host keys, files and findings. */
 export class InventoryStore {
   private readonly db: Database.Database
   private readonly insertFile: Database.Statement
+  private readonly insertFinding: Database.Statement
 
   constructor(state: SqliteStateStore) {
     this.db = state.db
@@ -48,6 +52,7 @@ export class InventoryStore {
       `INSERT OR REPLACE INTO inventory_files (run_id, owner, path, type, size, mtime, mode, uid, gid, link_target, error)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     )
+    this.insertFinding = this.db.prepare('INSERT INTO inventory_findings (run_id, rule, severity, subject, reason, fix) VALUES (?, ?, ?, ?, ?, ?)')
   }
 
   /** Starts a run; a run left 'running' by an interrupted process is marked failed. */
@@ -66,18 +71,52 @@ export class InventoryStore {
     this.db.transaction(() => keys.forEach((k) => stmt.run(runId, k.type, k.bits ?? null, k.fingerprint, k.publicKey)))()
   }
 
-  /** One transaction per batch: the walk streams batches in, memory holds one batch at a time. */
   addFiles(runId: number, entries: FileEntry[]): void {
-    this.db.transaction(() => {
+    this.writing(entries.length, () => {
       for (const e of entries) {
         this.insertFile.run(runId, e.owner, e.path, e.type, e.size, e.mtime, e.mode, e.uid, e.gid, e.linkTarget ?? null, e.error ?? null)
       }
-    })()
+    })
   }
 
   addFindings(runId: number, findings: Finding[]): void {
-    const stmt = this.db.prepare('INSERT INTO inventory_findings (run_id, rule, severity, subject, reason, fix) VALUES (?, ?, ?, ?, ?, ?)')
-    this.db.transaction(() => findings.forEach((f) => stmt.run(runId, f.rule, f.severity, f.subject, f.reason, f.fix)))()
+    if (findings.length === 0) return
+    this.writing(findings.length, () => findings.forEach((f) => this.insertFinding.run(runId, f.rule, f.severity, f.subject, f.reason, f.fix)))
+  }
+
+  /**
+   * From here to endWrites, addFiles and addFindings write inside a transaction that commits every ROWS_PER_COMMIT
+   * rows: the walk hands over each directory as it arrives, so its rows leave JS memory at once (held in batches,
+   * they outlived the young generation), and commits stay few. Outside, each call is its own transaction.
+   */
+  beginWrites(): void {
+    this.uncommitted ??= 0
+  }
+
+  /** Commits what was written since beginWrites. */
+  endWrites(): void {
+    const open = this.db.inTransaction && this.uncommitted !== undefined
+    this.uncommitted = undefined
+    if (open) this.db.exec('COMMIT')
+  }
+
+  private uncommitted?: number
+
+  private writing(rows: number, write: () => void): void {
+    if (this.uncommitted === undefined) return this.db.transaction(write)()
+    if (!this.db.inTransaction) this.db.exec('BEGIN')
+    try {
+      write()
+    } catch (err) {
+      this.uncommitted = undefined
+      this.db.exec('ROLLBACK')
+      throw err
+    }
+    this.uncommitted += rows
+    if (this.uncommitted >= ROWS_PER_COMMIT) {
+      this.db.exec('COMMIT')
+      this.uncommitted = 0
+    }
   }
 
   /** Ends a run and keeps only it and the complete run before it (what "changed since last time" needs). */

@@ -257,7 +257,7 @@ export interface FileFindingContext {
 }
 
 function hasControlByte(buf: Buffer): boolean {
-  for (const b of buf) if (b < 0x20 || b === 0x7f) return true
+  for (let i = 0; i < buf.length; i++) if (buf[i] < 0x20 || buf[i] === 0x7f) return true
   return false
 }
 

@@ -71,8 +71,6 @@ async function settleAll<T extends readonly unknown[]>(promises: readonly [...{[
  */
 const HOST_KEY_ALGORITHMS = ['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-rsa', 'ssh-dss']
 const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1}
-/** Files (or findings) written per transaction: bounded memory, few commits. */
-const WRITE_BATCH = 2000
 
 /**
  * Every host key of the server. OpenSSH sends them all, proven, after login (hostkeys-00@openssh.com), so the
@@ -257,19 +255,20 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
 }
 
 /**
- * Lists every file under the roots into the store, raising the per-file findings as it goes. Files and findings are
- * written in batches of a few thousand: one transaction per directory made commits cost more than the inserts.
+ * Lists every file under the roots into the store, raising the per-file findings as it goes. Each directory's
+ * entries go to the store as they arrive (it commits every few thousand rows), so nothing accumulates here.
  */
 async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']}): Promise<void> {
   opts.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
-  const files: FileEntry[] = []
-  const pending: Finding[] = []
   const recent = new Map<string, {count: number; examples: string[]}>()
-  const flush = () => {
-    store.addFiles(runId, files.splice(0))
-    store.addFindings(runId, pending.splice(0))
+  // The key length of every file under an owner's home: worked out once per owner, not per file.
+  const homeKeyBytes = new Map<string, number>()
+  const keyBytes = (e: FileEntry) => {
+    let base = homeKeyBytes.get(e.owner)
+    if (base === undefined) homeKeyBytes.set(e.owner, (base = objectKeyBytes(opts.prefix, e.owner, Buffer.alloc(0))))
+    return base + e.path.length
   }
-  const take = (list: Finding[], entry: FileEntry) => {
+  const take = (list: Finding[], entry: FileEntry, into: Finding[]) => {
     for (const f of list) {
       if (f.rule === 'file.recent') {
         const r = recent.get(entry.owner) ?? {count: 0, examples: []}
@@ -277,30 +276,35 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
         if (r.examples.length < 3) r.examples.push(displayPath(entry.path))
         recent.set(entry.owner, r)
       } else {
-        pending.push(f)
+        into.push(f)
       }
     }
   }
-  await walkRoots(
-    pool,
-    roots,
-    {
-      entries: (batch) => {
-        for (const e of batch) {
-          files.push(e)
-          take(fileFinding(e, {now: opts.now, s3KeyBytes: objectKeyBytes(opts.prefix, e.owner, e.path)}), e)
-        }
-        if (files.length >= WRITE_BATCH || pending.length >= WRITE_BATCH) flush()
+  store.beginWrites()
+  try {
+    await walkRoots(
+      pool,
+      roots,
+      {
+        entries: (batch) => {
+          const findings: Finding[] = []
+          for (const e of batch) take(fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}), e, findings)
+          store.addFiles(runId, batch)
+          if (findings.length > 0) store.addFindings(runId, findings)
+        },
+        emptyDir: (owner, path) => {
+          const e: FileEntry = {owner, path, type: 'dir', size: 0, mtime: 0, mode: 0o040755, uid: 0, gid: 0}
+          const findings: Finding[] = []
+          take(fileFinding(e, {now: opts.now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e, findings)
+          store.addFindings(runId, findings)
+        },
       },
-      emptyDir: (owner, path) => {
-        const e: FileEntry = {owner, path, type: 'dir', size: 0, mtime: 0, mode: 0o040755, uid: 0, gid: 0}
-        take(fileFinding(e, {now: opts.now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e)
-      },
-    },
-    {concurrency: opts.concurrency},
-  )
-  for (const [owner, r] of recent) pending.push(rollUpRecent(owner, r.count, r.examples))
-  flush()
+      {concurrency: opts.concurrency},
+    )
+    store.addFindings(runId, [...recent].map(([owner, r]) => rollUpRecent(owner, r.count, r.examples)))
+  } finally {
+    store.endWrites()
+  }
 }
 
 export interface InventoryReportData {
