@@ -55,7 +55,11 @@ async function ourInventory(sshd: Awaited<ReturnType<typeof startSshd>>, tree: s
     '--source-identity-file', admin.privateKeyPath!, '--source-known-hosts-file', sshd.knownHostsFile, '--source-roots', tree, '--target-region', 'us-east-1', '--target-bucket', 'bench-bucket'], {cwd: project})
   if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`)
   const rssFile = join(project, 'rss')
-  const r = await run(process.execPath, ['--import', join(ROOT, 'bench', 'rss-hook.mjs'), CLI, 'inventory', '--json', '--fail-on', 'blocker', '--sshd-config', sshd.configFile, ...EXTRA], {cwd: project, env: {BENCH_RSS_FILE: rssFile}})
+  // Run as installed (the shebang's node flags apply), with the hook that records peak RSS.
+  const r = await run(CLI, ['inventory', '--json', '--fail-on', 'blocker', '--sshd-config', sshd.configFile, ...EXTRA], {
+    cwd: project,
+    env: {BENCH_RSS_FILE: rssFile, NODE_OPTIONS: `--import ${join(ROOT, 'bench', 'rss-hook.mjs')}`},
+  })
   if (r.code !== 0 && r.code !== 3) throw new Error(`inventory failed (${r.code}): ${r.stderr}`)
   const result = JSON.parse(r.stdout) as {summary: {owners: Array<{files: number}>}}
   const files = result.summary.owners.reduce((n, o) => n + o.files, 0)
