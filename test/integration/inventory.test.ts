@@ -3,8 +3,8 @@
  * keys of every kind, host keys and a tree of awkward names, online (root login running the collect script),
  * offline (the bundle), as a non-root login, and as a chrooted login that cannot run commands.
  */
-import {execFileSync} from 'node:child_process'
-import {appendFileSync, mkdtempSync, readFileSync, unlinkSync, writeFileSync} from 'node:fs'
+import {execFileSync, spawn} from 'node:child_process'
+import {appendFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
@@ -12,7 +12,7 @@ import Database from 'better-sqlite3'
 import {displayPath} from '../../src/core/findings.js'
 import {startSshd, type SshdPeer} from '../peers/index.js'
 import {writeTrickyTree, type TrickyEntry} from '../fixtures/tricky-tree.js'
-import {runCli} from './helpers/cli.js'
+import {CLI, runCli} from './helpers/cli.js'
 
 type Json = Record<string, unknown>
 interface InvJson {
@@ -210,6 +210,63 @@ describe('inventory with less access', () => {
     expect(inv.summary.owners.map((o) => o.owner)).toEqual([chroot.name])
     const text = await runCli(['inventory', 'report', '--format', 'md'], {cwd: dir})
     expect(text.stdout).toContain('collect-script')
+  })
+})
+
+describe('inventory killed mid-walk', () => {
+  let tree: string
+  afterAll(() => rmSync(tree, {recursive: true, force: true}))
+
+  it('keeps the last complete inventory as it was, and the next run completes and sees no change', async () => {
+    // A tree big enough that the walk commits rows (every 10,000) well before it ends, outside the users' homes.
+    tree = mkdtempSync(join(tmpdir(), 'sct-inv-big-'))
+    for (let d = 0; d < 300; d++) {
+      mkdirSync(join(tree, `d${d}`))
+      for (let f = 0; f < 100; f++) writeFileSync(join(tree, `d${d}`, `f${f}`), 'x')
+    }
+    const dir = mkdtempSync(join(tmpdir(), 'sct-inv-kill-'))
+    const admin = peer.users.adminUser
+    const init = await runCli(
+      ['init', '--no-prompt', '--source-host', peer.host, '--source-port', String(peer.port), '--source-username', admin.name, '--source-identity-file', admin.privateKeyPath!,
+        '--source-known-hosts-file', peer.knownHostsFile, '--source-roots', tree, '--target-region', 'us-east-1', '--target-bucket', 'inventory-test'],
+      {cwd: dir},
+    )
+    expect(init.stderr).toBe('')
+    const files = (inv: InvJson) => inv.summary.owners.reduce((n, o) => n + o.files, 0)
+    const first = await inventory(dir)
+    expect(files(first.json<InvJson>())).toBe(30_000)
+
+    // Killed once the running inventory has committed its first 10,000 rows (polled from another connection).
+    const child = spawn(process.execPath, [CLI, 'inventory', '--json', '--sshd-config', peer.configFile], {cwd: dir, stdio: 'ignore'})
+    const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
+    const db = new Database(join(dir, '.sftp-cutover', 'state.db'), {readonly: true})
+    const committed = () =>
+      (db.prepare(`SELECT COUNT(*) AS n FROM inventory_files WHERE run_id = (SELECT MAX(id) FROM inventory_runs WHERE status = 'running')`).get() as {n: number}).n
+    let killedAt = 0
+    while (child.exitCode === null && child.signalCode === null) {
+      killedAt = committed()
+      if (killedAt > 0) {
+        child.kill('SIGKILL')
+        break
+      }
+      await new Promise((resolve) => setTimeout(resolve, 5))
+    }
+    expect(await exited).toBe('SIGKILL')
+    expect(killedAt).toBeGreaterThan(0)
+    expect(killedAt).toBeLessThan(30_000)
+    db.close()
+
+    const report = await runCli(['inventory', 'report', '--format', 'json'], {cwd: dir})
+    expect(files(report.json<InvJson>())).toBe(30_000)
+    const next = (await inventory(dir)).json<InvJson>()
+    expect(files(next)).toBe(30_000)
+    expect(next.changes?.files).toMatchObject({added: 0, removed: 0, changed: 0})
+    const runs = new Database(join(dir, '.sftp-cutover', 'state.db'), {readonly: true})
+    try {
+      expect(runs.prepare('SELECT status FROM inventory_runs ORDER BY id').all()).toEqual([{status: 'complete'}, {status: 'complete'}])
+    } finally {
+      runs.close()
+    }
   })
 })
 
