@@ -144,7 +144,8 @@ async function main(): Promise<void> {
     const ours = async (label: string, root: string, bucket?: string) => {
       const b = bucket ?? (await newBucket(s3, label))
       const project = makeProject({sshd: peers!.sshd, s3, bucket: b, roots: [root]})
-      return {bucket: b, project, run: () => measure(cli, ['sync', '--json'], {cwd: project.dir, env: {...process.env, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey}})}
+      const env = {...process.env, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey}
+      return {bucket: b, project, run: (command = 'sync') => measure(cli, [command, '--json'], {cwd: project.dir, env})}
     }
     const rcloneEnv = {
       ...process.env,
@@ -261,6 +262,9 @@ async function main(): Promise<void> {
       row(`(c) first copy, ${RESYNC} files`, 'sftp-cutover sync', first, copied(first))
       const again = track(await repeated(REPEAT, () => mine.run()))
       row(label, 'sftp-cutover sync', again, copied(again))
+      // Not a target of the issue, but the cutover runbook verifies after the final delta, inside the freeze window.
+      const verified = track(await repeated(REPEAT, () => mine.run('verify')))
+      row(`(c) verify, ${RESYNC} objects`, 'sftp-cutover verify', verified, 'HeadObject per object: size, CRC-32, sha256')
       const seeded = await rclone('copy', data.c, 'c-rc', ['--ignore-checksum'])
       row(`(c) first copy, ${RESYNC} files`, 'rclone copy --ignore-checksum', seeded.result)
       const rcSync = (await rclone('sync', data.c, 'c-rc', [], seeded.bucket)).result
