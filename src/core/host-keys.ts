@@ -116,3 +116,12 @@ export function preferredHostKeyTypes(entries: KnownHostEntry[], host: string, p
   const types = entries.filter((e) => e.marker === undefined && entryMatchesHost(e, host, port)).map((e) => e.keyType)
   return [...new Set(types)]
 }
+
+/**
+ * Whether a server's software sends all its host keys after login (hostkeys-00@openssh.com): OpenSSH does since 6.8,
+ * and no setting turns it off. Other servers are probed at once instead of being waited for.
+ */
+export function sendsHostKeyList(software: string): boolean {
+  const m = /^OpenSSH_(\d+)\.(\d+)/.exec(software)
+  return m !== null && (Number(m[1]) > 6 || (Number(m[1]) === 6 && Number(m[2]) >= 8))
+}

@@ -10,6 +10,7 @@ import {collectScript} from '../core/collect-script.js'
 import type {Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
 import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
+import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
@@ -74,13 +75,14 @@ const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1
 
 /**
  * Every host key of the server. OpenSSH sends them all, proven, after login (hostkeys-00@openssh.com), so the
- * session already open for the accounts has them; other servers get one handshake per algorithm, all at once. A key
+ * session already open for the accounts has them (when it says it is OpenSSH 6.8 or later; others are not waited for);
+ * other servers get one handshake per algorithm, all at once. A key
  * type the server lacks fails its handshake and is left out; a handshake that fails otherwise becomes a finding (the
  * list may be short). Probed keys are not proven by the server: the probe of the session's own key type must show
  * the key the session verified, or something answers those probes in the server's place.
  */
 export async function collectHostKeys(session: SshSession, host: string, port: number): Promise<{keys: HostKey[]; findings: Finding[]}> {
-  const offered = await session.hostKeys(3_000)
+  const offered = sendsHostKeyList(session.info.software) ? await session.hostKeys(3_000) : undefined
   const findings: Finding[] = []
   let lines: string[]
   if (offered?.length) {

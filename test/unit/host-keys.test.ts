@@ -1,6 +1,6 @@
 import {createHash, createHmac, generateKeyPairSync} from 'node:crypto'
 
-import {entryMatchesHost, fingerprintOf, keyTypeOf, parseKnownHosts, preferredHostKeyTypes, verifyHostKey} from '../../src/core/host-keys.js'
+import {entryMatchesHost, fingerprintOf, keyTypeOf, parseKnownHosts, preferredHostKeyTypes, sendsHostKeyList, verifyHostKey} from '../../src/core/host-keys.js'
 
 function newPublicKeyLine(): {line: string; blob: Buffer; b64: string} {
   const {publicKey} = generateKeyPairSync('ed25519', {publicKeyEncoding: {type: 'spki', format: 'der'}, privateKeyEncoding: {type: 'pkcs8', format: 'der'}})
@@ -68,5 +68,12 @@ describe('host keys', () => {
   it('prefers the key types known_hosts holds for the host', () => {
     const known = parseKnownHosts(`[h]:2222 ${a.line}\nother ssh-rsa ${a.b64}`)
     expect(preferredHostKeyTypes(known, 'h', 2222)).toEqual(['ssh-ed25519'])
+  })
+})
+
+describe('sendsHostKeyList', () => {
+  it('is true for OpenSSH 6.8 and later only', () => {
+    expect(['OpenSSH_9.2p1', 'OpenSSH_6.8', 'OpenSSH_7.4p1', 'OpenSSH_10.0'].map(sendsHostKeyList)).toEqual([true, true, true, true])
+    expect(['OpenSSH_6.7p1', 'OpenSSH_5.3', 'ssh2js1.16.0', 'dropbear_2022.83', 'unknown', 'mod_sftp', 'XOpenSSH_9.2'].map(sendsHostKeyList)).toEqual([false, false, false, false, false, false, false])
   })
 })
