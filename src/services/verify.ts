@@ -206,11 +206,15 @@ async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOption
     }
     const sha = hash.digest('hex')
     const want = e.sha256 ?? metaSha
-    if (size !== e.size || (want !== undefined && sha !== want) || (e.crc !== undefined && crc32Base64(crc) !== e.crc)) {
+    // The CRC-32 S3 stored for the whole object too (not a composite "crc-of-part-crcs-N" one).
+    const stored = head.checksumType !== 'COMPOSITE' && head.crc32 && !head.crc32.includes('-') ? head.crc32 : undefined
+    const got = crc32Base64(crc)
+    if (size !== e.size || (want !== undefined && sha !== want) || (e.crc !== undefined && got !== e.crc) || (stored !== undefined && got !== stored)) {
       mismatch('content', `downloaded ${size} bytes with sha256 ${sha}; expected ${e.size} bytes with sha256 ${want ?? 'unknown'}`, deep)
     }
   } catch (err) {
-    // The SDK checks the bytes against the CRC S3 stored and fails the read when they differ.
+    // Through the SDK (endpoints not signed with plain SigV4), GetObject itself checks the bytes against the CRC S3
+    // stored and fails the read when they differ.
     if (/checksum/i.test(errorMessage(err))) mismatch('content', `the downloaded bytes do not match the object's stored checksum: ${errorMessage(err)}`, deep)
     else mismatch('unreadable', `GetObject failed: ${s3Reason(err)}`, deep)
   }
