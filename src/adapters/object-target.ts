@@ -133,12 +133,12 @@ const encodeKey = (key: string) =>
 const TRANSIENT_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'RequestTimeTooSkewed'])
 
 /**
- * PutObject, HeadObject and GetObject without the SDK's per-request machinery. Profiling 20,000 small files put the SDK at about
- * half a millisecond of CPU per request (middleware stack resolution, endpoint rules, schema serialisation): about half
- * of sync's CPU, and nearly all of verify's (100,000 HEADs took 75 s, CPU-bound). Here one request is signed with the
- * SDK's own SigV4 signer and credentials, sent on a keep-alive connection to the endpoint the SDK resolved for the
- * bucket, and retried with backoff on throttling, 5xx and network errors. Used only when that endpoint is signed with
- * plain SigV4; anything else goes through the SDK.
+ * PutObject, HeadObject and GetObject without the SDK's per-request machinery. Profiling 20,000 small files put the
+ * SDK at about half a millisecond of CPU per request (middleware stack resolution, endpoint rules, schema
+ * serialisation): about half of sync's CPU, and nearly all of verify's (100,000 HEADs took 75 s, CPU-bound). Here one
+ * request is signed with the SDK's own SigV4 signer and credentials, sent on a keep-alive connection to the endpoint
+ * the SDK resolved for the bucket, and retried with backoff on throttling, 5xx and network errors. Used only when that
+ * endpoint is signed with plain SigV4; anything else goes through the SDK.
  */
 class DirectRequests {
   private readonly signer: SignatureV4

@@ -75,10 +75,9 @@ const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1
 
 /**
  * Every host key of the server. OpenSSH sends them all, proven, after login (hostkeys-00@openssh.com), so the
- * session already open for the accounts has them (when it says it is OpenSSH 6.8 or later; others are not waited for);
- * other servers get one handshake per algorithm, all at once. A key
- * type the server lacks fails its handshake and is left out; a handshake that fails otherwise becomes a finding (the
- * list may be short). Probed keys are not proven by the server: the probe of the session's own key type must show
+ * session already open for the accounts has them (when it says it is OpenSSH 6.8 or later; others are not waited for).
+ * Other servers get one handshake per algorithm, all at once: a key type the server lacks fails its handshake and is
+ * left out; a handshake that fails otherwise becomes a finding (the list may be short). Probed keys are not proven by the server: the probe of the session's own key type must show
  * the key the session verified, or something answers those probes in the server's place.
  */
 export async function collectHostKeys(session: SshSession, host: string, port: number): Promise<{keys: HostKey[]; findings: Finding[]}> {
@@ -90,9 +89,9 @@ export async function collectHostKeys(session: SshSession, host: string, port: n
   } else {
     const probes = await Promise.all(HOST_KEY_ALGORITHMS.map((algorithm) => probeHostKey(host, port, {algorithm, timeoutMs: 10_000}).then((key) => ({algorithm, key}), (err: unknown) => ({algorithm, err}))))
     lines = []
+    const verified = session.info.hostKey
     for (const p of probes) {
       if ('key' in p) {
-        const verified = session.info.hostKey
         if (p.key.type === verified.type && p.key.fingerprint !== verified.fingerprint) {
           throw new SshError(
             `${host}:${port} showed the ${p.key.type} host key ${p.key.fingerprint} to a second connection, but ${verified.fingerprint} (the verified one) to the first. Refusing to record host keys.`,

@@ -123,77 +123,60 @@ async function splitProxy(firstPort: number, laterPort?: number): Promise<{port:
   }
 }
 
+/** Opens a session through `port`, runs the checks on it, then closes the session and the `peers`, in that order. */
+async function withSession(port: number, peers: Array<{close(): Promise<void>}>, check: (session: SshSession) => Promise<void>): Promise<void> {
+  try {
+    const session = await connect(port)
+    try {
+      await check(session)
+    } finally {
+      session.close()
+    }
+  } finally {
+    for (const peer of peers) await peer.close()
+  }
+}
+
 describe('collectHostKeys without hostkeys-00', () => {
   it('finds every host key of the server by one handshake per algorithm', async () => {
     const server = await startServer()
-    try {
-      const session = await connect(server.port)
-      try {
-        const {keys, findings} = await collectHostKeys(session, HOST, server.port)
-        expect(byType(keys)).toEqual(expected())
-        expect(findings).toEqual([])
-        // The server sent no list, so all of them came from the probes.
-        expect(await session.hostKeys(0)).toBeUndefined()
-      } finally {
-        session.close()
-      }
-    } finally {
-      await server.close()
-    }
+    await withSession(server.port, [server], async (session) => {
+      const {keys, findings} = await collectHostKeys(session, HOST, server.port)
+      expect(byType(keys)).toEqual(expected())
+      expect(findings).toEqual([])
+      // The server sent no list, so all of them came from the probes.
+      expect(await session.hostKeys(0)).toBeUndefined()
+    })
   })
 
   it('finds the RSA key of a server that signs only with ssh-rsa, as OpenSSH before 7.2 does', async () => {
     const server = await startServer(['ssh-ed25519', 'ecdsa-sha2-nistp256', 'ssh-rsa'])
-    try {
-      const session = await connect(server.port)
-      try {
-        expect(byType((await collectHostKeys(session, HOST, server.port)).keys)).toEqual(expected())
-        expect(await session.hostKeys(0)).toBeUndefined()
-      } finally {
-        session.close()
-      }
-    } finally {
-      await server.close()
-    }
+    await withSession(server.port, [server], async (session) => {
+      expect(byType((await collectHostKeys(session, HOST, server.port)).keys)).toEqual(expected())
+      expect(await session.hostKeys(0)).toBeUndefined()
+    })
   })
 
   it('says which key types it could not read when handshakes fail for another reason, instead of a silently short list', async () => {
     const server = await startServer()
     const proxy = await splitProxy(server.port) // the session gets in, every probe is turned away
-    try {
-      const session = await connect(proxy.port)
-      try {
-        const {keys, findings} = await collectHostKeys(session, HOST, proxy.port)
-        expect(keys).toEqual([])
-        expect(findings.map((f) => `${f.rule} ${f.severity} ${f.subject}`).sort()).toEqual(
-          ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss', 'ssh-ed25519', 'ssh-rsa'].map((a) => `hostkey.probe-failed warning hostkey:${a}`),
-        )
-        expect(findings[0].reason).toMatch(/handshake asking for the .* host key failed \(.+\)/)
-      } finally {
-        session.close()
-      }
-    } finally {
-      await proxy.close()
-      await server.close()
-    }
+    await withSession(proxy.port, [proxy, server], async (session) => {
+      const {keys, findings} = await collectHostKeys(session, HOST, proxy.port)
+      expect(keys).toEqual([])
+      expect(findings.map((f) => `${f.rule} ${f.severity} ${f.subject}`).sort()).toEqual(
+        ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521', 'rsa-sha2-512', 'ssh-dss', 'ssh-ed25519', 'ssh-rsa'].map((a) => `hostkey.probe-failed warning hostkey:${a}`),
+      )
+      expect(findings[0].reason).toMatch(/handshake asking for the .* host key failed \(.+\)/)
+    })
   })
 
   it('refuses when the probes see another key of the type the session verified', async () => {
     const real = await startServer(['ssh-ed25519'])
     const impostor = await startServer(undefined, {keys: [keygen('impostor-ed25519', 'ed25519', 256)]})
     const proxy = await splitProxy(real.port, impostor.port)
-    try {
-      const session = await connect(proxy.port)
-      try {
-        expect(session.info.hostKey.fingerprint).toBe(hostKeys[0].fingerprint)
-        await expect(collectHostKeys(session, HOST, proxy.port)).rejects.toMatchObject({code: 'HOST_KEY_REJECTED', message: expect.stringContaining(hostKeys[0].fingerprint)})
-      } finally {
-        session.close()
-      }
-    } finally {
-      await proxy.close()
-      await impostor.close()
-      await real.close()
-    }
+    await withSession(proxy.port, [proxy, impostor, real], async (session) => {
+      expect(session.info.hostKey.fingerprint).toBe(hostKeys[0].fingerprint)
+      await expect(collectHostKeys(session, HOST, proxy.port)).rejects.toMatchObject({code: 'HOST_KEY_REJECTED', message: expect.stringContaining(hostKeys[0].fingerprint)})
+    })
   })
 })
