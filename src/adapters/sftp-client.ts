@@ -186,7 +186,13 @@ export class SftpClient extends EventEmitter {
   /** Opens the sftp subsystem, negotiates version 3 and reads the server's limits (limits@openssh.com). */
   static async open(session: SshSession): Promise<SftpClient> {
     const channel = await new Promise<ClientChannel>((resolve, reject) => {
-      session.client.subsys('sftp', (err, ch) => (err ? reject(new SshError(`the SFTP subsystem is not available: ${err.message}`, 'SSH_FAILED', {cause: err})) : resolve(ch)))
+      session.client.subsys('sftp', (err, ch) => {
+        if (!err) return resolve(ch)
+        // Refused on a live connection: the server has no SFTP (not worth retrying). Failed because the connection
+        // went away meanwhile (ssh2 emits 'close' before failing pending requests): a new connection may well work.
+        if (session.closed) reject(new SshError(`the connection closed while opening the SFTP subsystem: ${err.message}`, 'SSH_FAILED', {transient: true, cause: err}))
+        else reject(new SshError(`the SFTP subsystem is not available: ${err.message}`, 'SSH_FAILED', {cause: err}))
+      })
     })
     const client = new SftpClient(channel)
     await client.init()

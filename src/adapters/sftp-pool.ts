@@ -54,6 +54,7 @@ export class SftpPool {
       await Promise.all(Array.from({length: missing}, () => this.open()))
     } finally {
       this.opening -= missing
+      this.wakeAll()
     }
   }
 
@@ -76,6 +77,8 @@ export class SftpPool {
           return conn
         } finally {
           this.opening--
+          // On failure, work waiting for this connection tries itself (and fails on its own) instead of waiting forever.
+          this.wakeAll()
         }
       }
       if (idle) {
@@ -110,13 +113,13 @@ export class SftpPool {
           if (i >= 0) this.conns.splice(i, 1)
           this.opts.onEvent?.('sftp.connection.closed', {remaining: this.conns.length})
           // Wake everyone waiting: they will open a replacement.
-          for (const w of this.waiters.splice(0)) w()
+          this.wakeAll()
         }
         session.client.on('close', drop)
         sftp.on('close', drop)
         this.conns.push(conn)
         // Work that asked for a connection while this one was being opened (by warm()) may take it now.
-        for (const w of this.waiters.splice(0)) w()
+        this.wakeAll()
         return conn
       },
       {
@@ -134,6 +137,10 @@ export class SftpPool {
       c.closed = true
       c.session.close()
     }
+    this.wakeAll()
+  }
+
+  private wakeAll(): void {
     for (const w of this.waiters.splice(0)) w()
   }
 }

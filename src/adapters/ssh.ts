@@ -62,6 +62,7 @@ export class SshError extends CliError {
 }
 
 const RSA_ALGORITHMS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+const HANDSHAKE_CLOSED = 'the connection closed during the SSH handshake'
 
 /** Reads the key file, passphrase and password named by the configuration. Prompts only through askSecret. */
 export async function resolveCredentials(target: SshTarget, env: NodeJS.ProcessEnv, askSecret?: AskSecret): Promise<SshCredentials> {
@@ -196,11 +197,20 @@ function classify(err: unknown, target: SshTarget): SshError {
 
 /** One authenticated SSH connection to the legacy box, host key verified. */
 export class SshSession {
+  private ended = false
+
   private constructor(
     readonly client: SshClient,
     readonly info: ServerInfo,
     private readonly offeredHostKeys: Promise<Buffer[]>,
-  ) {}
+  ) {
+    client.once('close', () => (this.ended = true))
+  }
+
+  /** The connection is gone (ssh2 has emitted 'close'). */
+  get closed(): boolean {
+    return this.ended
+  }
 
   /**
    * Every host key the server holds, as public key blobs, when it sends them after login (OpenSSH's
@@ -249,11 +259,15 @@ export class SshSession {
     // Sent right after login; listened for from the start so that it cannot be missed.
     const offeredHostKeys = new Promise<Buffer[]>((resolve) => client.once('hostkeys', (keys: Array<{getPublicSSH(): Buffer}>) => resolve(keys.map((k) => k.getPublicSSH()))))
     await new Promise<void>((resolve, reject) => {
-      client.once('ready', () => resolve())
-      client.once('error', (err) => {
+      const fail = (err: Error) => {
         client.destroy()
         reject(verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target))
-      })
+      }
+      client.once('ready', () => resolve())
+      client.once('error', fail)
+      // A connection closed cleanly before login (cut, sshd restarting, MaxStartups) ends with 'close' and no 'error',
+      // and ssh2 clears its ready timeout then: without this the connect would wait forever.
+      client.once('close', () => fail(new Error(HANDSHAKE_CLOSED)))
       client.connect(config)
     })
     if (!verdict?.ok) {
@@ -327,6 +341,10 @@ export function probeHostKey(host: string, port: number, opts: {algorithm?: stri
     client.once('ready', () => {
       client.end()
       reject(new SshError('the server accepted an unauthenticated login', 'SSH_FAILED'))
+    })
+    client.once('close', () => {
+      if (seen) resolve({type: keyTypeOf(seen), fingerprint: fingerprintOf(seen), blob: seen})
+      else reject(classify(new Error(HANDSHAKE_CLOSED), {host, port, username: '', useAgent: false}))
     })
     client.connect({
       host,

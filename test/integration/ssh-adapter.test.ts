@@ -161,6 +161,38 @@ describe('SSH sessions', () => {
       silent.close()
     }
   })
+  it('fails, worth retrying, when the connection closes during the handshake instead of waiting forever', async () => {
+    // Sends a banner, then closes cleanly (FIN, no error) as soon as the client speaks: what a cut connection or a
+    // restarted sshd looks like mid-handshake. ssh2 then emits 'close' and no 'error'.
+    const closing = createServer((socket) => {
+      socket.on('error', () => socket.destroy())
+      socket.write('SSH-2.0-OpenSSH_9.2p1 Debian-2\r\n')
+      socket.once('data', () => socket.end())
+    })
+    await new Promise<void>((resolve) => closing.listen(0, '127.0.0.1', () => resolve()))
+    const port = (closing.address() as {port: number}).port
+    try {
+      const creds = await resolveCredentials(target(), {})
+      const err = await SshSession.connect(target({port}), creds, {readyTimeoutMs: 60_000}).catch((e: unknown) => e)
+      expect(err).toBeInstanceOf(SshError)
+      expect(err).toMatchObject({code: 'SSH_FAILED', transient: true})
+      expect((err as Error).message).toMatch(/closed during the SSH handshake/)
+      const probe = await probeHostKey('127.0.0.1', port, {timeoutMs: 60_000}).catch((e: unknown) => e)
+      expect(probe).toBeInstanceOf(SshError)
+      expect((probe as Error).message).toMatch(/closed during the SSH handshake/)
+    } finally {
+      closing.close()
+    }
+  }, 10_000)
+  it('opening SFTP on a connection that goes away fails as worth retrying', async () => {
+    const session = await SshSession.connect(target(), await resolveCredentials(target(), {}))
+    const opening = SftpClient.open(session)
+    session.client.destroy()
+    const err = await opening.catch((e: unknown) => e)
+    expect(err).toBeInstanceOf(SshError)
+    expect(err).toMatchObject({code: 'SSH_FAILED', transient: true})
+    expect(session.closed).toBe(true)
+  })
 })
 
 describe('SFTP pool', () => {
@@ -194,6 +226,23 @@ describe('SFTP pool', () => {
       await pool.close()
     }
   }, 20_000)
+
+  it('wakes the work waiting for a connection when opening one fails, so that all of it fails instead of hanging', async () => {
+    // Nothing listens on this port: every connect is refused at once.
+    const refused = createServer()
+    await new Promise<void>((resolve) => refused.listen(0, '127.0.0.1', () => resolve()))
+    const port = (refused.address() as {port: number}).port
+    await new Promise<void>((resolve) => refused.close(() => resolve()))
+    const creds = await resolveCredentials(target(), {})
+    const pool = new SftpPool(target({port}), creds, {connections: 1, perConnection: 1, connectAttempts: 2, backoffMs: 50})
+    try {
+      const outcomes = await Promise.allSettled(Array.from({length: 4}, () => readFile(pool, samplePath)))
+      expect(outcomes.map((o) => o.status)).toEqual(['rejected', 'rejected', 'rejected', 'rejected'])
+      for (const o of outcomes) expect((o as PromiseRejectedResult).reason).toMatchObject({code: 'SOURCE_UNREACHABLE'})
+    } finally {
+      await pool.close()
+    }
+  }, 10_000)
 
   it('reconnects after the connection is cut and retries with backoff while the server refuses', async () => {
     const proxy = await startProxy()
