@@ -4,6 +4,7 @@ import type {SFTPWrapper} from 'ssh2'
 
 import {fingerprintOf, keyTypeOf} from '../core/host-keys.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
+import {login} from './ssh.js'
 
 export interface CanaryTarget {
   host: string
@@ -33,34 +34,25 @@ const call = <T>(fn: (cb: (err: Error | null | undefined, v?: T) => void) => voi
 export async function canaryRoundTrip(t: CanaryTarget, name = `.sftp-cutover-canary-${randomBytes(6).toString('hex')}.txt`, onWritten?: (path: string, body: Buffer) => Promise<void>): Promise<CanaryResult> {
   const client = new ssh2.Client()
   let presented: {type: string; fingerprint: string} | undefined
-  client.on('error', () => {})
-  await new Promise<void>((resolve, reject) => {
-    client.once('ready', () => resolve())
-    client.once('error', (err) => {
-      client.destroy()
-      if (presented && !t.trustedFingerprints.includes(presented.fingerprint)) {
-        reject(
-          new CliError(`the new endpoint ${t.host}:${t.port} presents ${presented.type} ${presented.fingerprint}, not a host key of the legacy box`, {
-            exitCode: ExitCode.problems,
-            code: 'ENDPOINT_HOST_KEY',
-            suggestions: ['Import the legacy host keys first: sftp-cutover hostkeys import --key-file …; clients would see "host key changed".'],
-          }),
-        )
-      } else {
-        reject(new CliError(`cannot log in to the new endpoint ${t.host}:${t.port} as ${t.username}: ${errorMessage(err)}`, {code: 'ENDPOINT_LOGIN'}))
-      }
-    })
-    client.connect({
-      host: t.host,
-      port: t.port,
-      username: t.username,
-      privateKey: t.privateKey,
-      readyTimeout: 20_000,
-      hostVerifier: (key: Buffer) => {
-        presented = {type: keyTypeOf(key), fingerprint: fingerprintOf(key)}
-        return t.trustedFingerprints.includes(presented.fingerprint)
-      },
-    })
+  await login(client, {
+    host: t.host,
+    port: t.port,
+    username: t.username,
+    privateKey: t.privateKey,
+    readyTimeout: 20_000,
+    hostVerifier: (key: Buffer) => {
+      presented = {type: keyTypeOf(key), fingerprint: fingerprintOf(key)}
+      return t.trustedFingerprints.includes(presented.fingerprint)
+    },
+  }).catch((err: Error) => {
+    if (presented && !t.trustedFingerprints.includes(presented.fingerprint)) {
+      throw new CliError(`the new endpoint ${t.host}:${t.port} presents ${presented.type} ${presented.fingerprint}, not a host key of the legacy box`, {
+        exitCode: ExitCode.problems,
+        code: 'ENDPOINT_HOST_KEY',
+        suggestions: ['Import the legacy host keys first: sftp-cutover hostkeys import --key-file …; clients would see "host key changed".'],
+      })
+    }
+    throw new CliError(`cannot log in to the new endpoint ${t.host}:${t.port} as ${t.username}: ${errorMessage(err)}`, {code: 'ENDPOINT_LOGIN'})
   })
   try {
     const sftp = await call<SFTPWrapper>((cb) => client.sftp(cb))

@@ -62,7 +62,6 @@ export class SshError extends CliError {
 }
 
 const RSA_ALGORITHMS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
-const HANDSHAKE_CLOSED = 'the connection closed during the SSH handshake'
 
 /** Reads the key file, passphrase and password named by the configuration. Prompts only through askSecret. */
 export async function resolveCredentials(target: SshTarget, env: NodeJS.ProcessEnv, askSecret?: AskSecret): Promise<SshCredentials> {
@@ -253,22 +252,10 @@ export class SshSession {
       },
       ...(hostKeyTypes ? {algorithms: {serverHostKey: hostKeyTypes as NonNullable<ConnectConfig['algorithms']>['serverHostKey']}} : {}),
     }
-    // ssh2 may emit several errors for one failure (a timeout, then "connection lost"): the first one decides,
-    // the others must not go unhandled. Errors after 'ready' end the connection; the pool sees 'close'.
-    client.on('error', () => {})
     // Sent right after login; listened for from the start so that it cannot be missed.
     const offeredHostKeys = new Promise<Buffer[]>((resolve) => client.once('hostkeys', (keys: Array<{getPublicSSH(): Buffer}>) => resolve(keys.map((k) => k.getPublicSSH()))))
-    await new Promise<void>((resolve, reject) => {
-      const fail = (err: Error) => {
-        client.destroy()
-        reject(verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target))
-      }
-      client.once('ready', () => resolve())
-      client.once('error', fail)
-      // A connection closed cleanly before login (cut, sshd restarting, MaxStartups) ends with 'close' and no 'error',
-      // and ssh2 clears its ready timeout then: without this the connect would wait forever.
-      client.once('close', () => fail(new Error(HANDSHAKE_CLOSED)))
-      client.connect(config)
+    await login(client, config).catch((err: Error) => {
+      throw verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target)
     })
     if (!verdict?.ok) {
       client.end()
@@ -328,34 +315,49 @@ export class SshSession {
  * Reads the host key a server presents without trusting it or logging in: the handshake stops at verification.
  * Used to show the operator the fingerprint to confirm, and by inventory to list every host key type.
  */
-export function probeHostKey(host: string, port: number, opts: {algorithm?: string; timeoutMs?: number} = {}): Promise<{type: string; fingerprint: string; blob: Buffer}> {
-  return new Promise((resolve, reject) => {
-    const client = new ssh2.Client()
-    let seen: Buffer | undefined
-    client.on('error', () => {})
-    client.once('error', (err) => {
+export async function probeHostKey(host: string, port: number, opts: {algorithm?: string; timeoutMs?: number} = {}): Promise<{type: string; fingerprint: string; blob: Buffer}> {
+  const client = new ssh2.Client()
+  let seen: Buffer | undefined
+  const loggedIn = await login(client, {
+    host,
+    port,
+    username: 'sftp-cutover-probe',
+    readyTimeout: opts.timeoutMs ?? 15_000,
+    hostVerifier: (key: Buffer) => {
+      seen = key
+      return false
+    },
+    ...(opts.algorithm ? {algorithms: {serverHostKey: [opts.algorithm] as NonNullable<ConnectConfig['algorithms']>['serverHostKey']}} : {}),
+  }).then(
+    () => true,
+    (err: Error) => {
+      if (!seen) throw classify(err, {host, port, username: '', useAgent: false})
+      return false
+    },
+  )
+  if (loggedIn) {
+    client.end()
+    throw new SshError('the server accepted an unauthenticated login', 'SSH_FAILED')
+  }
+  return {type: keyTypeOf(seen!), fingerprint: fingerprintOf(seen!), blob: seen!}
+}
+
+/**
+ * Connects and waits for login: resolves on 'ready', rejects on the first error (ssh2 may emit several for one
+ * failure, a timeout then "connection lost"; later ones are ignored, and errors after login end the connection, which
+ * its users see as 'close'). A connection closed cleanly before login (cut, sshd restarting, MaxStartups) ends with
+ * 'close' and no error, and ssh2 clears its ready timeout then: without that case the wait would never end.
+ */
+export function login(client: SshClient, config: ConnectConfig): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    const fail = (err: Error) => {
       client.destroy()
-      if (seen) resolve({type: keyTypeOf(seen), fingerprint: fingerprintOf(seen), blob: seen})
-      else reject(classify(err, {host, port, username: '', useAgent: false}))
-    })
-    client.once('ready', () => {
-      client.end()
-      reject(new SshError('the server accepted an unauthenticated login', 'SSH_FAILED'))
-    })
-    client.once('close', () => {
-      if (seen) resolve({type: keyTypeOf(seen), fingerprint: fingerprintOf(seen), blob: seen})
-      else reject(classify(new Error(HANDSHAKE_CLOSED), {host, port, username: '', useAgent: false}))
-    })
-    client.connect({
-      host,
-      port,
-      username: 'sftp-cutover-probe',
-      readyTimeout: opts.timeoutMs ?? 15_000,
-      hostVerifier: (key: Buffer) => {
-        seen = key
-        return false
-      },
-      ...(opts.algorithm ? {algorithms: {serverHostKey: [opts.algorithm] as NonNullable<ConnectConfig['algorithms']>['serverHostKey']}} : {}),
-    })
+      reject(err)
+    }
+    client.on('error', () => {})
+    client.once('ready', () => resolve())
+    client.once('error', fail)
+    client.once('close', () => fail(new Error('the connection closed during the SSH handshake')))
+    client.connect(config)
   })
 }
