@@ -131,6 +131,15 @@ const encodeKey = (key: string) =>
     .join('/')
 
 const TRANSIENT_CODES = new Set(['SlowDown', 'RequestTimeout', 'InternalError', 'ServiceUnavailable', 'RequestTimeTooSkewed'])
+/** Error answers without a body (every HEAD), by status: the name the SDK gives them and what it means here. */
+const BODYLESS_ERRORS: Record<number, [string, string]> = {
+  400: ['BadRequest', 'S3 refused the request as malformed'],
+  403: ['Forbidden', 'access denied: the credentials may not read this object (s3:GetObject), or a KMS key refuses them'],
+  404: ['NotFound', 'no such object'],
+  412: ['PreconditionFailed', 'the object is not the version asked for'],
+  500: ['InternalError', 'S3 failed internally'],
+  503: ['ServiceUnavailable', 'S3 is slowing requests down (throttled)'],
+}
 
 /**
  * PutObject, HeadObject and GetObject without the SDK's per-request machinery. Profiling 20,000 small files put the
@@ -221,10 +230,10 @@ class DirectRequests {
       req.end(body)
     })
     if ((res.status >= 200 && res.status < 300) || expected.includes(res.status)) return res
-    // HEAD answers carry no body: the status is all there is.
+    // HEAD answers carry no body: the status is all there is, named as the SDK names it.
     const text = res.body.toString('utf8')
-    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? `HTTP${res.status}`
-    const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? (text.slice(0, 200) || `HTTP ${res.status}`)
+    const code = /<Code>([^<]*)<\/Code>/.exec(text)?.[1] ?? BODYLESS_ERRORS[res.status]?.[0] ?? `HTTP${res.status}`
+    const message = /<Message>([^<]*)<\/Message>/.exec(text)?.[1] ?? (text.slice(0, 200) || BODYLESS_ERRORS[res.status]?.[1] || `HTTP ${res.status}`)
     throw Object.assign(new Error(message), {name: code, $metadata: {httpStatusCode: res.status}, ...(TRANSIENT_CODES.has(code) ? {$retryable: {}} : {})})
   }
 }

@@ -15,7 +15,7 @@ import {processRecords} from '../../infra/lambda/src/handler.js'
 import type {SyncResult} from '../../src/services/sync.js'
 import type {Mismatch, VerifyResult} from '../../src/services/verify.js'
 import {type SshdPeer, startSshd} from '../peers/index.js'
-import {listKeys, makeProject, newBucket, type Project, removeScratch, type S3Peer, s3Of, seedInventory, versitygw} from './sync-helpers.js'
+import {listKeys, makeProject, newBucket, type Project, removeScratch, type S3Peer, s3Of, seedInventory, startS3Proxy, versitygw} from './sync-helpers.js'
 
 let sshd: SshdPeer
 let peer: S3Peer
@@ -71,6 +71,25 @@ it('finds S3 and the EFS copy in order', async () => {
   expect(result.counts.efs).toMatchObject({missing: 0, changed: 0, extra: 0})
   expect(result.counts.efs!.checked).toBeGreaterThan(20)
   expect(result.ok).toBe(result.checked)
+})
+
+it('says which objects S3 refuses to show (HeadObject 403, which has no body) and what permission that means', async () => {
+  const denied = key('readme.txt')
+  const proxy = await startS3Proxy(peer.config.endpoint, {fail: (method, path) => (method === 'HEAD' && decodeURIComponent(path).endsWith(`/${denied}`) ? 403 : undefined)})
+  const yaml = join(project.dir, 'sftp-cutover.yaml')
+  const config = readFileSync(yaml, 'utf8')
+  try {
+    writeFileSync(yaml, config.replace(/s3Endpoint: .*/, `s3Endpoint: ${proxy.url}`))
+    const r = await project.run(['verify', '--json'])
+    const result = r.json<VerifyResult>()
+    expect(r.code).toBe(3)
+    expect(result.mismatches.map(brief)).toEqual([`s3 unreadable ${denied}`])
+    expect(result.mismatches[0].detail).toBe('HeadObject failed: Forbidden (HTTP 403): access denied: the credentials may not read this object (s3:GetObject), or a KMS key refuses them')
+    expect(proxy.failed()).toBe(1)
+  } finally {
+    writeFileSync(yaml, config)
+    await proxy.close()
+  }
 })
 
 it('--source-hash catches a source file changed in place with its size and mtime kept; sync --checksum copies it', async () => {
