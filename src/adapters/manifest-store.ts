@@ -71,6 +71,7 @@ type ManifestRow = {
   version_id: string | null
   status: ManifestEntry['status']
   synced_at: string
+  checked_at: string | null
 }
 
 type ScanRow = {owner: string; path: Buffer; type: FileType; size: number; mtime: number; mode: number; uid: number; gid: number; link_target: Buffer | null; error: string | null; empty: number}
@@ -92,6 +93,7 @@ const toManifest = (r: ManifestRow): ManifestEntry => ({
   versionId: r.version_id ?? undefined,
   status: r.status,
   syncedAt: r.synced_at,
+  checkedAt: r.checked_at ?? undefined,
 })
 
 const toScan = (r: ScanRow): ScanEntry => ({
@@ -110,7 +112,7 @@ const toScan = (r: ScanRow): ScanEntry => ({
 
 const PAGE = 1000
 const SCAN_PAGE = `SELECT s.owner, s.path, s.type, s.size, s.mtime, s.mode, s.uid, s.gid, s.link_target, s.error, s.empty,
-         m.kind, m.size, m.mtime, m.mode, m.uid, m.gid, m.key, m.status
+         m.kind, m.size, m.mtime, m.mode, m.uid, m.gid, m.key, m.status, m.synced_at, m.checked_at
   FROM sync_scan s LEFT JOIN sync_manifest m ON m.owner = s.owner AND m.path = s.path
   WHERE (s.owner, s.path) > (:owner, :path) $unchanged ORDER BY s.owner, s.path LIMIT ${PAGE}`
 
@@ -171,6 +173,7 @@ export class ManifestStore {
            run_id = excluded.run_id`,
       ),
       manifestStatus: this.db.prepare('UPDATE sync_manifest SET status = ? WHERE owner = ? AND path = ?'),
+      manifestChecked: this.db.prepare('UPDATE sync_manifest SET checked_at = ? WHERE owner = ? AND path = ?'),
       manifestDelete: this.db.prepare('DELETE FROM sync_manifest WHERE owner = ? AND path = ?'),
       manifestByKey: this.db.prepare('SELECT 1 FROM sync_manifest WHERE key = ? LIMIT 1'),
       uploadGet: this.db.prepare('SELECT * FROM sync_uploads WHERE owner = ? AND path = ?'),
@@ -193,6 +196,14 @@ export class ManifestStore {
   beginRun(options: unknown): number {
     this.db.prepare(`UPDATE sync_runs SET status = 'interrupted', finished_at = ? WHERE status = 'running'`).run(new Date().toISOString())
     return Number(this.db.prepare(`INSERT INTO sync_runs (started_at, status, options_json) VALUES (?, 'running', ?)`).run(new Date().toISOString(), JSON.stringify(options)).lastInsertRowid)
+  }
+
+  /** The newest run before this one: when it began, how it ended ('running' if its process was killed) and its options. */
+  lastRun(): {startedAt: string; status: SyncRun['status']; options: Record<string, unknown>} | undefined {
+    const r = this.db.prepare('SELECT started_at, status, options_json FROM sync_runs ORDER BY id DESC LIMIT 1').get() as
+      | {started_at: string; status: SyncRun['status']; options_json: string | null}
+      | undefined
+    return r && {startedAt: r.started_at, status: r.status, options: JSON.parse(r.options_json ?? '{}') as Record<string, unknown>}
   }
 
   finishRun(id: number, status: SyncRun['status'], summary: unknown): void {
@@ -269,7 +280,7 @@ export class ManifestStore {
         const manifest =
           r[11] === null
             ? undefined
-            : {kind: r[11], size: r[12], mtime: r[13], mode: r[14], uid: r[15], gid: r[16], key: r[17], status: r[18]} as ManifestStat
+            : ({kind: r[11], size: r[12], mtime: r[13], mode: r[14], uid: r[15], gid: r[16], key: r[17], status: r[18], syncedAt: r[19], checkedAt: r[20] ?? undefined} as ManifestStat)
         yield {entry, manifest}
       }
       if (rows.length < PAGE) return
@@ -316,6 +327,12 @@ export class ManifestStore {
         this.stmts.manifestUpsert.run(m.owner, m.path, m.kind, m.size, m.mtime, m.mode, m.uid, m.gid, m.sha256, m.crc, m.crcAlgorithm, m.key, m.etag ?? null, m.versionId ?? null, now, runId)
       }
     })()
+  }
+
+  /** --checksum re-hashed these files and found the bytes the manifest has. */
+  markChecked(files: Array<{owner: string; path: Buffer}>): void {
+    const now = new Date().toISOString()
+    this.db.transaction(() => files.forEach((f) => this.stmts.manifestChecked.run(now, f.owner, f.path)))()
   }
 
   setStatus(owner: string, path: Buffer, status: ManifestEntry['status']): void {

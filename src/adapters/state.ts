@@ -225,6 +225,15 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       );
     `,
   },
+  {
+    version: 6,
+    name: 'sync: when --checksum last found a file unchanged',
+    sql: `
+      -- Set when a --checksum run re-hashed the source file and found the bytes S3 holds: an interrupted --checksum
+      -- pass continues with the files it has not re-hashed yet.
+      ALTER TABLE sync_manifest ADD COLUMN checked_at TEXT;
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

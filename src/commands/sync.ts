@@ -30,7 +30,11 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     transfers: Flags.integer({summary: 'Files copied at once.', default: 16, min: 1, max: 256}),
     connections: Flags.integer({summary: 'SSH connections to the source (one SFTP channel each).', default: 4, min: 1, max: 32}),
     symlinks: Flags.option({options: ['skip', 'follow'] as const, default: 'skip' as const, summary: 'skip: report symbolic links; follow: copy what they point to.'})(),
-    checksum: Flags.boolean({summary: 'Also re-hash files whose size and mtime did not change, and copy those whose SHA-256 differs.', default: false}),
+    checksum: Flags.boolean({
+      summary: 'Also re-hash files whose size and mtime did not change, and copy those whose SHA-256 differs.',
+      description: 'A --checksum run that is interrupted (Ctrl-C, kill, failure) is continued by the next --checksum run: files re-hashed or copied since the pass began are not hashed again.',
+      default: false,
+    }),
     delete: Flags.boolean({summary: 'Delete from S3 the objects whose file is gone from the source.', default: false}),
     'max-delete': Flags.integer({summary: 'With --delete, refuse to delete anything when more objects than this would go.', default: 100, min: 0}),
     include: Flags.string({summary: 'Only copy paths matching this glob (relative to the user\'s home; repeatable), e.g. "reports/**".', multiple: true}),

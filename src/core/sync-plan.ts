@@ -65,10 +65,12 @@ export interface ManifestEntry {
   versionId?: string
   status: 'synced' | 'source-deleted'
   syncedAt: string
+  /** When a --checksum run last re-hashed the source and found these bytes */
+  checkedAt?: string
 }
 
 /** The manifest fields a plan compares (what a re-sync reads for every listed file). */
-export type ManifestStat = Pick<ManifestEntry, 'kind' | 'size' | 'mtime' | 'mode' | 'uid' | 'gid' | 'key' | 'status'>
+export type ManifestStat = Pick<ManifestEntry, 'kind' | 'size' | 'mtime' | 'mode' | 'uid' | 'gid' | 'key' | 'status' | 'syncedAt' | 'checkedAt'>
 
 export type ProblemKind =
   | 'failed'
@@ -90,6 +92,8 @@ export type Plan =
   | {action: 'metadata'; key: string}
   | {action: 'dir-marker'; key: string}
   | {action: 'unchanged'}
+  /** --checksum: re-hashed (or copied) earlier in the same pass, which an interrupted run left unfinished */
+  | {action: 'checked-earlier'}
   | {action: 'none'}
   | {action: 'skip'; kind: ProblemKind; reason: string}
 
@@ -97,10 +101,14 @@ export interface PlanOptions {
   prefix: string
   /** Re-hash unchanged-looking files and compare with the manifest's sha256. */
   checksum: boolean
+  /** With checksum: when the pass began (an interrupted pass goes on); files hashed since then are not again. */
+  checksumSince?: string
 }
 
 const sameData = (e: ScanEntry, m: ManifestStat) => m.size === e.size && m.mtime === e.mtime
 const sameOwnership = (e: ScanEntry, m: ManifestStat) => m.mode === e.mode && m.uid === e.uid && m.gid === e.gid
+/** The source bytes were hashed (copied, or re-hashed by --checksum) at or after `since` (ISO 8601 times). */
+const hashedSince = (m: ManifestStat, since?: string) => since !== undefined && (m.syncedAt >= since || (m.checkedAt !== undefined && m.checkedAt >= since))
 /** CopyObject's limit: a larger object cannot have its metadata replaced in one request. */
 const MAX_COPY_OBJECT = 5 * 1024 ** 3
 
@@ -124,7 +132,10 @@ export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanO
       const key = objectKeyFor(opts.prefix, e.owner, e.path)
       if (!key.ok) return {action: 'skip', kind: 'bad-name', reason: key.reason}
       if (m?.kind === 'file' && m.key === key.key && sameData(e, m)) {
-        if (sameOwnership(e, m)) return opts.checksum ? {action: 'check', key: key.key} : {action: 'unchanged'}
+        if (sameOwnership(e, m)) {
+          if (!opts.checksum) return {action: 'unchanged'}
+          return hashedSince(m, opts.checksumSince) ? {action: 'checked-earlier'} : {action: 'check', key: key.key}
+        }
         // With --checksum the bytes are in doubt too: copied again below.
         if (!opts.checksum && e.size <= MAX_COPY_OBJECT) return {action: 'metadata', key: key.key}
       }

@@ -95,7 +95,10 @@ export interface SyncResult {
     toCopy: number
     copied: number
     dirMarkers: number
+    /** files re-hashed (--checksum) because size, mtime and owner looked unchanged */
     checked: number
+    /** --checksum continuing an interrupted pass: files re-hashed or copied earlier in it, not hashed again */
+    checkedEarlier: number
     /** files whose mode or owner changed (size and mtime the same): metadata replaced in place, not read again */
     toUpdateMetadata: number
     metadataUpdated: number
@@ -109,6 +112,8 @@ export interface SyncResult {
     abortedUploads: number
   }
   bytes: {toCopy: number; copied: number}
+  /** --checksum: when the pass this run continues began (an earlier --checksum run did not finish) */
+  checksumSince?: string
   durationMs: number
   /** Files not copied that need attention (failed, changed while read, bad names, too large, unreadable dirs, refused deletes) */
   problems: SyncItem[]
@@ -129,6 +134,7 @@ const joinPath = (a: Buffer, b: Buffer) => (a.length === 0 ? b : b.length === 0 
 /** Batches manifest writes: one transaction per few hundred small files instead of one per file. */
 class ManifestWriter {
   private rows: ManifestRow[] = []
+  private checked: Array<{owner: string; path: Buffer}> = []
   private timer?: NodeJS.Timeout
   constructor(
     private readonly store: ManifestStore,
@@ -136,14 +142,22 @@ class ManifestWriter {
   ) {}
   add(row: ManifestRow): void {
     this.rows.push(row)
-    if (this.rows.length >= 500) this.flush()
-    else this.timer ??= setTimeout(() => this.flush(), 200)
+    this.schedule()
+  }
+  /** --checksum found the bytes the manifest has. */
+  addChecked(file: {owner: string; path: Buffer}): void {
+    this.checked.push(file)
+    this.schedule()
   }
   flush(): void {
     if (this.timer) clearTimeout(this.timer)
     this.timer = undefined
-    if (this.rows.length === 0) return
-    this.store.recordSynced(this.rows.splice(0), this.runId)
+    if (this.rows.length > 0) this.store.recordSynced(this.rows.splice(0), this.runId)
+    if (this.checked.length > 0) this.store.markChecked(this.checked.splice(0))
+  }
+  private schedule(): void {
+    if (this.rows.length + this.checked.length >= 500) this.flush()
+    else this.timer ??= setTimeout(() => this.flush(), 200)
   }
 }
 
@@ -187,7 +201,9 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
     deps.log('sync.start', {roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})), dryRun: opts.dryRun})
     await target.checkBucket()
-    const runId = opts.dryRun ? undefined : store.beginRun({...opts, roots: roots.map((r) => r.owner)})
+    const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
+    if (checksumSince) deps.log('sync.checksum.continue', {since: checksumSince})
+    const runId = opts.dryRun ? undefined : store.beginRun({...opts, roots: roots.map((r) => r.owner), checksumSince})
     const report = new Report(store, runId)
     const result: SyncResult = {
       runId,
@@ -204,6 +220,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
         copied: 0,
         dirMarkers: 0,
         checked: 0,
+        checkedEarlier: 0,
         toUpdateMetadata: 0,
         metadataUpdated: 0,
         failed: 0,
@@ -216,6 +233,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
         abortedUploads: 0,
       },
       bytes: {toCopy: 0, copied: 0},
+      checksumSince,
       durationMs: 0,
       problems: report.problems,
       notes: report.notes,
@@ -310,6 +328,16 @@ async function followSymlinks(pool: SftpPool, roots: SyncRoot[], store: Manifest
   }
 }
 
+/**
+ * When the last run was a --checksum run that did not finish (interrupted, failed, or killed while 'running'), the
+ * time its pass began: this run re-hashes only the files not hashed since. Otherwise a --checksum run starts afresh.
+ */
+function unfinishedChecksumPass(store: ManifestStore): string | undefined {
+  const last = store.lastRun()
+  if (!last || last.status === 'complete' || last.options.checksum !== true) return undefined
+  return typeof last.options.checksumSince === 'string' ? last.options.checksumSince : last.startedAt
+}
+
 /** Compares the listing with the manifest (SQLite only) and writes the work list; returns what copying will cover. */
 function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: SyncResult, report: Report, deps: SyncDeps): {files: number; bytes: number} {
   deps.events?.phase('plan', `comparing ${result.counts.listed} entries with the manifest`)
@@ -323,8 +351,11 @@ function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: S
   let seen = 0
   for (const {entry, manifest} of store.scanWithManifest(base)) {
     seen++
-    const p = planEntry(entry, manifest, {prefix: config.target.prefix, checksum: opts.checksum})
+    const p = planEntry(entry, manifest, {prefix: config.target.prefix, checksum: opts.checksum, checksumSince: result.checksumSince})
     switch (p.action) {
+      case 'checked-earlier':
+        result.counts.checkedEarlier++
+      // falls through: the file is as unchanged as the pass found it
       case 'unchanged':
         result.counts.unchanged++
         if (manifest?.status === 'source-deleted' && !opts.dryRun) store.setStatus(entry.owner, entry.path, 'synced')
@@ -426,6 +457,7 @@ async function copy(
           break
         case 'unchanged':
           result.counts.unchanged++
+          writer.addChecked(t)
           break
         case 'changed':
           result.counts.changedDuringRead++

@@ -30,6 +30,8 @@ export function renderSyncResult(r: SyncResult): string {
     lines.push(
       `${r.interrupted ? 'Interrupted after copying' : 'Copied'} ${c.copied} file(s) (${formatBytes(r.bytes.copied)}) and ${c.dirMarkers} empty director${c.dirMarkers === 1 ? 'y' : 'ies'} to s3://${r.bucket} in ${formatDuration(r.durationMs)}; ${c.unchanged} unchanged, ${c.skipped} skipped.`,
     )
+    if (c.checked > 0) lines.push(`Re-hashed ${c.checked} file(s) whose size, mtime and owner looked unchanged (--checksum); those whose SHA-256 differed are among the copied.`)
+    if (r.checksumSince) lines.push(`Continued the --checksum pass begun ${r.checksumSince}: ${c.checkedEarlier} file(s) hashed since then were not hashed again.`)
     if (c.metadataUpdated > 0) lines.push(`Updated the mode/owner metadata of ${c.metadataUpdated} object(s) in place (chmod/chown at the source; the files were not read again).`)
     if (c.resumedUploads > 0) lines.push(`Resumed ${c.resumedUploads} multipart upload(s) from the parts S3 already held.`)
     if (c.deleted > 0) lines.push(`Deleted ${c.deleted} object(s) whose file is gone from the source.`)

@@ -5,7 +5,7 @@
  */
 import Database from 'better-sqlite3'
 import {randomBytes} from 'node:crypto'
-import {appendFileSync, mkdirSync, readFileSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -261,5 +261,50 @@ it('on Ctrl-C stops starting work, records what is in flight, exits 1, and the n
   const again = await project.run(['sync', '--json'])
   expect(again.code).toBe(0)
   expect(again.json<SyncResult>().counts.resumedUploads).toBe(1)
+  await assertMirrored(root, bucket)
+}, 300_000)
+
+it('a --checksum run killed part-way is continued by the next one, which re-hashes only the files it had not reached', async () => {
+  const root = makeTree('sumroot', 8 * MiB + 3, 400)
+  const files = 401
+  const bucket = await newBucket(peer, 'sum')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  expect((await project.run(['sync', '--json'])).code).toBe(0)
+  // Bytes changed in place with size and mtime kept: only a re-hash finds it.
+  const doctored = join(root, 'd003', 'f399.txt')
+  const {atime, mtime} = statSync(doctored)
+  writeFileSync(doctored, randomBytes(4096))
+  utimesSync(doctored, atime, mtime)
+
+  const checkedSoFar = () => {
+    const db = new Database(project.stateDb, {readonly: true})
+    try {
+      return (db.prepare('SELECT COUNT(*) AS n FROM sync_manifest WHERE checked_at IS NOT NULL').get() as {n: number}).n
+    } finally {
+      db.close()
+    }
+  }
+  const child = project.spawn(['sync', '--checksum', '--bwlimit', '1M', '--json'])
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
+  for (const deadline = Date.now() + 60_000; checkedSoFar() < 50 && Date.now() < deadline; ) await sleep(50)
+  child.kill('SIGKILL')
+  expect(await exited).toBe('SIGKILL')
+  const checkedBeforeKill = checkedSoFar()
+  expect(checkedBeforeKill).toBeGreaterThanOrEqual(50)
+  expect(checkedBeforeKill).toBeLessThan(files - 1)
+
+  const continued = await project.run(['sync', '--checksum', '--json'])
+  const c = continued.json<SyncResult>()
+  expect(continued.code).toBe(0)
+  expect(c.checksumSince).toMatch(/^\d{4}-\d\d-\d\dT/)
+  // What the killed run re-hashed (and anything it copied) is not hashed again; everything else is.
+  expect(c.counts.checkedEarlier).toBeGreaterThanOrEqual(checkedBeforeKill)
+  expect(c.counts.checked + c.counts.checkedEarlier).toBe(files)
+  expect(c.counts.checked).toBeGreaterThan(0)
+
+  // That pass is complete: the next --checksum run starts a new one over every file.
+  const fresh = (await project.run(['sync', '--checksum', '--json'])).json<SyncResult>()
+  expect(fresh.checksumSince).toBeUndefined()
+  expect(fresh.counts).toMatchObject({checked: files, checkedEarlier: 0, copied: 0})
   await assertMirrored(root, bucket)
 }, 300_000)

@@ -118,6 +118,19 @@ describe('planEntry', () => {
     expect(planEntry(entry(), manifest(), {...opts, checksum: true})).toEqual({action: 'check', key: 'p/home/alice/docs/a.txt'})
   })
 
+  it('--checksum continuing an unfinished pass re-hashes only what was not hashed or copied since the pass began', () => {
+    const since = '2026-11-27T10:00:00.000Z'
+    const resumed = {...opts, checksum: true, checksumSince: since}
+    const check = {action: 'check', key: 'p/home/alice/docs/a.txt'}
+    expect(planEntry(entry(), manifest({syncedAt: '2026-11-20T08:00:00.000Z'}), resumed)).toEqual(check)
+    expect(planEntry(entry(), manifest({syncedAt: '2026-11-20T08:00:00.000Z', checkedAt: '2026-11-27T09:59:59.999Z'}), resumed)).toEqual(check)
+    expect(planEntry(entry(), manifest({syncedAt: '2026-11-20T08:00:00.000Z', checkedAt: '2026-11-27T10:00:00.001Z'}), resumed)).toEqual({action: 'checked-earlier'})
+    expect(planEntry(entry(), manifest({syncedAt: '2026-11-27T10:05:00.000Z'}), resumed)).toEqual({action: 'checked-earlier'})
+    // a file changed since is copied whatever the pass knew of it; without --checksum the pass does not matter
+    expect(planEntry(entry({size: 11}), manifest({checkedAt: '2026-11-27T11:00:00.000Z'}), resumed)).toMatchObject({action: 'copy', reason: 'changed'})
+    expect(planEntry(entry(), manifest({checkedAt: '2026-11-27T11:00:00.000Z'}), {...opts, checksumSince: since})).toEqual({action: 'unchanged'})
+  })
+
   it('builds every object key from the homes key base (what the re-sync compares in SQLite)', () => {
     for (const prefix of ['', 'p', 'a/b']) {
       const key = objectKeyFor(prefix, 'alice', b('docs/a.txt'))
