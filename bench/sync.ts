@@ -23,7 +23,8 @@ import type {SyncResult} from '../src/services/sync.js'
 import {formatBytes, table} from '../src/ui/format.js'
 import {versitygwClientConfig} from '../test/peers/env.js'
 import {binaries, describePeers, type Peers, startAllPeers, stopAllPeers} from '../test/peers/index.js'
-import {cliPath, makeProject, newBucket, removeScratch, type S3Peer} from '../test/integration/sync-helpers.js'
+import {CLI} from '../test/integration/helpers/cli.js'
+import {makeProject, newBucket, removeScratch, type S3Peer} from '../test/integration/sync-helpers.js'
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
@@ -139,13 +140,12 @@ async function main(): Promise<void> {
     const s3: S3Peer = {name: 'versitygw', config: versitygwClientConfig(info), dataDir: peers.versitygw.dataDir}
     log('writing the source data')
     const data = makeData(user.home, user)
-    const cli = cliPath()
 
     const ours = async (label: string, root: string, bucket?: string) => {
       const b = bucket ?? (await newBucket(s3, label))
       const project = makeProject({sshd: peers!.sshd, s3, bucket: b, roots: [root]})
       const env = {...process.env, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey}
-      return {bucket: b, project, run: (command = 'sync') => measure(cli, [command, '--json'], {cwd: project.dir, env})}
+      return {bucket: b, project, run: (command = 'sync') => measure(CLI, [command, '--json'], {cwd: project.dir, env})}
     }
     const rcloneEnv = {
       ...process.env,

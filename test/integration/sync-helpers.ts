@@ -4,9 +4,9 @@
  * independent view of what S3 must hold (walking the source tree on this machine, hashing with node:crypto).
  */
 import {CreateBucketCommand, GetObjectCommand, ListMultipartUploadsCommand, ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
-import {type ChildProcess, execFile, execFileSync, spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {createHash, randomBytes} from 'node:crypto'
-import {copyFileSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync} from 'node:fs'
+import {lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
 import {request as httpRequest, createServer as createHttpServer} from 'node:http'
 import {connect, createServer, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -20,46 +20,21 @@ import {objectKeyFor} from '../../src/core/key-mapping.js'
 import {S3_MAX_OBJECT} from '../../src/core/sync-plan.js'
 import {loadPeers, motoClientConfig, type PeerClientConfig, versitygwClientConfig} from '../peers/env.js'
 import type {PeerUser, SshdInfo} from '../peers/types.js'
-import {CLI, type CliRun} from './helpers/cli.js'
-
-const ROOT = join(import.meta.dirname, '..', '..')
+import {CLI, type CliRun, cleanEnv, runCli} from './helpers/cli.js'
 
 let scratch: string | undefined
-/** Directories made here (projects, the scratch CLI) live under one directory, which removeScratch() removes. */
+/** Project directories made here live under one directory, which removeScratch() removes. */
 function scratchDir(prefix: string): string {
   scratch ??= mkdtempSync(join(tmpdir(), 'sct-sync-'))
   return mkdtempSync(join(scratch, prefix))
 }
 
-/** Removes every project and scratch CLI made by this process (call it in afterAll). */
+/** Removes every project made by this process (call it in afterAll). */
 export function removeScratch(): void {
   if (scratch) rmSync(scratch, {recursive: true, force: true})
   scratch = undefined
-  entry = undefined
 }
 
-/**
- * The built CLI. oclif finds commands through the committed oclif.manifest.json; until it is regenerated with sync
- * and verify in it, the CLI runs from a scratch package root (dist/ and node_modules linked) with a manifest made
- * there, so that a run loads only its own command, as the real package does.
- */
-function cliEntry(): string {
-  const manifest = JSON.parse(readFileSync(join(ROOT, 'oclif.manifest.json'), 'utf8')) as {commands: Record<string, unknown>}
-  if (manifest.commands.sync && manifest.commands.verify) return CLI
-  const root = scratchDir('cli-')
-  copyFileSync(join(ROOT, 'package.json'), join(root, 'package.json'))
-  mkdirSync(join(root, 'bin'))
-  copyFileSync(join(ROOT, 'bin', 'run.js'), join(root, 'bin', 'run.js'))
-  symlinkSync(join(ROOT, 'dist'), join(root, 'dist'))
-  symlinkSync(join(ROOT, 'node_modules'), join(root, 'node_modules'))
-  execFileSync(join(ROOT, 'node_modules', '.bin', 'oclif'), ['manifest', root], {cwd: root, stdio: 'pipe', env: {...process.env, OCLIF_SKIP_UPDATE_CHECK: '1'}})
-  return join(root, 'bin', 'run.js')
-}
-
-let entry: string | undefined
-/** Path of the CLI entry point (bin/run.js) to run with node. */
-export const cliPath = () => (entry ??= cliEntry())
-const cli = cliPath
 
 export interface S3Peer {
   name: 'versitygw' | 'moto'
@@ -137,38 +112,9 @@ export function makeProject(o: ProjectOptions): Project {
     dir,
     stateDb: join(dir, '.sftp-cutover', 'state.db'),
     logFile: join(dir, '.sftp-cutover', 'sftp-cutover.log'),
-    run: (args, opts = {}) => runCliAt(dir, args, env, opts.timeoutMs ?? 170_000),
-    spawn: (args) => spawn(process.execPath, [cli(), ...args], {cwd: dir, env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']}),
+    run: (args, opts = {}) => runCli(args, {cwd: dir, env, timeoutMs: opts.timeoutMs ?? 170_000}),
+    spawn: (args) => spawn(process.execPath, [CLI, ...args], {cwd: dir, env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']}),
   }
-}
-
-function cleanEnv(): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {}
-  for (const [k, v] of Object.entries(process.env)) {
-    if (k.startsWith('SFTP_CUTOVER_') || k.startsWith('AWS_') || k === 'NODE_OPTIONS' || k.startsWith('JEST')) continue
-    env[k] = v
-  }
-  return env
-}
-
-function runCliAt(cwd: string, args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<CliRun> {
-  return new Promise((resolve) => {
-    execFile(process.execPath, [cli(), ...args], {cwd, env: {...cleanEnv(), ...env}, timeout: timeoutMs, maxBuffer: 256 * 1024 * 1024}, (err, stdout, stderr) => {
-      const code = err ? (typeof (err as {code?: unknown}).code === 'number' ? (err as {code: number}).code : 1) : 0
-      resolve({
-        code,
-        stdout,
-        stderr,
-        json<T>() {
-          try {
-            return JSON.parse(stdout) as T
-          } catch {
-            throw new Error(`not JSON (exit ${code}):\n${stdout}\n--- stderr\n${stderr}`)
-          }
-        },
-      })
-    })
-  })
 }
 
 /** Writes a complete inventory run whose accounts' data roots are the given directories (what inventory would find). */

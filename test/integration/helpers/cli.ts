@@ -20,7 +20,7 @@ export function runCli(args: string[], opts: {cwd: string; env?: NodeJS.ProcessE
     execFile(
       process.execPath,
       [CLI, ...args],
-      {cwd: opts.cwd, env: {...cleanEnv(), ...opts.env}, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024},
+      {cwd: opts.cwd, env: {...cleanEnv(), ...opts.env}, timeout: opts.timeoutMs ?? 60_000, maxBuffer: 256 * 1024 * 1024},
       (err, stdout, stderr) => {
         const code = err ? (typeof (err as {code?: unknown}).code === 'number' ? ((err as {code: number}).code) : 1) : 0
         resolve({
@@ -41,7 +41,7 @@ export function runCli(args: string[], opts: {cwd: string; env?: NodeJS.ProcessE
 }
 
 /** The test process's environment without anything that would steer the CLI (config, AWS settings). */
-function cleanEnv(): NodeJS.ProcessEnv {
+export function cleanEnv(): NodeJS.ProcessEnv {
   const env: NodeJS.ProcessEnv = {}
   for (const [k, v] of Object.entries(process.env)) {
     if (k.startsWith('SFTP_CUTOVER_') && k !== 'SFTP_CUTOVER_PEERS') continue
