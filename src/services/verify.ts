@@ -13,14 +13,14 @@ import {ManifestStore} from '../adapters/manifest-store.js'
 import {type ObjectTarget, S3ObjectTarget, s3Reason} from '../adapters/object-target.js'
 import {SftpStatusError} from '../adapters/sftp-client.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
-import {type AskSecret, resolveCredentials, SshSession} from '../adapters/ssh.js'
+import {SourceHasher} from '../adapters/source-hasher.js'
+import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import type {Config} from '../core/config.js'
 import {crc32, crc32Base64} from '../core/crc32.js'
 import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
-import {parseSha256sumOutput, SHA256SUM_COMMAND, sha256sumInput} from '../core/source-hash.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 
 export interface VerifyOptions {
@@ -89,7 +89,6 @@ interface Expected {
 }
 
 const LIST_LIMIT = 1000
-const EXEC_BATCH = 200
 const SLASH = Buffer.from('/')
 
 /** Runs fn over the items with at most n at once, pulling from the iterator (the list is never held in memory). */
@@ -285,23 +284,17 @@ async function checkSource(
 ): Promise<void> {
   const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
   const pool = new SftpPool(config.source, creds, {connections: opts.connections, perConnection: Math.ceil(opts.concurrency / opts.connections)})
-  let session: SshSession | undefined
+  let hasher: SourceHasher | undefined
   try {
     const {roots} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
     const rootOf = new Map<string, Buffer>(roots.map((r: SyncRoot) => [r.owner, r.path]))
     let method: 'exec' | 'sftp' = opts.sourceHashMethod === 'sftp' ? 'sftp' : 'exec'
     if (method === 'exec') {
-      session = await SshSession.connect(config.source, creds)
-      // With nothing on stdin, sha256sum hashes its (empty) stdin as "-": a login whose exec runs something else
-      // (a ForceCommand such as internal-sftp) does not print that.
-      const probe = await session
-        .exec(SHA256SUM_COMMAND, {stdin: Buffer.alloc(0), timeoutMs: 30_000})
-        .catch((err: unknown) => ({code: -1, stdout: Buffer.alloc(0), stderr: Buffer.from(errorMessage(err))}))
-      if (probe.code !== 0 || parseSha256sumOutput(probe.stdout).get('-') !== createHash('sha256').digest('hex')) {
-        if (opts.sourceHashMethod === 'exec') {
-          throw usageError(`the source login cannot run sha256sum: ${probe.stderr.toString('utf8').trim() || `exit ${probe.code}`}`, ['Use --source-hash-method sftp (or auto).'])
-        }
-        deps.log('verify.source-hash.sftp', {reason: probe.stderr.toString('utf8').trim()})
+      const opened = await SourceHasher.open(config.source, creds)
+      if (opened instanceof SourceHasher) hasher = opened
+      else {
+        if (opts.sourceHashMethod === 'exec') throw usageError(`the source login cannot run sha256sum: ${opened.unavailable}`, ['Use --source-hash-method sftp (or auto).'])
+        deps.log('verify.source-hash.sftp', {reason: opened.unavailable})
         method = 'sftp'
       }
     }
@@ -323,20 +316,10 @@ async function checkSource(
       for (const e of expectedItems(store, inventory, basis, config.target.prefix)) if (e.kind === 'file' && rootOf.has(e.owner)) yield e
     })()
     const absOf = (e: Expected) => (e.path.length ? Buffer.concat([rootOf.get(e.owner)!, SLASH, e.path]) : rootOf.get(e.owner)!)
-    if (method === 'exec') {
-      for (;;) {
-        const batch: Expected[] = []
-        while (batch.length < EXEC_BATCH) {
-          const next = files.next()
-          if (next.done) break
-          batch.push(next.value)
-        }
-        if (batch.length === 0) break
-        const out = await session!.exec(SHA256SUM_COMMAND, {stdin: sha256sumInput(batch.map(absOf)), timeoutMs: 3_600_000})
-        const sums = parseSha256sumOutput(out.stdout)
-        for (const e of batch) await compare(e, sums.get(absOf(e).toString('latin1')))
-        if (deps.signal?.aborted) break
-      }
+    if (hasher) {
+      await hasher.hash(files, absOf, async (digests) => {
+        for (const [e, sha] of digests) await compare(e, sha)
+      }, () => deps.signal?.aborted === true)
     } else {
       await forEach(files, opts.concurrency, deps.signal, async (e) => {
         try {
@@ -347,7 +330,7 @@ async function checkSource(
       })
     }
   } finally {
-    session?.close()
+    hasher?.close()
     await pool.close()
   }
 }
