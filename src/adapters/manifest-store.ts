@@ -329,6 +329,20 @@ export class ManifestStore {
     })()
   }
 
+  /** The files this run recorded (copied, or metadata replaced), in pages: the caller may write between them. */
+  *filesOfRun(runId: number): IterableIterator<ManifestEntry> {
+    const page = this.db.prepare(
+      `SELECT * FROM sync_manifest WHERE run_id = ? AND kind = 'file' AND (owner, path) > (?, ?) ORDER BY owner, path LIMIT ${PAGE}`,
+    )
+    let after: [string, Buffer] = ['', Buffer.alloc(0)]
+    for (;;) {
+      const rows = page.all(runId, ...after) as ManifestRow[]
+      yield* rows.map(toManifest)
+      if (rows.length < PAGE) return
+      after = [rows[rows.length - 1].owner, rows[rows.length - 1].path]
+    }
+  }
+
   /** --checksum re-hashed these files and found the bytes the manifest has. */
   markChecked(files: Array<{owner: string; path: Buffer}>): void {
     const now = new Date().toISOString()

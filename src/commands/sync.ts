@@ -35,6 +35,12 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       description: 'A --checksum run that is interrupted (Ctrl-C, kill, failure) is continued by the next --checksum run: files re-hashed or copied since the pass began are not hashed again.',
       default: false,
     }),
+    'source-hash': Flags.boolean({
+      summary: 'After copying, hash the copied files on the source with sha256sum (over SSH exec) and compare with what was read.',
+      description:
+        'An independent check of the SFTP read: sha256sum runs on the box, 200 files per command, and the bytes do not cross the wire again. A file whose digest differs is reported (exit 3) and copied again by the next run. The login must be allowed to run commands; the run refuses to start otherwise (verify --source-hash can re-read over SFTP instead).',
+      default: false,
+    }),
     delete: Flags.boolean({summary: 'Delete from S3 the objects whose file is gone from the source.', default: false}),
     'max-delete': Flags.integer({summary: 'With --delete, refuse to delete anything when more objects than this would go.', default: 100, min: 0}),
     include: Flags.string({summary: 'Only copy paths matching this glob (relative to the user\'s home; repeatable), e.g. "reports/**".', multiple: true}),
@@ -66,6 +72,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
           connections: this.flags.connections,
           symlinks: this.flags.symlinks,
           checksum: this.flags.checksum,
+          sourceHash: this.flags['source-hash'],
           delete: this.flags.delete,
           maxDelete: this.flags['max-delete'],
           include: this.flags.include ?? [],

@@ -82,9 +82,18 @@ export type ProblemKind =
   | 'symlink'
   | 'special'
   | 'delete-refused'
+  | 'source-hash-mismatch'
 
 /** Kinds that mean data was not migrated and the operator must act (the run exits 3). */
-export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set(['failed', 'changed-during-read', 'bad-name', 'too-large', 'unreadable-dir', 'delete-refused'])
+export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set([
+  'failed',
+  'changed-during-read',
+  'bad-name',
+  'too-large',
+  'unreadable-dir',
+  'delete-refused',
+  'source-hash-mismatch',
+])
 
 export type Plan =
   | {action: 'copy'; key: string; reason: 'new' | 'changed'}

@@ -27,7 +27,7 @@ export interface PartsDeps {
 }
 
 /** The final delta uses sync's defaults: the same options as the runs before it. */
-const FINAL_SYNC: Omit<SyncOptions, 'dryRun'> = {transfers: 16, connections: 4, symlinks: 'skip', checksum: false, delete: false, maxDelete: 100, include: [], exclude: []}
+const FINAL_SYNC: Omit<SyncOptions, 'dryRun'> = {transfers: 16, connections: 4, symlinks: 'skip', checksum: false, sourceHash: false, delete: false, maxDelete: 100, include: [], exclude: []}
 
 async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
   const serverId = deps.config.target.transferServerId

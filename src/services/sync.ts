@@ -13,10 +13,11 @@ import {ManifestStore, type Problem, type TodoEntry} from '../adapters/manifest-
 import {S3ObjectTarget, type ObjectTarget} from '../adapters/object-target.js'
 import {fileTypeOf} from '../adapters/sftp-client.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
-import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
+import {SourceHasher} from '../adapters/source-hasher.js'
+import {type AskSecret, resolveCredentials, type SshCredentials} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import type {Config} from '../core/config.js'
-import {errorMessage} from '../core/errors.js'
+import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
 import {pathFilter, type PathFilter} from '../core/globs.js'
@@ -35,6 +36,8 @@ export interface SyncOptions {
   symlinks: 'skip' | 'follow'
   /** Re-hash files whose size and mtime did not change and compare with the manifest's sha256 */
   checksum: boolean
+  /** After copying, hash this run's files on the box (sha256sum over exec) and compare with what was read */
+  sourceHash: boolean
   delete: boolean
   maxDelete: number
   include: string[]
@@ -45,7 +48,7 @@ export interface SyncOptions {
   storageClass?: StorageClass
 }
 
-export type SyncPhase = 'list' | 'plan' | 'copy' | 'delete' | 'cleanup'
+export type SyncPhase = 'list' | 'plan' | 'copy' | 'source-hash' | 'delete' | 'cleanup'
 
 export interface SyncProgress {
   filesDone: number
@@ -110,6 +113,9 @@ export interface SyncResult {
     deleted: number
     resumedUploads: number
     abortedUploads: number
+    /** --source-hash: files of this run hashed on the box, and those whose digest differed from what was read */
+    sourceHashed: number
+    sourceHashMismatched: number
   }
   bytes: {toCopy: number; copied: number}
   /** --checksum: when the pass this run continues began (an earlier --checksum run did not finish) */
@@ -197,10 +203,12 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   })
   const target = new S3ObjectTarget(deps.aws.s3(), config.target.bucket, {kmsKeyId: config.target.kmsKeyId, storageClass: opts.storageClass})
   const store = new ManifestStore(deps.state)
+  let hasher: SourceHasher | undefined
   try {
     const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
     deps.log('sync.start', {roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})), dryRun: opts.dryRun})
     await target.checkBucket()
+    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
     if (checksumSince) deps.log('sync.checksum.continue', {since: checksumSince})
     const runId = opts.dryRun ? undefined : store.beginRun({...opts, roots: roots.map((r) => r.owner), checksumSince})
@@ -231,6 +239,8 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
         deleted: 0,
         resumedUploads: 0,
         abortedUploads: 0,
+        sourceHashed: 0,
+        sourceHashMismatched: 0,
       },
       bytes: {toCopy: 0, copied: 0},
       checksumSince,
@@ -247,6 +257,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
       if (!opts.dryRun && runId !== undefined) {
         const failedKeys = await copy(store, pool, target, runId, expected, opts, signal, result, report, deps)
         result.interrupted = signal.aborted
+        if (hasher && !result.interrupted) await checkAtSource(hasher, store, runId, roots, signal, result, report, deps)
         if (!result.interrupted) {
           await applyDeletions(target, store, deletions, opts, result, report, deps)
           await cleanUpUploads(target, store, roots, config.target.prefix, failedKeys, result, deps)
@@ -263,9 +274,56 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
       throw err
     }
   } finally {
+    hasher?.close()
     target.close()
     await pool.close()
   }
+}
+
+/** --source-hash needs a login that may run sha256sum: checked before anything is copied, not after hours of it. */
+async function openSourceHasher(config: Config, creds: SshCredentials): Promise<SourceHasher> {
+  const opened = await SourceHasher.open(config.source, creds)
+  if (opened instanceof SourceHasher) return opened
+  throw usageError(
+    `--source-hash runs sha256sum on the source, which this login may not do: ${opened.unavailable}`,
+    ['Sync without --source-hash, then run sftp-cutover verify --source-hash: it re-reads the files over SFTP when exec is not allowed.'],
+    'SOURCE_HASH_UNAVAILABLE',
+  )
+}
+
+/**
+ * Hashes the files this run recorded with sha256sum on the box and compares with the SHA-256 of the bytes read over
+ * SFTP. A difference (a file rewritten after it was read with its size and mtime kept, or bytes damaged on the way)
+ * is a problem, and the file's manifest row is dropped so that the next run copies it again.
+ */
+async function checkAtSource(hasher: SourceHasher, store: ManifestStore, runId: number, roots: SyncRoot[], signal: AbortSignal, result: SyncResult, report: Report, deps: SyncDeps) {
+  deps.events?.phase('source-hash', 'hashing the copied files on the source (sha256sum) to compare with what was read')
+  const rootOf = new Map(roots.map((r) => [r.owner, r.path]))
+  const absOf = (m: ManifestEntry) => joinPath(rootOf.get(m.owner)!, m.path)
+  const files = (function* () {
+    for (const m of store.filesOfRun(runId)) if (rootOf.has(m.owner)) yield m
+  })()
+  await hasher.hash(
+    files,
+    absOf,
+    (digests) => {
+      const redo: ManifestEntry[] = []
+      for (const [m, sha] of digests) {
+        result.counts.sourceHashed++
+        if (sha === undefined) {
+          report.add(m.owner, m.path, 'vanished', 'sha256sum on the source could not read it (deleted or unreadable since it was copied)', m.key)
+        } else if (sha !== m.sha256) {
+          result.counts.sourceHashMismatched++
+          redo.push(m)
+          report.add(m.owner, m.path, 'source-hash-mismatch', `sha256sum on the source says ${sha}, the bytes read over SFTP hash to ${m.sha256}: it changed after it was read, or the read was damaged; the next run copies it again`, m.key)
+        }
+      }
+      store.removeEntries(redo)
+    },
+    () => signal.aborted,
+  )
+  result.interrupted = signal.aborted
+  deps.log('sync.source-hash', {hashed: result.counts.sourceHashed, mismatched: result.counts.sourceHashMismatched})
 }
 
 /** Lists every root into the scan table (and, with --symlinks follow, what the links point to). */

@@ -12,6 +12,7 @@ const LABEL: Record<SyncItem['kind'], string> = {
   symlink: 'SYMLINK',
   special: 'SPECIAL',
   'delete-refused': 'NOT DELETED',
+  'source-hash-mismatch': 'SOURCE HASH DIFFERS',
 }
 
 const item = (i: SyncItem) => `  ${LABEL[i.kind]} ${i.owner ? `${i.owner}/${i.path}` : ''}${i.owner ? ': ' : ''}${i.reason}`
@@ -30,6 +31,7 @@ export function renderSyncResult(r: SyncResult): string {
     lines.push(
       `${r.interrupted ? 'Interrupted after copying' : 'Copied'} ${c.copied} file(s) (${formatBytes(r.bytes.copied)}) and ${c.dirMarkers} empty director${c.dirMarkers === 1 ? 'y' : 'ies'} to s3://${r.bucket} in ${formatDuration(r.durationMs)}; ${c.unchanged} unchanged, ${c.skipped} skipped.`,
     )
+    if (c.sourceHashed > 0) lines.push(`Hashed ${c.sourceHashed} copied file(s) again on the source with sha256sum (--source-hash): ${c.sourceHashMismatched} differed from what was read.`)
     if (c.checked > 0) lines.push(`Re-hashed ${c.checked} file(s) whose size, mtime and owner looked unchanged (--checksum); those whose SHA-256 differed are among the copied.`)
     if (r.checksumSince) lines.push(`Continued the --checksum pass begun ${r.checksumSince}: ${c.checkedEarlier} file(s) hashed since then were not hashed again.`)
     if (c.metadataUpdated > 0) lines.push(`Updated the mode/owner metadata of ${c.metadataUpdated} object(s) in place (chmod/chown at the source; the files were not read again).`)

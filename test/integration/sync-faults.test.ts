@@ -15,6 +15,7 @@ import {type SshdPeer, startSshd} from '../peers/index.js'
 import {
   downloadAll,
   expectedObjects,
+  listKeys,
   makeProject,
   multipartUploads,
   newBucket,
@@ -308,3 +309,64 @@ it('a --checksum run killed part-way is continued by the next one, which re-hash
   expect(fresh.counts).toMatchObject({checked: files, checkedEarlier: 0, copied: 0})
   await assertMirrored(root, bucket)
 }, 300_000)
+
+it('--source-hash hashes the copied files on the box, reports one rewritten after it was read, and the next run copies it again', async () => {
+  const root = join(sshd.dir, 'hashroot')
+  mkdirSync(root)
+  // The large file keeps the (--bwlimit) run going while the small one is read, recorded, then rewritten with its
+  // size and mtime kept: only a hash computed on the box afterwards can tell.
+  writeFileSync(join(root, 'slow.bin'), randomBytes(24 * MiB))
+  const small = join(root, 'small.txt')
+  writeFileSync(small, 'what was read over SFTP\n')
+  for (let i = 0; i < 30; i++) writeFileSync(join(root, `steady-${i}.txt`), randomBytes(1000 + i))
+  const bucket = await newBucket(peer, 'srchash')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  const recorded = (path: string) => {
+    try {
+      const db = new Database(project.stateDb, {readonly: true, fileMustExist: true})
+      try {
+        return db.prepare('SELECT 1 FROM sync_manifest WHERE path = ?').get(Buffer.from(path)) !== undefined
+      } finally {
+        db.close()
+      }
+    } catch {
+      return false
+    }
+  }
+  const child = project.spawn(['sync', '--source-hash', '--bwlimit', '4M', '--json'])
+  let stdout = ''
+  child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)))
+  for (const deadline = Date.now() + 60_000; !recorded('small.txt') && Date.now() < deadline; ) await sleep(50)
+  expect(recorded('slow.bin')).toBe(false)
+  const {atime, mtime} = statSync(small)
+  writeFileSync(small, 'WHAT IS ON THE BOX NOW\n')
+  utimesSync(small, atime, mtime)
+  expect(await exited).toBe(3)
+  const first = JSON.parse(stdout) as SyncResult
+  expect(first.counts).toMatchObject({copied: 32, sourceHashed: 32, sourceHashMismatched: 1})
+  expect(first.problems.map((p) => `${p.kind} ${p.path}`)).toEqual(['source-hash-mismatch small.txt'])
+  expect(first.problems[0].reason).toMatch(/sha256sum on the source says [0-9a-f]{64}, the bytes read over SFTP hash to [0-9a-f]{64}/)
+
+  const again = await project.run(['sync', '--source-hash', '--json'])
+  expect(again.json<SyncResult>().counts).toMatchObject({copied: 1, sourceHashed: 1, sourceHashMismatched: 0})
+  expect(again.code).toBe(0)
+  await assertMirrored(root, bucket)
+}, 300_000)
+
+it('--source-hash refuses to start when the login may not run commands, before copying anything', async () => {
+  const chrooted = sshd.users.chrootUser
+  const bucket = await newBucket(peer, 'nohash')
+  const project = makeProject({sshd, s3: peer, bucket, roots: ['/upload'], login: chrooted})
+  const r = await project.run(['sync', '--source-hash', '--json'])
+  expect(r.code).toBe(2)
+  const error = r.json<{error: {code: string; message: string; suggestions: string[]}}>().error
+  expect(error.code).toBe('SOURCE_HASH_UNAVAILABLE')
+  expect(error.suggestions.join(' ')).toMatch(/verify --source-hash/)
+  const s3 = s3Of(peer)
+  try {
+    expect(await listKeys(s3, bucket)).toEqual([])
+  } finally {
+    s3.destroy()
+  }
+}, 120_000)
