@@ -255,7 +255,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
       const expected = plan(store, config, opts, result, report, deps)
       const deletions = findDeletions(store, roots, filter, opts, result, deps)
       if (!opts.dryRun && runId !== undefined) {
-        const failedKeys = await copy(store, pool, target, runId, expected, opts, signal, result, report, deps)
+        const failedKeys = await copy(store, pool, target, roots, runId, expected, opts, signal, result, report, deps)
         result.interrupted = signal.aborted
         if (hasher && !result.interrupted) await checkAtSource(hasher, store, runId, roots, signal, result, report, deps)
         if (!result.interrupted) {
@@ -463,6 +463,7 @@ async function copy(
   store: ManifestStore,
   pool: SftpPool,
   target: ObjectTarget,
+  roots: SyncRoot[],
   runId: number,
   expected: {files: number; bytes: number},
   opts: SyncOptions,
@@ -472,7 +473,8 @@ async function copy(
   deps: SyncDeps,
 ): Promise<Set<string>> {
   deps.events?.phase('copy', `copying ${expected.files} file(s)`)
-  const rootOf = new Map(result.roots.map((r) => [r.owner, Buffer.from(r.path)]))
+  // The roots' raw bytes: result.roots holds them for display, escaped where they are not UTF-8.
+  const rootOf = new Map(roots.map((r) => [r.owner, r.path]))
   const writer = new ManifestWriter(store, runId)
   const progress: {filesDone: number; bytesDone: number} = {filesDone: 0, bytesDone: 0}
   const emit = () => deps.events?.progress({filesDone: progress.filesDone, filesTotal: expected.files, bytesDone: progress.bytesDone, bytesTotal: expected.bytes, failed: result.counts.failed})
