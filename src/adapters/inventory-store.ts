@@ -45,6 +45,8 @@ export class InventoryStore {
   private readonly db: Database.Database
   private readonly insertFile: Database.Statement
   private readonly insertFinding: Database.Statement
+  /** Rows written since the last commit, between beginWrites and endWrites; undefined outside. */
+  private uncommitted?: number
 
   constructor(state: SqliteStateStore) {
     this.db = state.db
@@ -99,8 +101,6 @@ export class InventoryStore {
     this.uncommitted = undefined
     if (open) this.db.exec('COMMIT')
   }
-
-  private uncommitted?: number
 
   private writing(rows: number, write: () => void): void {
     if (this.uncommitted === undefined) return this.db.transaction(write)()

@@ -77,8 +77,9 @@ const SEVERITY_RANK: Record<Severity, number> = {blocker: 3, warning: 2, info: 1
  * Every host key of the server. OpenSSH sends them all, proven, after login (hostkeys-00@openssh.com), so the
  * session already open for the accounts has them (when it says it is OpenSSH 6.8 or later; others are not waited for).
  * Other servers get one handshake per algorithm, all at once: a key type the server lacks fails its handshake and is
- * left out; a handshake that fails otherwise becomes a finding (the list may be short). Probed keys are not proven by the server: the probe of the session's own key type must show
- * the key the session verified, or something answers those probes in the server's place.
+ * left out; a handshake that fails otherwise becomes a finding (the list may be short). Probed keys are not proven by
+ * the server: the probe of the session's own key type must show the key the session verified, or something answers
+ * those probes in the server's place.
  */
 export async function collectHostKeys(session: SshSession, host: string, port: number): Promise<{keys: HostKey[]; findings: Finding[]}> {
   const offered = sendsHostKeyList(session.info.software) ? await session.hostKeys(3_000) : undefined

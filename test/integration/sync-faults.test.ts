@@ -68,20 +68,32 @@ async function assertMirrored(root: string, bucket: string): Promise<void> {
   }
 }
 
-function progressOf(stateDb: string): {parts: number; files: number; bigDone: boolean} {
+/** Reads the state database of a run in progress; `fallback` while it is not created (or migrated) yet. */
+function readState<T>(stateDb: string, read: (db: Database.Database) => T, fallback: T): T {
   try {
     const db = new Database(stateDb, {readonly: true, fileMustExist: true})
     try {
-      const parts = (db.prepare('SELECT COUNT(*) AS n FROM sync_upload_parts').get() as {n: number}).n
-      const files = (db.prepare('SELECT COUNT(*) AS n FROM sync_manifest').get() as {n: number}).n
-      const bigDone = db.prepare(`SELECT 1 FROM sync_manifest WHERE path = CAST('big.bin' AS BLOB)`).get() !== undefined
-      return {parts, files, bigDone}
+      return read(db)
     } finally {
       db.close()
     }
   } catch {
-    return {parts: 0, files: 0, bigDone: false} // not created yet, or still being migrated
+    return fallback
   }
+}
+
+const count = (db: Database.Database, sql: string) => (db.prepare(sql).get() as {n: number}).n
+
+function progressOf(stateDb: string): {parts: number; files: number; bigDone: boolean} {
+  return readState(
+    stateDb,
+    (db) => ({
+      parts: count(db, 'SELECT COUNT(*) AS n FROM sync_upload_parts'),
+      files: count(db, 'SELECT COUNT(*) AS n FROM sync_manifest'),
+      bigDone: db.prepare(`SELECT 1 FROM sync_manifest WHERE path = CAST('big.bin' AS BLOB)`).get() !== undefined,
+    }),
+    {parts: 0, files: 0, bigDone: false},
+  )
 }
 
 it('killed with SIGKILL at random moments (12 times), resumes each time and ends with verify clean and no upload left', async () => {
@@ -277,14 +289,7 @@ it('a --checksum run killed part-way is continued by the next one, which re-hash
   writeFileSync(doctored, randomBytes(4096))
   utimesSync(doctored, atime, mtime)
 
-  const checkedSoFar = () => {
-    const db = new Database(project.stateDb, {readonly: true})
-    try {
-      return (db.prepare('SELECT COUNT(*) AS n FROM sync_manifest WHERE checked_at IS NOT NULL').get() as {n: number}).n
-    } finally {
-      db.close()
-    }
-  }
+  const checkedSoFar = () => readState(project.stateDb, (db) => count(db, 'SELECT COUNT(*) AS n FROM sync_manifest WHERE checked_at IS NOT NULL'), 0)
   const child = project.spawn(['sync', '--checksum', '--bwlimit', '1M', '--json'])
   const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
   for (const deadline = Date.now() + 60_000; checkedSoFar() < 50 && Date.now() < deadline; ) await sleep(50)
@@ -321,18 +326,7 @@ it('--source-hash hashes the copied files on the box, reports one rewritten afte
   for (let i = 0; i < 30; i++) writeFileSync(join(root, `steady-${i}.txt`), randomBytes(1000 + i))
   const bucket = await newBucket(peer, 'srchash')
   const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
-  const recorded = (path: string) => {
-    try {
-      const db = new Database(project.stateDb, {readonly: true, fileMustExist: true})
-      try {
-        return db.prepare('SELECT 1 FROM sync_manifest WHERE path = ?').get(Buffer.from(path)) !== undefined
-      } finally {
-        db.close()
-      }
-    } catch {
-      return false
-    }
-  }
+  const recorded = (path: string) => readState(project.stateDb, (db) => db.prepare('SELECT 1 FROM sync_manifest WHERE path = ?').get(Buffer.from(path)) !== undefined, false)
   const child = project.spawn(['sync', '--source-hash', '--bwlimit', '4M', '--json'])
   let stdout = ''
   child.stdout!.on('data', (d: Buffer) => (stdout += d.toString()))
