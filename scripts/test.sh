@@ -3,6 +3,7 @@
 # then runs the unit and the integration tests against real peers (OpenSSH sshd, moto, versitygw).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/node-env.sh
 
 bash scripts/setup.sh
 
@@ -15,7 +16,7 @@ mkdir -p .peers
 results=.peers/jest-results.json
 rm -f "$results"
 status=0
-AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED=true NODE_OPTIONS=--experimental-vm-modules npx jest --ci --json --outputFile="$results" "$@" || status=$?
+NODE_OPTIONS=--experimental-vm-modules npx jest --ci --json --outputFile="$results" "$@" || status=$?
 # A full run (no jest arguments) must run both projects.
 node scripts/test-summary.mjs "$results" $([ $# -eq 0 ] && echo --require-all) || status=$((status == 0 ? 1 : status))
 exit "$status"
