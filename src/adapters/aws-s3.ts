@@ -1,7 +1,10 @@
-import {S3Client} from '@aws-sdk/client-s3'
-import {fromNodeProviderChain} from '@aws-sdk/credential-providers'
+import {createRequire} from 'node:module'
+import type {S3Client} from '@aws-sdk/client-s3'
 
 import type {AwsTarget} from './aws.js'
+
+// Loaded on first use, like the other services' clients (see aws.ts).
+const require = createRequire(import.meta.url)
 
 /**
  * The settings every AWS client shares (region, credentials, endpoint override, adaptive retries), and the S3 client
@@ -11,7 +14,7 @@ import type {AwsTarget} from './aws.js'
 export function awsClientConfig(target: AwsTarget) {
   return {
     region: target.region,
-    ...(target.profile ? {credentials: fromNodeProviderChain({profile: target.profile})} : {}),
+    ...(target.profile ? {credentials: (require('@aws-sdk/credential-providers') as typeof import('@aws-sdk/credential-providers')).fromNodeProviderChain({profile: target.profile})} : {}),
     ...(target.endpoint ? {endpoint: target.endpoint} : {}),
     maxAttempts: 6,
     retryMode: 'adaptive' as const,
@@ -22,5 +25,5 @@ export function awsClientConfig(target: AwsTarget) {
 export function createS3Client(target: AwsTarget, env: NodeJS.ProcessEnv = process.env): S3Client {
   const s3Endpoint = target.s3Endpoint ?? target.endpoint
   const forcePathStyle = Boolean(s3Endpoint || env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3)
-  return new S3Client({...awsClientConfig(target), ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle})
+  return new (require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')).S3Client({...awsClientConfig(target), ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle})
 }

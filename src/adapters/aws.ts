@@ -1,12 +1,18 @@
-import {CloudFormationClient} from '@aws-sdk/client-cloudformation'
-import {EC2Client} from '@aws-sdk/client-ec2'
-import {EFSClient} from '@aws-sdk/client-efs'
-import {Route53Client} from '@aws-sdk/client-route-53'
+import {createRequire} from 'node:module'
+import type {CloudFormationClient} from '@aws-sdk/client-cloudformation'
+import type {EC2Client} from '@aws-sdk/client-ec2'
+import type {EFSClient} from '@aws-sdk/client-efs'
+import type {Route53Client} from '@aws-sdk/client-route-53'
 import type {S3Client} from '@aws-sdk/client-s3'
-import {STSClient} from '@aws-sdk/client-sts'
-import {TransferClient} from '@aws-sdk/client-transfer'
+import type {STSClient} from '@aws-sdk/client-sts'
+import type {TransferClient} from '@aws-sdk/client-transfer'
 
 import {awsClientConfig, createS3Client} from './aws-s3.js'
+
+// Each service's SDK package is loaded when its client is first made, not when a command starts: together they take
+// most of a second to load, and a command uses two or three of them. (Node loads the SDK's CommonJS build for
+// `import` as well, so require() gives the same modules the adapters import.)
+const require = createRequire(import.meta.url)
 
 /** Where and as whom to reach AWS (the target.* configuration). */
 export interface AwsTarget {
@@ -46,12 +52,12 @@ export function createAwsClients(target: AwsTarget, env: NodeJS.ProcessEnv = pro
   }
   return {
     s3: once('s3', () => createS3Client(target, env)),
-    transfer: once('transfer', () => new TransferClient(common)),
-    route53: once('route53', () => new Route53Client(common)),
-    ec2: once('ec2', () => new EC2Client(common)),
-    efs: once('efs', () => new EFSClient(common)),
-    sts: once('sts', () => new STSClient(common)),
-    cloudformation: once('cloudformation', () => new CloudFormationClient(common)),
+    transfer: once('transfer', () => new (require('@aws-sdk/client-transfer') as typeof import('@aws-sdk/client-transfer')).TransferClient(common)),
+    route53: once('route53', () => new (require('@aws-sdk/client-route-53') as typeof import('@aws-sdk/client-route-53')).Route53Client(common)),
+    ec2: once('ec2', () => new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(common)),
+    efs: once('efs', () => new (require('@aws-sdk/client-efs') as typeof import('@aws-sdk/client-efs')).EFSClient(common)),
+    sts: once('sts', () => new (require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts')).STSClient(common)),
+    cloudformation: once('cloudformation', () => new (require('@aws-sdk/client-cloudformation') as typeof import('@aws-sdk/client-cloudformation')).CloudFormationClient(common)),
     destroy: () => {
       for (const c of made.values()) c.destroy()
       made.clear()

@@ -34,6 +34,8 @@ export interface ConnectOptions {
   keepaliveIntervalMs?: number
   /** Restrict the host key algorithm (used to collect every host key the server offers). */
   hostKeyAlgorithms?: string[]
+  /** Called once the TCP connection is up and the client's identification string has been written to it. */
+  onConnected?: () => void
 }
 
 export interface ServerInfo {
@@ -254,6 +256,8 @@ export class SshSession {
     }
     // Sent right after login; listened for from the start so that it cannot be missed.
     const offeredHostKeys = new Promise<Buffer[]>((resolve) => client.once('hostkeys', (keys: Array<{getPublicSSH(): Buffer}>) => resolve(keys.map((k) => k.getPublicSSH()))))
+    // ssh2 writes its identification string in a microtask after 'connect': a macrotask later it is on the wire.
+    if (opts.onConnected) client.once('connect', () => setImmediate(opts.onConnected!))
     await login(client, config).catch((err: Error) => {
       throw verdict && !verdict.ok ? hostKeyError(target, verdict) : classify(err, target)
     })

@@ -1,14 +1,8 @@
-import {GetCallerIdentityCommand} from '@aws-sdk/client-sts'
-import {GetBucketEncryptionCommand, GetPublicAccessBlockCommand, HeadBucketCommand} from '@aws-sdk/client-s3'
-import {DescribeServerCommand} from '@aws-sdk/client-transfer'
-import {GetHostedZoneCommand} from '@aws-sdk/client-route-53'
-
 import type {AwsClients} from '../adapters/aws.js'
 import {probeDirectory} from '../adapters/efs-path.js'
 import {SftpClient} from '../adapters/sftp-client.js'
 import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import {probeTcp} from '../adapters/tcp.js'
-import {findRecordSets} from '../adapters/route53.js'
 import {describeRecordSet} from '../core/dns-plan.js'
 import type {Config} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
@@ -49,7 +43,7 @@ function awsReason(err: unknown, profile?: string): string {
 }
 
 /** Source checks: reachability, host key, login, SFTP, exec, server software and limits. */
-async function sourceChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
+async function sourceChecks(config: Config, deps: DoctorDeps, onConnected: () => void): Promise<Check[]> {
   const s = config.source
   const where = `${s.host}:${s.port}`
   const checks: Check[] = []
@@ -70,7 +64,7 @@ async function sourceChecks(config: Config, deps: DoctorDeps): Promise<Check[]> 
   let session: SshSession
   try {
     const creds = await resolveCredentials(s, deps.env, deps.askSecret)
-    session = await SshSession.connect(s, creds, {readyTimeoutMs: 15_000})
+    session = await SshSession.connect(s, creds, {readyTimeoutMs: 15_000, onConnected})
   } catch (err) {
     const e = err instanceof SshError ? err : undefined
     if (e?.code === 'HOST_KEY_REJECTED') {
@@ -132,6 +126,8 @@ function fixSkips(checks: Check[], remaining: string[][], why: string): Check[] 
 }
 
 async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
+  const [{GetCallerIdentityCommand}, {GetBucketEncryptionCommand, GetPublicAccessBlockCommand, HeadBucketCommand}, {DescribeServerCommand}, {GetHostedZoneCommand}, {findRecordSets}] =
+    await Promise.all([import('@aws-sdk/client-sts'), import('@aws-sdk/client-s3'), import('@aws-sdk/client-transfer'), import('@aws-sdk/client-route-53'), import('../adapters/route53.js')])
   const t = config.target
   const checks: Check[] = []
   const run = async (id: string, title: string, fn: () => Promise<Omit<Check, 'id' | 'title'>>) => {
@@ -257,7 +253,11 @@ async function efsCheck(config: Config): Promise<Check> {
 
 /** Checks everything the migration depends on and says, for each, pass/warn/fail/skip with the reason and the fix. */
 export async function runDoctor(config: Config, deps: DoctorDeps): Promise<DoctorResult> {
-  const [source, aws, efs] = await Promise.all([sourceChecks(config, deps), awsChecks(config, deps), efsCheck(config)])
+  // The SSH handshake is the slowest check over a VPN (several round trips): it starts first, and the AWS SDK, which
+  // takes the process for a few hundred milliseconds to load, is loaded once the connection is up (or has failed).
+  let connected!: () => void
+  const sshUnderway = new Promise<void>((resolve) => (connected = resolve))
+  const [source, aws, efs] = await Promise.all([sourceChecks(config, deps, connected).finally(connected), sshUnderway.then(() => awsChecks(config, deps)), efsCheck(config)])
   const checks = [...source, ...aws, efs]
   const summary: Record<CheckStatus, number> = {pass: 0, warn: 0, fail: 0, skip: 0}
   for (const c of checks) summary[c.status]++
