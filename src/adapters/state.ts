@@ -8,7 +8,7 @@ import {CliError, ExitCode} from '../core/errors.js'
  * Versioned schema migrations, applied in order inside one transaction each. Append only: a released migration
  * is never edited, a change is a new entry.
  */
-const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
+export const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
   {
     version: 1,
     name: 'audit log and settings',
