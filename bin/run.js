@@ -25,6 +25,9 @@ if (!supported) {
 if (process.argv[2] === '--version') {
   process.stdout.write(`${pjson.oclif.bin}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`)
 } else {
-  const {execute} = await import('@oclif/core/execute')
+  const [{execute}, {settings}] = await Promise.all([import('@oclif/core/execute'), import('@oclif/core/settings')])
+  // dist/ is what runs here (bin/dev.js runs the sources): oclif would otherwise look for TypeScript sources whenever
+  // NODE_ENV is test or development, and warn when it finds none.
+  settings.enableAutoTranspile = false
   await execute({dir: import.meta.url})
 }
