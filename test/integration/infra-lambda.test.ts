@@ -289,8 +289,11 @@ describe('S3-to-EFS copy function against versitygw', () => {
     )
     expect(report.entry).toEqual(expect.objectContaining({outcome: 'copied', bytes: size, sha256: digest, sha256Verified: true}))
     expect((await stat(path.join(mount, key))).size).toBe(size)
-    expect(report.streamed.rss).toBeLessThan(64 * 1024 * 1024)
-    expect(report.streamed.arrayBuffers).toBeLessThan(64 * 1024 * 1024)
+    // Flat, not zero: the socket's chunks are garbage once written, and V8 lets about 64 MiB of external memory
+    // accumulate before it collects (64.6 MiB measured on Node 24; under 64 on Node 20). The whole object is 200 MiB;
+    // read into memory it takes ~400 MiB.
+    expect(report.streamed.rss).toBeLessThan(96 * 1024 * 1024)
+    expect(report.streamed.arrayBuffers).toBeLessThan(96 * 1024 * 1024)
     // Control: reading the same object into memory shows up in the same measurement.
     expect(report.buffered.arrayBuffers).toBeGreaterThan(150 * 1024 * 1024)
   }, 180_000)
