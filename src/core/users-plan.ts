@@ -121,9 +121,9 @@ export function classifyKey(user: string, key: AuthorizedKey, inventory: Finding
   const subject = `key:${user}:${key.fingerprint ?? source}`
   const d = keyDecision(key, accepted)
   if (!d.import) {
-    // Restricting options are the operator's call (one flag); the others are facts about the key. A dead key is
-    // reported, not a problem: leaving it out keeps exactly today's access.
-    const severity = d.rule === 'key.options' ? ('blocker' as const) : ('warning' as const)
+    // Restricting options are the operator's call (one flag), and a CA's users lose their login: blockers. The
+    // others are facts about the key. A dead key is reported, not a problem: leaving it out keeps today's access.
+    const severity = d.rule === 'key.options' || d.rule === 'key.cert-authority' ? ('blocker' as const) : ('warning' as const)
     const mine: Finding = {rule: d.rule, severity, subject, reason: d.reason, fix: refusalFix(d.rule, user, key)}
     // The inventory's explanation where it has one; what to do with this command for the operator's choices.
     const finding = d.rule === 'key.options' || d.rule === 'key.dead' ? mine : {...explained(mine, inventory), severity}
