@@ -81,7 +81,8 @@ function keyFindings(user: string, key: AuthorizedKey): Finding[] {
   if (v.restrictions.length > 0 && v.refusal === undefined) {
     out.push({...finding('key.options', subject, `${where}: restricted by ${v.restrictions.join(',')}; Transfer Family has no per-key options`), fix: `${restrictionAdvice(v.restrictions)} ${RULES['key.options'].fix}`})
   }
-  if (key.format === 'rfc4716' || key.format === 'putty') {
+  // A dead key is not converted: it is not imported (unless the operator opts in, which the plan then says).
+  if ((key.format === 'rfc4716' || key.format === 'putty') && v.dead === undefined) {
     out.push(finding('key.format', subject, `${where}: ${key.format === 'putty' ? 'PuTTY' : 'RFC 4716'} format`))
   }
   return out

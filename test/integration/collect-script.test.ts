@@ -223,7 +223,6 @@ describe('tricky authorized_keys content', () => {
       ['key.rsa-short', rsa1024.fingerprint],
       ['key.options', restricted.fingerprint],
       ['key.dead', rfc.fingerprint],
-      ['key.format', rfc.fingerprint],
     ])
     expect(findings[2].reason).toMatch(/restricted by from="10\.0\.0\.0\/8,192\.168\.1\.1",command="\/bin\/echo \\"hi\\"",no-pty/)
     // sshd cannot read an RFC 4716 block in authorized_keys: the key grants no login today.

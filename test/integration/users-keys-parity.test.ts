@@ -94,7 +94,7 @@ describe('users plan imports exactly the keys that log in today', () => {
     const findings = r.json<{findings: Finding[]}>().findings.filter((f) => f.subject.startsWith(`key:${peer.users.keyUser.name}:`))
     const by = (name: Name) => findings.filter((f) => f.subject.endsWith(fps[name])).map((f) => f.rule).sort()
     expect(by('plain')).toEqual([])
-    expect(by('rfc')).toEqual(['key.dead', 'key.format'])
+    expect(by('rfc')).toEqual(['key.dead'])
     expect(by('unknownopt')).toEqual(['key.dead'])
     expect(by('expired')).toEqual(['key.dead', 'key.options'])
     expect(by('akf2')).toEqual(['key.dead'])
