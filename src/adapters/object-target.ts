@@ -94,6 +94,11 @@ export function isTransientS3Error(err: unknown): boolean {
   return ['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN'].includes(e.code ?? '') || e.$retryable !== undefined
 }
 
+/** A key from a listing made with encoding-type=url (S3 encodes as HTML forms do: a space is "+"). */
+export function urlDecodeKey(encoded: string): string {
+  return decodeURIComponent(encoded.replace(/\+/g, ' '))
+}
+
 /** A short reason for reports: the S3 error name and status, never request details. */
 export function s3Reason(err: unknown): string {
   const e = err as S3Error
@@ -398,10 +403,13 @@ export class S3ObjectTarget implements ObjectTarget {
     let keyMarker: string | undefined
     let uploadIdMarker: string | undefined
     for (;;) {
-      const out = await this.s3.send(new ListMultipartUploadsCommand({Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker}))
-      for (const u of out.Uploads ?? []) if (u.Key && u.UploadId) yield {key: u.Key, uploadId: u.UploadId}
+      // Keys with control characters cannot travel in XML 1.0: ask for them URL-encoded, and decode them only when the
+      // store says it encoded them (stores that ignore encoding-type send them raw).
+      const out = await this.s3.send(new ListMultipartUploadsCommand({Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, UploadIdMarker: uploadIdMarker, EncodingType: 'url'}))
+      const decode = out.EncodingType === 'url' ? urlDecodeKey : (k: string) => k
+      for (const u of out.Uploads ?? []) if (u.Key && u.UploadId) yield {key: decode(u.Key), uploadId: u.UploadId}
       if (!out.IsTruncated) return
-      keyMarker = out.NextKeyMarker
+      keyMarker = out.NextKeyMarker === undefined ? undefined : decode(out.NextKeyMarker)
       uploadIdMarker = out.NextUploadIdMarker
     }
   }

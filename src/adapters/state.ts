@@ -234,6 +234,20 @@ export const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       ALTER TABLE sync_manifest ADD COLUMN checked_at TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'users: risks the operator accepted per legacy user',
+    sql: `
+      -- users import --import-dead-keys (keys sshd ignores today) and --accept-key-options (keys imported without
+      -- the authorized_keys options that restricted them): remembered once applied, listed in the migration report.
+      CREATE TABLE transfer_user_acceptances (
+        legacy_name TEXT NOT NULL,
+        what TEXT NOT NULL CHECK (what IN ('dead-keys', 'key-options')),
+        accepted_at TEXT NOT NULL,
+        PRIMARY KEY (legacy_name, what)
+      );
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

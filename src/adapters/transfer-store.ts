@@ -1,6 +1,7 @@
 import type Database from 'better-sqlite3'
 
 import type {ImportedHostKey} from '../core/host-key-import.js'
+import type {KeyAcceptance} from '../core/transfer-rules.js'
 import type {SqliteStateStore} from './state.js'
 
 export interface RecordedUser {
@@ -12,8 +13,10 @@ export interface RecordedUser {
   updatedAt: string
 }
 
+export type Acceptance = 'dead-keys' | 'key-options'
+
 /**
- * What users and host keys import remembers (schema version 4): the engineer's renames and key exclusions, the
+ * What users and host keys import remembers (schema versions 4 and 7): the engineer's renames, key exclusions and accepted risks, the
  * outcome per Transfer user, the key ids it imported and the host keys it imported. Public data only: no private
  * key, passphrase or password ever goes here.
  */
@@ -58,6 +61,23 @@ export class TransferStore {
       const stmt = this.db.prepare('INSERT INTO transfer_key_exclusions (legacy_name, fingerprint, excluded_at) VALUES (?, ?, ?)')
       for (const fp of new Set(fingerprints)) stmt.run(legacyName, fp, new Date().toISOString())
     })()
+  }
+
+  /** What the operator accepted per legacy user (users import --import-dead-keys, --accept-key-options), and when. */
+  acceptances(): Record<string, KeyAcceptance & {at: string}> {
+    const out: Record<string, KeyAcceptance & {at: string}> = {}
+    for (const r of this.db.prepare('SELECT legacy_name, what, accepted_at FROM transfer_user_acceptances ORDER BY legacy_name, what').all() as Array<{legacy_name: string; what: Acceptance; accepted_at: string}>) {
+      const a = (out[r.legacy_name] ??= {at: r.accepted_at})
+      if (r.what === 'dead-keys') a.deadKeys = true
+      else a.keyOptions = true
+      if (r.accepted_at > a.at) a.at = r.accepted_at
+    }
+    return out
+  }
+
+  /** Remembers an acceptance for a legacy user; true when it is new. */
+  accept(legacyName: string, what: Acceptance): boolean {
+    return this.db.prepare('INSERT OR IGNORE INTO transfer_user_acceptances (legacy_name, what, accepted_at) VALUES (?, ?, ?)').run(legacyName, what, new Date().toISOString()).changes > 0
   }
 
   recordUser(serverId: string, userName: string, legacyName: string, status: RecordedUser['status'], error?: string): void {

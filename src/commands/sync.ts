@@ -18,6 +18,7 @@ Every file is hashed while it streams (SHA-256 into the object's metadata with m
 Large files (over 32 MiB) are hashed first, then uploaded in parallel parts of 8 MiB or more; an interrupted upload resumes from the parts S3 holds. Memory stays within about 128 MiB of buffers whatever the number of files.
 Files deleted at the source are reported; they are deleted from S3 only with --delete, and never more than --max-delete.
 Ctrl-C stops starting new files, lets what is in flight finish and records it; run sync again to continue.
+Names the inventory blocks are not copied and are reported with the reason: not UTF-8, a path over 1,024 bytes as a key, an empty, "." or ".." component, and control characters (CR, LF, tab, other C0 bytes; --allow-control-chars copies those).
 Exits 0 when everything was copied, 3 when files failed, changed while read, or could not be copied (names, size, unreadable directories), 1 when interrupted.`
   static override examples = [
     '<%= config.bin %> sync --dry-run',
@@ -46,6 +47,11 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     include: Flags.string({summary: 'Only copy paths matching this glob (relative to the user\'s home; repeatable), e.g. "reports/**".', multiple: true}),
     exclude: Flags.string({summary: 'Do not copy paths matching this glob (repeatable), e.g. "**/*.tmp".', multiple: true}),
     bwlimit: Flags.string({summary: 'Limit reading from the source to this many bytes per second, e.g. 10M (K, M, G are powers of 1024).'}),
+    'allow-control-chars': Flags.boolean({
+      summary: 'Also copy files whose names hold control characters (CR, LF, tab, other C0 bytes), which the inventory blocks.',
+      description: 'Without it such files are skipped and reported with the reason (exit 3): S3 can hold the names, but SFTP clients can hardly type them and many tools break on them. Renaming them on the box is the better fix.',
+      default: false,
+    }),
     'dry-run': Flags.boolean({summary: 'Show what would be copied and deleted (counts and bytes); change nothing.', default: false}),
     'storage-class': Flags.option({
       options: ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const,
@@ -80,6 +86,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
           bwlimit,
           dryRun: this.flags['dry-run'],
           storageClass: this.flags['storage-class'],
+          allowControlChars: this.flags['allow-control-chars'],
         },
         {
           state: this.state,

@@ -154,6 +154,44 @@ function sftpWithoutShell(e: EffectiveSshd): boolean {
   return /^internal-sftp(\s|$)/.test(command)
 }
 
+/** The authorized_keys options OpenSSH knows; sshd refuses a whole line with any other. */
+const SSHD_KEY_OPTIONS = new Set([
+  'agent-forwarding', 'cert-authority', 'command', 'environment', 'expiry-time', 'from', 'no-agent-forwarding', 'no-port-forwarding', 'no-pty', 'no-user-rc',
+  'no-x11-forwarding', 'permitlisten', 'permitopen', 'port-forwarding', 'principals', 'pty', 'no-touch-required', 'verify-required', 'restrict', 'tunnel', 'user-rc',
+  'x11-forwarding',
+])
+
+/** expiry-time="YYYYMMDD[HHMM[SS]]" as seconds since the epoch (read as UTC; the box's zone is not known). */
+function expirySeconds(value: string): number | undefined {
+  const m = /^"?(\d{4})(\d{2})(\d{2})(?:(\d{2})(\d{2})(\d{2})?)?Z?"?$/.exec(value)
+  if (!m) return undefined
+  return Date.UTC(Number(m[1]), Number(m[2]) - 1, Number(m[3]), Number(m[4] ?? 0), Number(m[5] ?? 0), Number(m[6] ?? 0)) / 1000
+}
+
+/**
+ * Why sshd ignores a key today for this account, or undefined when the key lets the user in (as far as the
+ * configuration and the file say: StrictModes on the file's permissions is not checked).
+ */
+export function deadReason(key: AuthorizedKey, ctx: {named: boolean; effective: EffectiveSshd; root: boolean; collectedAt: number}): string | undefined {
+  if (!ctx.named) {
+    const names = ctx.effective.authorizedKeysFile.length > 0 ? ctx.effective.authorizedKeysFile.join(' ') : 'none'
+    return `${key.file} is not read by sshd for this user (AuthorizedKeysFile ${names})`
+  }
+  if (key.format === 'rfc4716' || key.format === 'putty') {
+    return `sshd reads only OpenSSH one-line keys in authorized_keys; this is ${key.format === 'putty' ? 'a PuTTY key file' : 'an RFC 4716 block'} (convert it with ssh-keygen -i to make it work)`
+  }
+  if (key.error !== undefined) return undefined // unreadable: refused anyway, with its own reason
+  const unknown = key.options.map((o) => o.split('=')[0].toLowerCase()).filter((n) => !SSHD_KEY_OPTIONS.has(n))
+  if (unknown.length > 0) return `sshd refuses the line: unknown option ${unknown.join(', ')}`
+  if (!ctx.effective.pubkeyAuthentication) return 'PubkeyAuthentication is off for this user'
+  if (ctx.root && ctx.effective.permitRootLogin === 'no') return 'PermitRootLogin no'
+  if (ctx.root && ctx.effective.permitRootLogin === 'forced-commands-only' && !key.options.some((o) => /^command=/i.test(o))) return 'PermitRootLogin forced-commands-only and the key has no command='
+  const expiry = key.options.find((o) => /^expiry-time=/i.test(o))
+  const expires = expiry === undefined ? undefined : expirySeconds(expiry.slice(expiry.indexOf('=') + 1))
+  if (expires !== undefined && expires <= ctx.collectedAt) return `${expiry} has passed`
+  return undefined
+}
+
 export interface AccountsFromBundle {
   accounts: Account[]
   errors: string[]
@@ -178,6 +216,7 @@ export function accountsFromBundle(bundle: Bundle, opts: {includeSystem?: boolea
   const shadow = new Map(bundle.shadow.map((s) => [s.user, s.state]))
   const {byGid, memberOf} = parseGroups(bundle.group)
   const {uidMin, uidMax} = bundle.loginDefs
+  const collectedAt = Date.parse(bundle.collectedAt) / 1000
   const accounts: Account[] = []
 
   for (const pw of parsePasswd(bundle.passwd, errors)) {
@@ -198,22 +237,28 @@ export function accountsFromBundle(bundle: Bundle, opts: {includeSystem?: boolea
 
     const ctx = {user: pw.name, home: pw.home, uid: pw.uid}
     const files = authorizedKeysPaths(effective, ctx)
+    const root = pw.uid === 0
     const keys: AuthorizedKey[] = []
+    // Every key file the collector found: those sshd does not read for this user are kept, marked dead, so the
+    // inventory can say why they grant nothing today.
     for (const entry of bundle.authorizedKeys[pw.name] ?? []) {
-      if (!files.includes(entry.path)) continue
-      if (entry.error !== undefined) errors.push(`${pw.name}: ${entry.path}: ${entry.error}`)
-      else keys.push(...parseAuthorizedKeys(entry.text ?? '', entry.path))
+      const named = files.includes(entry.path)
+      if (entry.error !== undefined) {
+        if (named) errors.push(`${pw.name}: ${entry.path}: ${entry.error}`)
+        continue
+      }
+      for (const k of parseAuthorizedKeys(entry.text ?? '', entry.path)) {
+        const dead = deadReason(k, {named, effective, root, collectedAt})
+        keys.push(dead === undefined ? k : {...k, dead})
+      }
     }
 
-    const root = pw.uid === 0
-    const keyAllowed = (k: AuthorizedKey) =>
-      !root || effective.permitRootLogin !== 'forced-commands-only' || k.options.some((o) => /^command=/i.test(o))
-    const rootKeys = !root || effective.permitRootLogin !== 'no'
-    const key = effective.pubkeyAuthentication && rootKeys && keys.some((k) => k.error === undefined && keyAllowed(k))
+    const key = keys.some((k) => k.error === undefined && k.dead === undefined)
     const passwordMethods = effective.passwordAuthentication || (effective.usePam && effective.kbdInteractiveAuthentication)
     const rootPassword = !root || effective.permitRootLogin === 'yes'
     const password: boolean | 'unknown' = !passwordMethods || !rootPassword ? false : state === 'set' ? true : state === 'unknown' ? 'unknown' : false
-    if (!key && password === false) continue
+    // An account whose only keys are dead is kept: the inventory says why they grant nothing, and the operator may opt in.
+    if (!key && password === false && !keys.some((k) => k.dead !== undefined)) continue
 
     const chroot = effective.chrootDirectory === undefined ? undefined : expandTokens(effective.chrootDirectory, ctx)
     const account: Account = {

@@ -207,8 +207,8 @@ if [ -n "$SSHD_BIN" ]; then
 fi
 printf '}'
 
-# Without sshd -T: every AuthorizedKeysFile value in any config file, plus the defaults. Over-collecting is
-# harmless: the reader decides which files are in effect for whom.
+# Every AuthorizedKeysFile value in any config file, plus the defaults, collected for every user (with or without
+# sshd -T): the reader decides which files are in effect for whom, and reports keys in the others as dead.
 CONFIG_AKF=$({ printf '.ssh/authorized_keys\n.ssh/authorized_keys2\n'
   printf '%s' "$CONFIG_FILES" | while IFS= read -r f; do
     awk '{ sub(/^[ \t]+/, "") } tolower($1) == "authorizedkeysfile" { for (i = 2; i <= NF; i++) { if ($i ~ /^#/) break; if (tolower($i) != "none") print $i } }' "$f" 2>/dev/null
@@ -238,7 +238,8 @@ OLD_IFS=$IFS; IFS=$NL; set -f
 for c in $CANDIDATES; do
   u=\${c%%:*}; rest=\${c#*:}; uid=\${rest%%:*}; home=\${rest#*:}
   values=$(printf '%s' "$AKF" | awk -F"$TAB" -v u="$u" '$1 == u { print $2; exit }')
-  [ -n "$values" ] || values=$CONFIG_AKF
+  # Also the files sshd does not read for this user (the defaults, other Match blocks): keys there are reported as dead.
+  values="$values$NL$CONFIG_AKF"
   paths=$(printf '%s\n' "$values" | AK_USER=$u AK_HOME=$home AK_UID=$uid awk "$EXPAND_AWK" | awk '!seen[$0]++')
   entries=''
   for p in $paths; do

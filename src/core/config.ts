@@ -1,5 +1,7 @@
 import {z} from 'zod'
 
+import {USER_NAME_PATTERN} from './transfer-rules.js'
+
 /**
  * The configuration: one schema for sftp-cutover.yaml, SFTP_CUTOVER_* environment variables and flags.
  * Precedence: flags > environment > file > defaults. Pure: reading and writing the file is the adapter's job.
@@ -79,7 +81,7 @@ export const configSchema = z
       .default({}),
     cutover: z
       .object({
-        canaryUser: z.string().regex(/^[\w][\w@.-]{2,99}$/, 'must be a Transfer Family user name (3-100 characters: letters, digits, _ @ . -)').optional(),
+        canaryUser: z.string().regex(USER_NAME_PATTERN, 'must be a Transfer Family user name (3-100 characters: letters, digits, _ @ . -)').optional(),
         canaryIdentityFile: z.string().min(1).optional(),
         endpointHost: z.string().min(1).optional(),
         endpointPort: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(22),

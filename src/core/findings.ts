@@ -9,6 +9,7 @@
 import {isUtf8} from 'node:buffer'
 
 import type {Account, AuthorizedKey, FileEntry, Finding, HostKey, Severity} from './inventory-model.js'
+import {hostKeyImportable, keyDecision, keyVerdict, MAX_KEY_BODY_CHARS, objectSizeProblem, pathProblems, restrictionAdvice, userNameProblem} from './transfer-rules.js'
 
 export interface Rule {
   id: string
@@ -21,15 +22,6 @@ function rule(id: string, severity: Severity, title: string, fix: string): Rule 
   return {id, severity, title, fix}
 }
 
-/** Key types ImportSshPublicKey accepts. */
-export const TRANSFER_KEY_TYPES = ['ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521']
-/** Transfer user names: `^[\w][\w@.-]{2,99}$`, and not root. */
-export const TRANSFER_USER_NAME = /^[\w][\w@.-]{2,99}$/
-/** ImportSshPublicKey body limit, in characters. */
-export const MAX_KEY_BODY = 2048
-export const MAX_S3_KEY_BYTES = 1024
-/** Largest S3 object. */
-export const MAX_OBJECT_BYTES = 5 * 1024 ** 4
 const RECENT_SECONDS = 24 * 3600
 
 export const RULES = {
@@ -42,8 +34,10 @@ export const RULES = {
   'key.rsa-short': rule('key.rsa-short', 'blocker', 'RSA key shorter than 2048 bits', 'Have the user create an Ed25519 or RSA >= 2048 key.'),
   'key.sk': rule('key.sk', 'blocker', 'Security-key (FIDO) key', 'Transfer accepts only ssh-rsa, ssh-ed25519 and ecdsa-sha2-nistp256/384/521 keys: have the user add one of those.'),
   'key.type-unsupported': rule('key.type-unsupported', 'blocker', 'Key type Transfer does not accept', 'Transfer accepts only ssh-rsa, ssh-ed25519 and ecdsa-sha2-nistp256/384/521 keys (no certificates): have the user add one of those.'),
-  'key.too-long': rule('key.too-long', 'blocker', 'Public key longer than Transfer accepts', `ImportSshPublicKey takes at most ${MAX_KEY_BODY} characters: drop the comment, or have the user create an Ed25519 key.`),
-  'key.options': rule('key.options', 'warning', 'Key restricted by authorized_keys options', 'Transfer has no equivalent for authorized_keys options: use a scope-down policy, a logical home directory or security groups instead, or accept the looser key.'),
+  'key.too-long': rule('key.too-long', 'blocker', 'Public key longer than Transfer accepts', `ImportSshPublicKey takes at most ${MAX_KEY_BODY_CHARS} characters (the comment is dropped when it does not fit): have the user create an Ed25519 key.`),
+  'key.cert-authority': rule('key.cert-authority', 'blocker', 'Certificate authority trusted for user certificates', 'Transfer Family has no user certificates: issue each user who logs in with a certificate signed by this CA a plain key (Ed25519), add it on the legacy box and run inventory again.'),
+  'key.options': rule('key.options', 'blocker', 'Key restricted by authorized_keys options', 'Transfer Family has no per-key options: enforce the restriction at the server (see the reason), or accept the unrestricted key for this user with users import --accept-key-options USER (recorded as an accepted risk).'),
+  'key.dead': rule('key.dead', 'warning', 'Key that sshd ignores today', 'Nothing to do to keep today\'s access: it is not imported. If the user should log in with it, fix it on the legacy box (or import it with users import --import-dead-keys USER).'),
   'key.format': rule('key.format', 'info', 'Key not in OpenSSH one-line form', 'Nothing to do: it is converted to the OpenSSH one-line form when imported.'),
   'key.unparseable': rule('key.unparseable', 'warning', 'Line that is not a readable public key', 'Fix or remove the line on the box; it is not imported.'),
   'key.shared': rule('key.shared', 'warning', 'Same key authorizes several users', 'Check that the users are really the same person or system; consider a key per user.'),
@@ -75,46 +69,33 @@ function keySubject(user: string, key: AuthorizedKey): string {
   return `key:${user}:${key.fingerprint ?? `${key.file}:${key.line}`}`
 }
 
-/** Findings about one key; empty when Transfer takes it as it is. */
+/** Findings about one key (every verdict from transfer-rules.ts); empty when Transfer takes it as it is. */
 function keyFindings(user: string, key: AuthorizedKey): Finding[] {
   const subject = keySubject(user, key)
   const where = `${key.file}:${key.line}`
-  if (key.error !== undefined && key.fingerprint === undefined) return [finding('key.unparseable', subject, `${where}: ${key.error}`)]
+  const v = keyVerdict(key)
   const out: Finding[] = []
-  if (key.type === 'ssh-dss') out.push(finding('key.dsa', subject, `${where}: ssh-dss key`))
-  else if (key.type === 'ssh-rsa' && key.bits !== undefined && key.bits < 2048) out.push(finding('key.rsa-short', subject, `${where}: ${key.bits}-bit RSA key`))
-  else if (key.type.startsWith('sk-')) out.push(finding('key.sk', subject, `${where}: ${key.type} key`))
-  else if (!TRANSFER_KEY_TYPES.includes(key.type)) out.push(finding('key.type-unsupported', subject, `${where}: ${key.type} key`))
-  if (key.openssh !== undefined && key.openssh.length > MAX_KEY_BODY) {
-    out.push(finding('key.too-long', subject, `${where}: ${key.openssh.length} characters in OpenSSH form`))
+  if (v.refusal) out.push(finding(v.refusal.rule, subject, v.refusal.reason))
+  if (v.dead !== undefined) out.push(finding('key.dead', subject, `${where}: ${v.dead}`))
+  if (v.refusal?.rule === 'key.unparseable') return out
+  if (v.restrictions.length > 0 && v.refusal === undefined) {
+    out.push({...finding('key.options', subject, `${where}: restricted by ${v.restrictions.join(',')}; Transfer Family has no per-key options`), fix: `${restrictionAdvice(v.restrictions)} ${RULES['key.options'].fix}`})
   }
-  if (key.options.length > 0) {
-    const names = [...new Set(key.options.map((o) => o.split('=')[0].toLowerCase()))]
-    out.push(finding('key.options', subject, `${where}: options ${names.join(', ')} are dropped (${key.options.join(',')})`))
-  }
-  if (key.format === 'rfc4716' || key.format === 'putty') {
+  // A dead key is not converted: it is not imported (unless the operator opts in, which the plan then says).
+  if ((key.format === 'rfc4716' || key.format === 'putty') && v.dead === undefined) {
     out.push(finding('key.format', subject, `${where}: ${key.format === 'putty' ? 'PuTTY' : 'RFC 4716'} format`))
   }
   return out
 }
 
-/** A key Transfer can import for this user. */
+/** A key Transfer would import for this user without any acceptance (transfer-rules.ts decides). */
 export function isTransferUsableKey(key: AuthorizedKey): boolean {
-  return (
-    key.error === undefined &&
-    key.fingerprint !== undefined &&
-    TRANSFER_KEY_TYPES.includes(key.type) &&
-    !(key.type === 'ssh-rsa' && (key.bits ?? 0) < 2048) &&
-    (key.openssh?.length ?? Infinity) <= MAX_KEY_BODY
-  )
+  return keyDecision(key).import
 }
 
 function nameFinding(name: string): Finding | undefined {
-  const subject = `user:${name}`
-  if (name === 'root') return finding('user.name-invalid', subject, 'root cannot log in to Transfer')
-  if (name.length < 3) return finding('user.name-invalid', subject, `"${name}" is shorter than 3 characters`)
-  if (!TRANSFER_USER_NAME.test(name)) return finding('user.name-invalid', subject, `"${name}" does not match ${TRANSFER_USER_NAME.source}`)
-  return undefined
+  const problem = userNameProblem(name)
+  return problem === undefined ? undefined : finding('user.name-invalid', `user:${name}`, problem)
 }
 
 /** Findings about the accounts and their keys, including keys shared between accounts. */
@@ -159,9 +140,10 @@ export function hostKeyFindings(hostKeys: HostKey[]): Finding[] {
   const out: Finding[] = []
   for (const k of hostKeys) {
     const subject = `hostkey:${k.type}`
+    if (hostKeyImportable(k.type, k.bits)) continue
     if (k.type === 'ssh-dss') out.push(finding('hostkey.dsa', subject, `${k.fingerprint}: DSA host key`))
-    else if (k.type === 'ssh-rsa' && (k.bits ?? 0) < 2048) out.push(finding('hostkey.rsa-short', subject, `${k.fingerprint}: ${k.bits ?? 'unknown'}-bit RSA host key`))
-    else if (!TRANSFER_KEY_TYPES.includes(k.type)) out.push(finding('hostkey.unsupported', subject, `${k.fingerprint}: ${k.type} host key`))
+    else if (k.type === 'ssh-rsa') out.push(finding('hostkey.rsa-short', subject, `${k.fingerprint}: ${k.bits ?? 'unknown'}-bit RSA host key`))
+    else out.push(finding('hostkey.unsupported', subject, `${k.fingerprint}: ${k.type} host key`))
   }
   return out
 }
@@ -256,24 +238,6 @@ export interface FileFindingContext {
   emptyDir?: boolean
 }
 
-function hasControlByte(buf: Buffer): boolean {
-  for (let i = 0; i < buf.length; i++) if (buf[i] < 0x20 || buf[i] === 0x7f) return true
-  return false
-}
-
-/** True when a component of the '/'-separated path is empty, '.' or '..' (a trailing '/' is allowed). Scans bytes. */
-function hasBadComponent(path: Buffer): boolean {
-  const end = path.length > 0 && path[path.length - 1] === 0x2f ? path.length - 1 : path.length
-  let start = 0
-  for (let i = 0; i <= end; i++) {
-    if (i < end && path[i] !== 0x2f) continue
-    const len = i - start
-    if (len === 0 || (path[start] === 0x2e && (len === 1 || (len === 2 && path[start + 1] === 0x2e)))) return true
-    start = i + 1
-  }
-  return false
-}
-
 /** Findings about one file; called per entry while walking, so it returns early and allocates only when needed. */
 export function fileFinding(entry: FileEntry, ctx: FileFindingContext): Finding[] {
   let out: Finding[] | undefined
@@ -283,14 +247,13 @@ export function fileFinding(entry: FileEntry, ctx: FileFindingContext): Finding[
     ;(out ??= []).push(finding(id, subject, reason))
   }
   if (entry.error !== undefined) add('file.unreadable', entry.error)
-  if (!isUtf8(entry.path)) add('file.name-not-utf8', 'the name has bytes that are not UTF-8 (shown as \\xNN)')
-  if (hasControlByte(entry.path)) add('file.name-control-chars', 'the name has control characters (shown as \\xNN)')
-  if (entry.path.length === 0 || hasBadComponent(entry.path)) add('file.key-invalid', 'empty, "." or ".." path component')
-  if (ctx.s3KeyBytes > MAX_S3_KEY_BYTES) add('file.key-too-long', `the S3 key would be ${ctx.s3KeyBytes} bytes`)
+  for (const p of pathProblems(entry.path, ctx.s3KeyBytes)) add(p.rule, p.reason)
   switch (entry.type) {
-    case 'file':
-      if (entry.size > MAX_OBJECT_BYTES) add('file.too-large', `${entry.size} bytes`)
+    case 'file': {
+      const tooLarge = objectSizeProblem(entry.size)
+      if (tooLarge) add('file.too-large', tooLarge)
       break
+    }
     case 'symlink':
       add('file.symlink', entry.linkTarget ? `points to ${displayPath(entry.linkTarget)}` : 'symbolic link')
       break

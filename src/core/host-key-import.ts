@@ -18,10 +18,8 @@ import ssh2 from 'ssh2'
 
 import {fingerprintOf} from './host-keys.js'
 import type {HostKey} from './inventory-model.js'
+import {ACCEPTED_KEY_TYPES, MIN_RSA_BITS} from './transfer-rules.js'
 
-/** Host key types ImportHostKey accepts. */
-export const IMPORTABLE_HOST_KEY_TYPES = ['ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'] as const
-export const MIN_HOST_RSA_BITS = 2048
 
 /** A host key without its private part: what plans, state and output may hold. */
 export interface HostKeySummary {
@@ -272,8 +270,8 @@ export function planHostKeys(input: HostKeyPlanInput): HostKeyPlan {
       })
       continue
     }
-    if (key.type === 'ssh-rsa' && key.bits < MIN_HOST_RSA_BITS) {
-      items.push({key, legacy, action: 'refuse', reason: `${key.source}: an RSA host key of ${key.bits} bits; Transfer Family needs at least ${MIN_HOST_RSA_BITS}`})
+    if (key.type === 'ssh-rsa' && key.bits < MIN_RSA_BITS) {
+      items.push({key, legacy, action: 'refuse', reason: `${key.source}: an RSA host key of ${key.bits} bits; Transfer Family needs at least ${MIN_RSA_BITS}`})
       continue
     }
     const onServer =
@@ -320,7 +318,7 @@ export function planHostKeys(input: HostKeyPlanInput): HostKeyPlan {
 
   for (const legacy of input.legacy) {
     if (items.some((i) => i.legacy?.fingerprint === legacy.fingerprint && i.action !== 'refuse')) continue
-    if (!(IMPORTABLE_HOST_KEY_TYPES as readonly string[]).includes(legacy.type)) {
+    if (!ACCEPTED_KEY_TYPES.includes(legacy.type)) {
       warnings.push({
         type: legacy.type,
         code: 'legacy-type-unsupported',

@@ -25,6 +25,8 @@ export interface AuthorizedKey {
   line: number
   /** Why the key could not be parsed, when it could not */
   error?: string
+  /** Why sshd ignores this key today (it grants no login now): the file is not an AuthorizedKeysFile, sshd cannot read the format there, ... */
+  dead?: string
 }
 
 export interface Account {

@@ -4,7 +4,7 @@
  * so that each user's home on Transfer shows exactly their files.
  */
 
-const utf8 = new TextDecoder('utf-8', {fatal: true})
+import {type NameRule, pathProblems} from './transfer-rules.js'
 
 /** The key prefix of an owner's home, without a trailing slash: "<prefix>/home/<owner>" or "home/<owner>". */
 export function homeKeyPrefix(prefix: string, owner: string): string {
@@ -21,24 +21,18 @@ export function homeDirectoryTarget(bucket: string, prefix: string, owner: strin
   return `/${bucket}/${homeKeyPrefix(prefix, owner)}`
 }
 
-export type KeyResult = {ok: true; key: string} | {ok: false; reason: string}
+export type KeyResult = {ok: true; key: string} | {ok: false; reason: string; rule: NameRule}
 
 /**
- * The object key of a file or directory (directories end in "/", as Transfer Family expects). Names that S3 or
- * Transfer cannot hold are reported, never guessed at.
+ * The object key of a file or directory (directories end in "/", as Transfer Family expects). Names the inventory
+ * blocks (transfer-rules.ts) get no key, with the reason; control characters only with `allowControlChars` (the
+ * operator's opt-in: S3 can hold them, clients can hardly use them).
  */
-export function objectKeyFor(prefix: string, owner: string, relPath: Buffer, isDir = false): KeyResult {
-  let rel: string
-  try {
-    rel = utf8.decode(relPath)
-  } catch {
-    return {ok: false, reason: 'the name is not valid UTF-8 (S3 keys and Transfer Family paths are UTF-8)'}
-  }
-  const segments = rel.split('/')
-  if (segments.some((s) => s === '' || s === '.' || s === '..')) return {ok: false, reason: 'the path has an empty, "." or ".." segment'}
-  const key = `${homeKeyPrefix(prefix, owner)}/${rel}${isDir ? '/' : ''}`
-  if (Buffer.byteLength(key) > 1024) return {ok: false, reason: `the S3 key would be ${Buffer.byteLength(key)} bytes; S3 allows 1024`}
-  return {ok: true, key}
+export function objectKeyFor(prefix: string, owner: string, relPath: Buffer, isDir = false, opts: {allowControlChars?: boolean} = {}): KeyResult {
+  const keyBytes = objectKeyBytes(prefix, owner, relPath) + (isDir ? 1 : 0)
+  const problem = pathProblems(relPath, keyBytes).find((p) => !(opts.allowControlChars && p.rule === 'file.name-control-chars'))
+  if (problem) return {ok: false, reason: problem.reason, rule: problem.rule}
+  return {ok: true, key: `${homeKeyPrefix(prefix, owner)}/${relPath.toString('utf8')}${isDir ? '/' : ''}`}
 }
 
 /** Byte length of the key a path would get, also for names that cannot be keys (for the length finding). */

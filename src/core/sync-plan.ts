@@ -3,19 +3,16 @@
  */
 import type {FileType} from './inventory-model.js'
 import {objectKeyFor} from './key-mapping.js'
+import {MAX_COPY_OBJECT_BYTES, MAX_PARTS, objectSizeProblem} from './transfer-rules.js'
 
 const MiB = 1024 * 1024
-
-/** S3 limits: parts from 5 MiB to 5 GiB, at most 10,000 of them, objects up to 5 TiB. */
-export const S3_MAX_OBJECT = 5 * 1024 ** 4
-export const S3_MAX_PARTS = 10_000
 /** Smallest part sync uses (S3's minimum is 5 MiB); files up to this size go in one PutObject. */
 export const MIN_PART_SIZE = 8 * MiB
 export const MULTIPART_THRESHOLD = MIN_PART_SIZE
 
 /** Part size for a file: at least 8 MiB, whole MiB, and large enough that the file fits in 10,000 parts. */
 export function partSizeFor(size: number): number {
-  const needed = Math.ceil(size / S3_MAX_PARTS / MiB) * MiB
+  const needed = Math.ceil(size / MAX_PARTS / MiB) * MiB
   return Math.max(MIN_PART_SIZE, needed)
 }
 
@@ -112,14 +109,18 @@ export interface PlanOptions {
   checksum: boolean
   /** With checksum: when the pass began (an interrupted pass goes on); files hashed since then are not again. */
   checksumSince?: string
+  /** Copy names with control characters, which the inventory blocks (sync --allow-control-chars). */
+  allowControlChars?: boolean
 }
 
 const sameData = (e: ScanEntry, m: ManifestStat) => m.size === e.size && m.mtime === e.mtime
 const sameOwnership = (e: ScanEntry, m: ManifestStat) => m.mode === e.mode && m.uid === e.uid && m.gid === e.gid
 /** The source bytes were hashed (copied, or re-hashed by --checksum) at or after `since` (ISO 8601 times). */
 const hashedSince = (m: ManifestStat, since?: string) => since !== undefined && (m.syncedAt >= since || (m.checkedAt !== undefined && m.checkedAt >= since))
-/** CopyObject's limit: a larger object cannot have its metadata replaced in one request. */
-const MAX_COPY_OBJECT = 5 * 1024 ** 3
+
+function badName(key: {reason: string; rule: string}): string {
+  return key.rule === 'file.name-control-chars' ? `${key.reason} (sync --allow-control-chars copies it anyway)` : key.reason
+}
 
 /**
  * Decides one entry. Files are copied when new or when their size or mtime differ from the manifest; when only mode,
@@ -133,20 +134,21 @@ export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanO
       if (e.error) return {action: 'skip', kind: 'unreadable-dir', reason: `the directory could not be listed (${e.error}): its files were not copied`}
       if (!e.empty) return m?.kind === 'dir' ? {action: 'unchanged'} : {action: 'none'}
       if (m?.kind === 'dir') return {action: 'unchanged'}
-      const key = objectKeyFor(opts.prefix, e.owner, e.path, true)
-      return key.ok ? {action: 'dir-marker', key: key.key} : {action: 'skip', kind: 'bad-name', reason: key.reason}
+      const key = objectKeyFor(opts.prefix, e.owner, e.path, true, opts)
+      return key.ok ? {action: 'dir-marker', key: key.key} : {action: 'skip', kind: 'bad-name', reason: badName(key)}
     }
     case 'file': {
-      if (e.size > S3_MAX_OBJECT) return {action: 'skip', kind: 'too-large', reason: `${e.size} bytes is over the 5 TiB S3 object limit`}
-      const key = objectKeyFor(opts.prefix, e.owner, e.path)
-      if (!key.ok) return {action: 'skip', kind: 'bad-name', reason: key.reason}
+      const tooLarge = objectSizeProblem(e.size)
+      if (tooLarge) return {action: 'skip', kind: 'too-large', reason: tooLarge}
+      const key = objectKeyFor(opts.prefix, e.owner, e.path, false, opts)
+      if (!key.ok) return {action: 'skip', kind: 'bad-name', reason: badName(key)}
       if (m?.kind === 'file' && m.key === key.key && sameData(e, m)) {
         if (sameOwnership(e, m)) {
           if (!opts.checksum) return {action: 'unchanged'}
           return hashedSince(m, opts.checksumSince) ? {action: 'checked-earlier'} : {action: 'check', key: key.key}
         }
         // With --checksum the bytes are in doubt too: copied again below.
-        if (!opts.checksum && e.size <= MAX_COPY_OBJECT) return {action: 'metadata', key: key.key}
+        if (!opts.checksum && e.size <= MAX_COPY_OBJECT_BYTES) return {action: 'metadata', key: key.key}
       }
       return {action: 'copy', key: key.key, reason: m ? 'changed' : 'new'}
     }

@@ -20,6 +20,7 @@ import {fingerprintOf} from './host-keys.js'
 import type {Account, AuthorizedKey, Finding, KeyFormat} from './inventory-model.js'
 import {homeDirectoryTarget, homeKeyPrefix} from './key-mapping.js'
 import {canonicalPolicy, scopeDownPolicy} from './scope-down-policy.js'
+import {type KeyAcceptance, keyDecision, keyVerdict, MAX_PATH_CHARS, restrictionAdvice, userNameProblem} from './transfer-rules.js'
 
 export type HomeMode = 'logical' | 'path'
 export type ServerDomain = 'S3' | 'EFS'
@@ -29,25 +30,6 @@ export const TAG_LEGACY_NAME = 'sftp-cutover:legacy-name'
 export const TAG_SOURCE_HOST = 'sftp-cutover:source-host'
 /** The tags sftp-cutover owns on a user; other tags are left alone. */
 export const MANAGED_TAG_KEYS = [TAG_LEGACY_UID, TAG_LEGACY_NAME, TAG_SOURCE_HOST] as const
-
-/** Key types ImportSshPublicKey accepts. */
-export const ACCEPTED_KEY_TYPES = ['ssh-rsa', 'ssh-ed25519', 'ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'] as const
-export const MIN_RSA_BITS = 2048
-/** ImportSshPublicKey's limit on SshPublicKeyBody. */
-export const MAX_KEY_BODY_CHARS = 2048
-/** HomeDirectoryMapEntry Entry and Target, and HomeDirectory: at most 1024 characters. */
-export const MAX_PATH_CHARS = 1024
-
-const TRANSFER_USER_NAME = /^[\w][\w@.-]{2,99}$/
-
-/** Why Transfer would reject a user name, or undefined when it accepts it. */
-export function transferNameProblem(name: string): string | undefined {
-  if (!TRANSFER_USER_NAME.test(name)) {
-    return `"${name}" is not a valid Transfer user name: 3-100 characters; letters, digits and _, and after the first character also @ . -`
-  }
-  if (name === 'root') return '"root" cannot log in to Transfer Family'
-  return undefined
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // Keys
@@ -67,6 +49,8 @@ export interface WantedKey extends KeyRef {
   body: string
   /** options that were stripped */
   options: string[]
+  /** what the operator accepted for this key (users import --accept-key-options, --import-dead-keys) */
+  acceptedRisks: string[]
 }
 
 export interface RefusedKey {
@@ -96,14 +80,6 @@ export function publicKeyInfo(body: string): {type: string; fingerprint: string;
   return {type: m[1], fingerprint: fingerprintOf(blob), comment: m[3] ?? ''}
 }
 
-/** Printable ASCII comments travel with the key (they identify it in the console); others are dropped. */
-function keyBody(openssh: string): string {
-  const [type, b64, ...rest] = openssh.trim().split(/\s+/)
-  const comment = rest.join(' ')
-  const withComment = comment && /^[\x20-\x7e]+$/.test(comment) ? `${type} ${b64} ${comment}` : `${type} ${b64}`
-  return withComment.length <= MAX_KEY_BODY_CHARS ? withComment : `${type} ${b64}`
-}
-
 function keySource(key: AuthorizedKey): string {
   return `${key.file}:${key.line}`
 }
@@ -123,64 +99,47 @@ export const NO_KEY_RULES: ReadonlySet<string> = new Set(['user.no-keys', 'user.
 
 const NEW_KEY_FIX = 'Ask the user for an ed25519 key (or RSA of 3072 bits or more), add it on the legacy box, run inventory again, then import again.'
 
-/** Whether one legacy key can go to Transfer, and what to say about it. */
-export function classifyKey(user: string, key: AuthorizedKey, inventory: Finding[] = []): {wanted?: WantedKey; refused?: RefusedKey; notes: Finding[]} {
+/** What to do about a refused key, by rule, with this command. */
+function refusalFix(rule: string, user: string, key: AuthorizedKey): string {
+  switch (rule) {
+    case 'key.unparseable':
+      return 'Correct or remove the line on the legacy box; it cannot be used on Transfer.'
+    case 'key.cert-authority':
+      return 'Transfer Family has no user certificates: issue the users who log in with certificates from this CA a plain key (Ed25519), add it on the legacy box and run inventory again.'
+    case 'key.dead':
+      return `Not imported, so access stays as it is today. To import it anyway: users import --import-dead-keys ${user} (recorded as an accepted risk).`
+    case 'key.options':
+      return `${restrictionAdvice(keyVerdict(key).restrictions)} Or accept the unrestricted key: users import --accept-key-options ${user} (recorded as an accepted risk).`
+    default:
+      return NEW_KEY_FIX
+  }
+}
+
+/** Whether one legacy key can go to Transfer (transfer-rules.ts decides), and what to say about it. */
+export function classifyKey(user: string, key: AuthorizedKey, inventory: Finding[] = [], accepted: KeyAcceptance = {}): {wanted?: WantedKey; refused?: RefusedKey; notes: Finding[]} {
   const source = keySource(key)
   const subject = `key:${user}:${key.fingerprint ?? source}`
-  const refuse = (rule: string, reason: string, fix: string) => ({
-    refused: {
-      fingerprint: key.fingerprint,
-      type: key.type,
-      bits: key.bits,
-      comment: key.comment,
-      source,
-      finding: explained({rule, severity: 'warning' as const, subject, reason, fix}, inventory),
-    },
-    notes: [],
-  })
-  if (key.error || key.type === 'unknown' || !key.openssh || !key.fingerprint) {
-    return refuse('key.unparseable', `${source}: ${key.error ?? 'the key cannot be read'}`, 'Correct or remove the line on the legacy box; it cannot be used on Transfer.')
-  }
-  if (key.type === 'ssh-dss') {
-    return refuse('key.dsa', `${source}: a DSA key; Transfer Family does not accept DSA (OpenSSH disabled it in 7.0)`, NEW_KEY_FIX)
-  }
-  if (key.type.startsWith('sk-')) {
-    return refuse('key.sk', `${source}: a ${key.type} (security key) key; Transfer Family accepts RSA, ECDSA and ED25519 keys only`, NEW_KEY_FIX)
-  }
-  if (!(ACCEPTED_KEY_TYPES as readonly string[]).includes(key.type)) {
-    return refuse('key.type-unsupported', `${source}: a ${key.type} key; Transfer Family accepts RSA, ECDSA and ED25519 keys only`, NEW_KEY_FIX)
-  }
-  if (key.type === 'ssh-rsa' && (key.bits ?? 0) < MIN_RSA_BITS) {
-    return refuse('key.rsa-short', `${source}: an RSA key of ${key.bits ?? 'unknown'} bits; Transfer Family needs at least ${MIN_RSA_BITS}`, NEW_KEY_FIX)
-  }
-  const body = keyBody(key.openssh)
-  const info = publicKeyInfo(body)
-  if (!info || info.fingerprint !== key.fingerprint) {
-    return refuse('key.unparseable', `${source}: the OpenSSH form of the key does not match its fingerprint`, 'Check the key on the legacy box.')
-  }
-  if (body.length > MAX_KEY_BODY_CHARS) {
-    return refuse('key.too-long', `${source}: the key is ${body.length} characters; Transfer accepts at most ${MAX_KEY_BODY_CHARS}`, NEW_KEY_FIX)
+  const d = keyDecision(key, accepted)
+  if (!d.import) {
+    // Restricting options are the operator's call (one flag), and a CA's users lose their login: blockers. The
+    // others are facts about the key. A dead key is reported, not a problem: leaving it out keeps today's access.
+    const severity = d.rule === 'key.options' || d.rule === 'key.cert-authority' ? ('blocker' as const) : ('warning' as const)
+    const mine: Finding = {rule: d.rule, severity, subject, reason: d.reason, fix: refusalFix(d.rule, user, key)}
+    // The inventory's explanation where it has one; what to do with this command for the operator's choices.
+    const finding = d.rule === 'key.options' || d.rule === 'key.dead' ? mine : {...explained(mine, inventory), severity}
+    return {refused: {fingerprint: key.fingerprint, type: key.type, bits: key.bits, comment: key.comment, source, finding}, notes: []}
   }
   const notes: Finding[] = []
-  if (key.options.length > 0) {
-    notes.push(
-      explained(
-        {
-          rule: 'key.options',
-          severity: 'warning',
-          subject,
-          reason: `${source}: options ${key.options.join(',')} are stripped: Transfer Family has no per-key options`,
-          fix: 'Restrict source addresses with the server\'s security group or endpoint instead; command= and no-pty have no equivalent (SFTP only).',
-        },
-        inventory,
-      ),
-    )
+  const dropped = key.options.filter((o) => !keyVerdict(key).restrictions.includes(o))
+  if (dropped.length > 0) {
+    notes.push({rule: 'key.options-dropped', severity: 'info', subject, reason: `${source}: options ${dropped.join(',')} do not restrict the key and are not carried over`, fix: 'Nothing to do.'})
   }
+  for (const risk of d.acceptedRisks) notes.push({rule: 'key.accepted-risk', severity: 'warning', subject, reason: `${source}: ${risk}`, fix: 'Accepted by the operator; listed in the migration report.'})
   if (key.format === 'rfc4716' || key.format === 'putty') {
     notes.push({rule: 'key.format', severity: 'info', subject, reason: `${source}: converted from ${key.format === 'putty' ? 'PuTTY' : 'RFC 4716'} to OpenSSH form`, fix: 'Nothing to do.'})
   }
   return {
-    wanted: {fingerprint: key.fingerprint, type: key.type, bits: key.bits, comment: key.comment, source, format: key.format, body, options: key.options},
+    wanted: {fingerprint: key.fingerprint!, type: key.type, bits: key.bits, comment: key.comment, source, format: key.format, body: d.body, options: key.options, acceptedRisks: d.acceptedRisks},
     notes,
   }
 }
@@ -271,6 +230,8 @@ export interface DesireInput {
   renames: Record<string, string>
   /** legacy name -> fingerprints the engineer chose not to import */
   excludedKeys: Record<string, string[]>
+  /** legacy name -> what the operator accepted for its keys (dead keys, restricting options) */
+  accepted?: Record<string, KeyAcceptance>
   allowNoKeys: boolean
 }
 
@@ -279,6 +240,8 @@ export interface DesiredUser {
   userName: string
   renamed: boolean
   selected: boolean
+  /** what the operator accepted for this user's keys */
+  accepted: KeyAcceptance
   /** findings that keep the user from being created */
   blockers: Finding[]
   /** everything else worth saying (stripped options, conversions, refused keys) */
@@ -306,7 +269,7 @@ export function desiredUsers(input: DesireInput): DesiredUser[] {
     const blockers: Finding[] = []
     const notes: Finding[] = []
 
-    const nameProblem = transferNameProblem(userName)
+    const nameProblem = userNameProblem(userName)
     if (nameProblem && !renamed) {
       blockers.push(
         explained(
@@ -336,7 +299,7 @@ export function desiredUsers(input: DesireInput): DesiredUser[] {
     const refused: RefusedKey[] = []
     const seen = new Set<string>()
     for (const key of account.keys) {
-      const c = classifyKey(legacyName, key, inventory)
+      const c = classifyKey(legacyName, key, inventory, input.accepted?.[legacyName])
       if (c.refused) {
         refused.push(c.refused)
         notes.push(c.refused.finding)
@@ -393,6 +356,7 @@ export function desiredUsers(input: DesireInput): DesiredUser[] {
       userName,
       renamed,
       selected: only ? only.has(legacyName) : true,
+      accepted: input.accepted?.[legacyName] ?? {},
       blockers,
       notes,
       spec,
@@ -405,7 +369,7 @@ export function desiredUsers(input: DesireInput): DesiredUser[] {
 
 /** Checks a name the engineer proposes for a legacy user (wizard, --rename). */
 export function renameProblem(legacyName: string, newName: string, accounts: Account[], renames: Record<string, string>): string | undefined {
-  const problem = transferNameProblem(newName)
+  const problem = userNameProblem(newName)
   if (problem) return problem
   for (const a of accounts) {
     if (a.name === legacyName) continue
@@ -443,6 +407,8 @@ export interface UserPlan {
   userName: string
   renamed: boolean
   selected: boolean
+  /** what the operator accepted for this user's keys (users import --import-dead-keys, --accept-key-options) */
+  accepted: KeyAcceptance
   action: UserAction
   /** why the user is skipped (empty when it is not, or when it was simply not selected) */
   reasons: Finding[]
@@ -478,6 +444,8 @@ export interface UsersPlanSummary {
   keysToImport: number
   keysToRemove: number
   keysRefused: number
+  /** of the refused keys: those sshd ignores today */
+  keysDead: number
 }
 
 export interface UsersPlanBody {
@@ -532,6 +500,7 @@ export function planUsers(desired: DesiredUser[], actual: Map<string, ActualUser
       userName: d.userName,
       renamed: d.renamed,
       selected: d.selected,
+      accepted: d.accepted,
       spec: d.spec,
       placeholder,
       exists: current !== undefined,
@@ -585,6 +554,7 @@ export function planUsers(desired: DesiredUser[], actual: Map<string, ActualUser
     keysToImport: users.reduce((n, u) => n + u.keys.import.length, 0),
     keysToRemove: users.reduce((n, u) => n + u.keys.remove.length, 0),
     keysRefused: users.reduce((n, u) => n + u.keys.refused.length, 0),
+    keysDead: users.reduce((n, u) => n + u.keys.refused.filter((k) => k.finding.rule === 'key.dead').length, 0),
   }
   const problems: string[] = []
   for (const u of users) {
@@ -594,7 +564,8 @@ export function planUsers(desired: DesiredUser[], actual: Map<string, ActualUser
       const noKeys = u.findings.find((f) => NO_KEY_RULES.has(f.rule))
       if (noKeys) problems.push(`${u.legacyName}: ${noKeys.reason}`)
     }
-    for (const k of u.keys.refused) problems.push(`${u.legacyName}: key refused: ${k.finding.reason}`)
+    // A dead key left out keeps today's access exactly: reported in the plan, not a problem.
+    for (const k of u.keys.refused) if (k.finding.rule !== 'key.dead') problems.push(`${u.legacyName}: key refused: ${k.finding.reason}`)
   }
   return {users, unknown, summary, problems}
 }

@@ -6,7 +6,7 @@ import {TransferStore} from '../adapters/transfer-store.js'
 import {S3HomeFolders, SdkTransfer} from '../adapters/transfer-users.js'
 import type {Config} from '../core/config.js'
 import {ExitCode} from '../core/errors.js'
-import {TRANSFER_KEY_TYPES} from '../core/findings.js'
+import {hostKeyImportable} from '../core/transfer-rules.js'
 import type {ProjectPaths} from '../base-command.js'
 import type {MigrationParts, PreflightCheck} from './cutover-steps.js'
 import {writeMigrationReport} from './report.js'
@@ -52,7 +52,7 @@ async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
   }
   const inventory = new InventoryStore(deps.state)
   const run = inventory.latestCompleteRun()
-  const legacy = run ? inventory.hostKeys(run.id).filter((k) => (TRANSFER_KEY_TYPES as readonly string[]).includes(k.type) && !(k.type === 'ssh-rsa' && (k.bits ?? 0) < 2048)) : []
+  const legacy = run ? inventory.hostKeys(run.id).filter((k) => hostKeyImportable(k.type, k.bits)) : []
   const imported = new Set(new TransferStore(deps.state).hostKeys(serverId).map((k) => k.fingerprint))
   const missing = legacy.filter((k) => !imported.has(k.fingerprint))
   const hostKeys: PreflightCheck = {

@@ -9,6 +9,7 @@ import type {Config} from '../core/config.js'
 import {describeRecordSet} from '../core/dns-plan.js'
 import {displayPath} from '../core/findings.js'
 import type {Finding} from '../core/inventory-model.js'
+import type {KeyAcceptance} from '../core/transfer-rules.js'
 import {formatBytes} from '../ui/format.js'
 import {type InventoryReportData, inventoryReportData} from './inventory.js'
 import {lastVerifyResult, type LastVerify} from './verify-record.js'
@@ -24,6 +25,8 @@ export interface MigrationReport {
   inventory?: {runId: number; at: string; accounts: number; files: number; bytes: number; findings: Record<string, number>}
   findings: ResolvedFinding[]
   users: Array<RecordedUser & {renamed: boolean; keys: number}>
+  /** what the operator accepted per legacy user (users import --import-dead-keys, --accept-key-options) */
+  acceptedRisks: Array<{legacyName: string; risk: string; at: string}>
   hostKeys: Array<{type: string; fingerprint: string}>
   sync: {totals: SyncTotals[]; files: number; bytes: number; lastRun?: {startedAt: string; finishedAt?: string; status: string}; problems: Array<{owner: string; path: string; kind: string; reason: string}>}
   verify?: LastVerify
@@ -32,14 +35,18 @@ export interface MigrationReport {
 }
 
 /** How a finding was dealt with, from what users import and sync recorded. */
-function resolve(f: Finding, users: Map<string, RecordedUser>, renames: Record<string, string>, syncProblems: Map<string, string>): string {
+function resolve(f: Finding, users: Map<string, RecordedUser>, renames: Record<string, string>, syncProblems: Map<string, string>, accepted: Record<string, KeyAcceptance>): string {
   const [kind, owner, ...rest] = f.subject.split(':')
   if (kind === 'user' || kind === 'key') {
     const transferName = renames[owner] ?? owner
     const u = users.get(transferName)
     if (f.rule === 'user.name-invalid') return renames[owner] ? `renamed to ${renames[owner]}` : 'not imported (rename it in users import --interactive)'
     if (!u) return 'user not imported'
-    if (kind === 'key') return f.severity === 'blocker' ? 'key not imported' : f.rule === 'key.options' ? 'imported without its options' : f.rule === 'key.format' ? 'converted to OpenSSH form and imported' : 'noted'
+    if (kind === 'key') {
+      if (f.rule === 'key.options') return accepted[owner]?.keyOptions ? 'accepted risk: imported without its options' : 'key not imported'
+      if (f.rule === 'key.dead') return accepted[owner]?.deadKeys ? 'accepted risk: imported although sshd ignores it' : 'not imported (no access today, none after)'
+      return f.severity === 'blocker' ? 'key not imported' : f.rule === 'key.format' ? 'converted to OpenSSH form and imported' : 'noted'
+    }
     return u.status === 'applied' ? `user imported as ${u.userName}` : `users import: ${u.status}${u.error ? ` (${u.error})` : ''}`
   }
   if (kind === 'file') {
@@ -62,6 +69,7 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
   const transfer = new TransferStore(state)
   const recorded = serverId ? transfer.users(serverId) : []
   const renames = transfer.renames()
+  const acceptances = transfer.acceptances()
   const reports = new ReportStore(state)
   const problems = reports.syncProblems().map((p) => ({owner: p.owner, path: displayPath(p.path), kind: p.kind, reason: p.reason}))
   const syncProblems = new Map(problems.map((p) => [`${p.owner}:${p.path}`, `${p.kind}: ${p.reason}`]))
@@ -82,8 +90,12 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
       bytes: inv.summary.owners.reduce((n, o) => n + o.bytes, 0),
       findings: inv.summary.findings,
     },
-    findings: (inv?.findings ?? []).filter((f) => f.severity !== 'info').map((f) => ({...f, resolution: resolve(f, userMap, renames, syncProblems)})),
+    findings: (inv?.findings ?? []).filter((f) => f.severity !== 'info').map((f) => ({...f, resolution: resolve(f, userMap, renames, syncProblems, acceptances)})),
     users: recorded.map((u) => ({...u, renamed: u.userName !== u.legacyName, keys: serverId ? transfer.importedKeys(serverId, u.userName).length : 0})),
+    acceptedRisks: Object.entries(acceptances).flatMap(([legacyName, a]) => [
+      ...(a.deadKeys ? [{legacyName, risk: 'keys sshd ignores today are imported (users import --import-dead-keys)', at: a.at}] : []),
+      ...(a.keyOptions ? [{legacyName, risk: 'keys are imported without the authorized_keys options that restricted them (users import --accept-key-options)', at: a.at}] : []),
+    ]),
     hostKeys: serverId ? transfer.hostKeys(serverId).map((k) => ({type: k.type, fingerprint: k.fingerprint})) : [],
     sync: {totals, files: totals.reduce((n, t) => n + t.files, 0), bytes: totals.reduce((n, t) => n + t.bytes, 0), lastRun: reports.lastSyncRun(), problems},
     verify: lastVerifyResult(state),
@@ -113,6 +125,10 @@ export function migrationMarkdown(r: MigrationReport): string {
   for (const f of r.findings) out.push(`| ${f.severity} | ${f.rule} | ${cell(f.subject)} | ${cell(f.resolution)} |`)
   out.push('', '## Users and keys imported', '', '| Transfer user | legacy user | status | keys |', '| --- | --- | --- | ---: |')
   for (const u of r.users) out.push(`| ${cell(u.userName)} | ${cell(u.legacyName)}${u.renamed ? ' (renamed)' : ''} | ${u.status}${u.error ? `: ${cell(u.error)}` : ''} | ${u.keys} |`)
+  if (r.acceptedRisks.length > 0) {
+    out.push('', '## Accepted risks', '', '| legacy user | accepted | since |', '| --- | --- | --- |')
+    for (const a of r.acceptedRisks) out.push(`| ${cell(a.legacyName)} | ${cell(a.risk)} | ${a.at} |`)
+  }
   out.push('', `Host keys imported: ${r.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ') || 'none'}.`, '')
   out.push('## Files synced and verified', '', '| user | files | directories | bytes |', '| --- | ---: | ---: | ---: |')
   for (const t of r.sync.totals) out.push(`| ${cell(t.owner)} | ${t.files} | ${t.dirs} | ${formatBytes(t.bytes)} |`)

@@ -46,6 +46,8 @@ export interface SyncOptions {
   bwlimit?: number
   dryRun: boolean
   storageClass?: StorageClass
+  /** Copy names with control characters, which the inventory blocks (--allow-control-chars) */
+  allowControlChars?: boolean
 }
 
 export type SyncPhase = 'list' | 'plan' | 'copy' | 'source-hash' | 'delete' | 'cleanup'
@@ -409,7 +411,7 @@ function plan(store: ManifestStore, config: Config, opts: SyncOptions, result: S
   let seen = 0
   for (const {entry, manifest} of store.scanWithManifest(base)) {
     seen++
-    const p = planEntry(entry, manifest, {prefix: config.target.prefix, checksum: opts.checksum, checksumSince: result.checksumSince})
+    const p = planEntry(entry, manifest, {prefix: config.target.prefix, checksum: opts.checksum, checksumSince: result.checksumSince, allowControlChars: opts.allowControlChars})
     switch (p.action) {
       case 'checked-earlier':
         result.counts.checkedEarlier++

@@ -5,6 +5,7 @@ import {type HomeFolders, OperationNotAvailable, type TransferServerInfo, type T
 import type {Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import type {Account} from '../core/inventory-model.js'
+import type {KeyAcceptance} from '../core/transfer-rules.js'
 import {
   type ActualUser,
   desiredUsers,
@@ -27,6 +28,10 @@ export interface UsersOptions {
   allowNoKeys: boolean
   /** undefined: the mode of the last import, else logical */
   homeMode?: HomeMode
+  /** legacy (or Transfer) names whose keys sshd ignores today are imported anyway; added to the remembered ones */
+  importDeadKeys?: string[]
+  /** legacy (or Transfer) names whose keys are imported without their restricting options; added to the remembered ones */
+  acceptKeyOptions?: string[]
   prune: boolean
 }
 
@@ -48,6 +53,8 @@ export interface UsersPlan extends UsersPlanBody {
   server: {domain: 'S3' | 'EFS'; identityProviderType?: string}
   /** every rename in effect (remembered and given now): legacy name -> Transfer name */
   renames: Record<string, string>
+  /** every acceptance in effect (remembered and given now): legacy name -> what was accepted */
+  accepted: Record<string, KeyAcceptance>
 }
 
 export type UserOutcomeKind = 'created' | 'updated' | 'unchanged' | 'skipped' | 'deleted' | 'failed'
@@ -125,8 +132,8 @@ export function latestInventory(state: StateStore): {runId: number; host: string
   return {runId: run.id, host: run.host, finishedAt: run.finishedAt, accounts: store.accounts(run.id), store}
 }
 
-/** Maps --only names (legacy or Transfer names) to legacy names; unknown names are a usage error. */
-function resolveOnly(only: string[] | undefined, accounts: Account[], renames: Record<string, string>): string[] | undefined {
+/** Maps --only (or `flag`) names, legacy or Transfer names, to legacy names; unknown names are a usage error. */
+function resolveOnly(only: string[] | undefined, accounts: Account[], renames: Record<string, string>, flag = '--only'): string[] | undefined {
   if (!only) return undefined
   const byName = new Map<string, string>()
   for (const a of accounts) {
@@ -135,7 +142,7 @@ function resolveOnly(only: string[] | undefined, accounts: Account[], renames: R
   }
   const unknown = only.filter((n) => !byName.has(n))
   if (unknown.length > 0) {
-    throw usageError(`--only names users the inventory does not know: ${unknown.join(', ')}`, [`Known users: ${accounts.map((a) => a.name).join(', ') || '(none)'}.`], 'UNKNOWN_USER')
+    throw usageError(`${flag} names users the inventory does not know: ${unknown.join(', ')}`, [`Known users: ${accounts.map((a) => a.name).join(', ') || '(none)'}.`], 'UNKNOWN_USER')
   }
   return [...new Set(only.map((n) => byName.get(n)!))]
 }
@@ -180,6 +187,7 @@ export async function planUsersImport(deps: UsersDeps, opts: UsersOptions): Prom
   const renames = {...remembered, ...(opts.renames ?? {})}
   if (opts.renames) checkRenames(opts.renames, inv.accounts, renames)
   const only = resolveOnly(opts.only, inv.accounts, renames)
+  const accepted = acceptancesInEffect(store, inv.accounts, renames, opts)
   const rememberedMode = deps.state.getSetting<HomeMode>(HOME_MODE_SETTING)
   const homeMode: HomeMode = opts.homeMode ?? rememberedMode ?? 'logical'
   const homeModeFrom = opts.homeMode ? 'flag' : rememberedMode ? 'last import' : 'default'
@@ -197,6 +205,7 @@ export async function planUsersImport(deps: UsersDeps, opts: UsersOptions): Prom
     only,
     renames,
     excludedKeys: {...store.excludedKeys(), ...(opts.excludedKeys ?? {})},
+    accepted,
     allowNoKeys: opts.allowNoKeys,
   })
 
@@ -222,8 +231,18 @@ export async function planUsersImport(deps: UsersDeps, opts: UsersOptions): Prom
     inventory: {runId: inv.runId, host: inv.host, finishedAt: inv.finishedAt},
     server: {domain: server.domain, identityProviderType: server.identityProviderType},
     renames,
+    accepted,
     ...body,
   }
+}
+
+/** The remembered acceptances plus those given now (--import-dead-keys, --accept-key-options). */
+function acceptancesInEffect(store: TransferStore, accounts: Account[], renames: Record<string, string>, opts: UsersOptions): Record<string, KeyAcceptance> {
+  const out: Record<string, KeyAcceptance> = {}
+  for (const [legacy, a] of Object.entries(store.acceptances())) out[legacy] = {deadKeys: a.deadKeys, keyOptions: a.keyOptions}
+  for (const name of resolveOnly(opts.importDeadKeys, accounts, renames, '--import-dead-keys') ?? []) out[name] = {...out[name], deadKeys: true}
+  for (const name of resolveOnly(opts.acceptKeyOptions, accounts, renames, '--accept-key-options') ?? []) out[name] = {...out[name], keyOptions: true}
+  return out
 }
 
 /** Users on the server the inventory does not know: ListUsers, or (where it is missing) the users imported before. */
@@ -328,20 +347,6 @@ export async function applyUsersPlan(deps: UsersDeps, plan: UsersPlan, opts: {dr
     deps.state.audit({action: 'users.import', target: `transfer:${plan.serverId}`, after: {summary: plan.summary}, outcome: 'dry-run'})
     return finish(plan, outcomes, true)
   }
-  for (const [legacy, name] of Object.entries(opts.remember?.renames ?? {})) {
-    const before = store.renames()[legacy]
-    if (before === name || (before === undefined && name === legacy)) continue
-    store.setRename(legacy, name)
-    deps.state.audit({action: 'users.rename', target: `legacy:${legacy}`, before: before ?? legacy, after: name, outcome: 'ok'})
-  }
-  for (const [legacy, fps] of Object.entries(opts.remember?.excludedKeys ?? {})) {
-    const before = store.excludedKeys()[legacy] ?? []
-    if (JSON.stringify([...before].sort()) === JSON.stringify([...fps].sort())) continue
-    store.setExcludedKeys(legacy, fps)
-    deps.state.audit({action: 'users.exclude-keys', target: `legacy:${legacy}`, before, after: fps, outcome: 'ok'})
-  }
-  deps.state.setSetting(HOME_MODE_SETTING, plan.homeMode)
-
   for (const u of plan.users) {
     if (u.action === 'create' || u.action === 'update') outcomes.push(await applyUser(deps, store, plan, u))
     else outcomes.push({legacyName: u.legacyName, userName: u.userName, action: u.action, outcome: u.action === 'skip' ? 'skipped' : 'unchanged', keysImported: [], keysRemoved: [], errors: []})
@@ -363,8 +368,52 @@ export async function applyUsersPlan(deps: UsersDeps, plan: UsersPlan, opts: {dr
     }
   }
   const result = finish(plan, outcomes, false)
+  rememberChoices(deps, store, plan, outcomes, result.failed, opts.remember)
   deps.state.audit({action: 'users.import', target: `transfer:${plan.serverId}`, after: {summary: result.summary}, outcome: result.failed ? 'failed' : 'ok'})
   return result
+}
+
+/**
+ * Remembers the engineer's choices once they are on the server. After a failed run nothing global changes (the home
+ * mode stays as it was, so the next plan does not switch every user to a mode that never fully applied), nor do
+ * key exclusions and acceptances: the next run is asked for them again. The one exception is a rename, which is
+ * remembered as soon as the user exists on the server under the new name: forgetting it would make that user
+ * "unknown" to the next plan (and --prune would delete it).
+ */
+function rememberChoices(
+  deps: UsersDeps,
+  store: TransferStore,
+  plan: UsersPlan,
+  outcomes: UserOutcome[],
+  failed: boolean,
+  given?: {renames: Record<string, string>; excludedKeys: Record<string, string[]>},
+): void {
+  const byLegacy = new Map(outcomes.filter((o) => o.legacyName !== undefined).map((o) => [o.legacyName!, o]))
+  // A rename names a user that exists on the server once its CreateUser went through, even if a later step failed.
+  const onServer = (legacy: string) => {
+    if (plan.users.some((u) => u.legacyName === legacy && u.exists)) return true
+    const o = byLegacy.get(legacy)
+    return o?.action === 'create' && !o.errors.some((e) => e.startsWith('users.create:'))
+  }
+  for (const [legacy, name] of Object.entries(given?.renames ?? {})) {
+    const before = store.renames()[legacy]
+    if ((failed && !onServer(legacy)) || before === name || (before === undefined && name === legacy)) continue
+    store.setRename(legacy, name)
+    deps.state.audit({action: 'users.rename', target: `legacy:${legacy}`, before: before ?? legacy, after: name, outcome: 'ok'})
+  }
+  for (const [legacy, fps] of Object.entries(given?.excludedKeys ?? {})) {
+    const before = store.excludedKeys()[legacy] ?? []
+    if (failed || JSON.stringify([...before].sort()) === JSON.stringify([...fps].sort())) continue
+    store.setExcludedKeys(legacy, fps)
+    deps.state.audit({action: 'users.exclude-keys', target: `legacy:${legacy}`, before, after: fps, outcome: 'ok'})
+  }
+  for (const [legacy, a] of Object.entries(plan.accepted)) {
+    if (failed) continue
+    for (const what of [...(a.deadKeys ? ['dead-keys' as const] : []), ...(a.keyOptions ? ['key-options' as const] : [])]) {
+      if (store.accept(legacy, what)) deps.state.audit({action: 'users.accept-risk', target: `legacy:${legacy}`, after: {accepted: what}, outcome: 'ok'})
+    }
+  }
+  if (!failed) deps.state.setSetting(HOME_MODE_SETTING, plan.homeMode)
 }
 
 function finish(plan: UsersPlan, outcomes: UserOutcome[], dryRun: boolean): UsersImportResult {

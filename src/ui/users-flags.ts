@@ -16,6 +16,16 @@ export const usersFlags = {
     options: ['logical', 'path'] as const,
     summary: 'logical (default): the legacy paths through logical home directories; path: /<bucket>/<prefix>/home/<user> with a scope-down session policy. Remembered once applied.',
   })(),
+  'import-dead-keys': Flags.string({
+    summary: 'Also import the keys of these users that sshd ignores today (wrong file or format, expired, ...), comma-separated. An accepted risk: remembered once applied and listed in the migration report.',
+    delimiter: ',',
+    multiple: true,
+  }),
+  'accept-key-options': Flags.string({
+    summary: 'Import the keys of these users without the authorized_keys options that restrict them (from=, command=, expiry-time=, restrict, ...), comma-separated. An accepted risk: remembered once applied and listed in the migration report.',
+    delimiter: ',',
+    multiple: true,
+  }),
   prune: Flags.boolean({summary: 'Delete users on the Transfer server that the inventory does not know (never without this flag).', default: false, exclusive: ['only']}),
 }
 
@@ -30,9 +40,21 @@ export function parseRenames(values: string[] | undefined): Record<string, strin
   return out
 }
 
-export function usersOptions(flags: {only?: string[]; rename?: string[]; 'allow-no-keys': boolean; 'home-mode'?: HomeMode; prune: boolean}): UsersOptions {
+const names = (values: string[] | undefined) => (values && values.length > 0 ? values.map((s) => s.trim()).filter(Boolean) : undefined)
+
+export function usersOptions(flags: {
+  only?: string[]
+  rename?: string[]
+  'allow-no-keys': boolean
+  'home-mode'?: HomeMode
+  'import-dead-keys'?: string[]
+  'accept-key-options'?: string[]
+  prune: boolean
+}): UsersOptions {
   return {
-    only: flags.only && flags.only.length > 0 ? flags.only.map((s) => s.trim()).filter(Boolean) : undefined,
+    only: names(flags.only),
+    importDeadKeys: names(flags['import-dead-keys']),
+    acceptKeyOptions: names(flags['accept-key-options']),
     renames: parseRenames(flags.rename),
     allowNoKeys: flags['allow-no-keys'],
     homeMode: flags['home-mode'],

@@ -49,7 +49,8 @@ export function renderUserPlan(u: UserPlan, plan: Pick<UsersPlan, 'bucket'>): st
   for (const k of u.keys.import) lines.push(`${PAD}+ key ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''} (${k.source})`)
   for (const k of u.keys.remove) lines.push(`${PAD}- key ${k.type ?? '?'} ${k.fingerprint ?? '(unreadable)'}${k.comment ? ` ${k.comment}` : ''} (no longer on the legacy box; id ${k.id})`)
   for (const k of u.keys.excluded) lines.push(`${PAD}  key ${k.type} ${k.fingerprint} excluded by the engineer`)
-  for (const f of u.findings) lines.push(findingLine(f))
+  for (const k of u.keys.refused) if (k.finding.rule === 'key.dead') lines.push(`${PAD}  key ${k.type} ${k.fingerprint ?? ''} not imported: ${k.finding.reason.replace(/^\S+: /, '')} (${k.source})`)
+  for (const f of u.findings) if (f.rule !== 'key.dead') lines.push(findingLine(f))
   return lines
 }
 
@@ -59,6 +60,10 @@ export function renderUsersPlan(plan: UsersPlan): string {
     `Inventory #${plan.inventory.runId} of ${plan.inventory.host}${plan.inventory.finishedAt ? `, finished ${plan.inventory.finishedAt}` : ''}`,
     '',
   ]
+  const accepted = Object.entries(plan.accepted)
+    .map(([legacy, a]) => [legacy, [a.deadKeys ? 'keys sshd ignores today' : '', a.keyOptions ? 'keys without their restricting options' : ''].filter(Boolean).join(' and ')])
+    .filter(([, what]) => what)
+  if (accepted.length > 0) lines.push('Accepted risks (imported on purpose, listed in the migration report):', ...accepted.map(([legacy, what]) => `  ${legacy}: ${what}`), '')
   for (const u of plan.users) lines.push(...renderUserPlan(u, plan))
   if (plan.unknown.names.length > 0 || plan.unknown.note) {
     lines.push('')
@@ -72,7 +77,7 @@ export function renderUsersPlan(plan: UsersPlan): string {
   const s = plan.summary
   lines.push(
     '',
-    `Plan: ${s.create} to create, ${s.update} to update, ${s.unchanged} unchanged, ${s.skip} skipped${s.delete ? `, ${s.delete} to delete` : ''}; keys: ${s.keysToImport} to import, ${s.keysToRemove} to remove, ${s.keysRefused} refused`,
+    `Plan: ${s.create} to create, ${s.update} to update, ${s.unchanged} unchanged, ${s.skip} skipped${s.delete ? `, ${s.delete} to delete` : ''}; keys: ${s.keysToImport} to import, ${s.keysToRemove} to remove, ${s.keysRefused} refused${s.keysDead ? ` (${s.keysDead} dead today)` : ''}`,
   )
   if (plan.problems.length > 0) lines.push('Problems:', ...plan.problems.map((p) => `  - ${p}`))
   return lines.join('\n')

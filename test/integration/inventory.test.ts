@@ -128,7 +128,7 @@ describe('inventory online, as root', () => {
     expect(rules(inv, new RegExp(`^user:${keyUser.name}$`))).toContain('file.recent')
     expect(rules(inv, new RegExp(`^user:${passwordUser.name}$`))).toContain('user.password-only')
     const keyRules = rules(inv, new RegExp(`^key:${keyUser.name}:`))
-    expect(keyRules).toEqual(expect.arrayContaining(['key.dsa', 'key.rsa-short', 'key.options', 'key.format', 'key.shared']))
+    expect(keyRules).toEqual(expect.arrayContaining(['key.dsa', 'key.rsa-short', 'key.options', 'key.dead', 'key.shared']))
     expect(rules(inv, new RegExp(`^key:${chrootUser.name}:`))).toContain('key.shared')
     expect(inv.findings.find((f) => f.rule === 'key.options')?.reason).toMatch(/from=.*command=.*no-pty/)
     expect(inv.summary.findings.blocker).toBeGreaterThan(0)

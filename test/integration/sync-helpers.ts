@@ -17,7 +17,7 @@ import {InventoryStore} from '../../src/adapters/inventory-store.js'
 import {SqliteStateStore} from '../../src/adapters/state.js'
 import type {Account, FileEntry} from '../../src/core/inventory-model.js'
 import {objectKeyFor} from '../../src/core/key-mapping.js'
-import {S3_MAX_OBJECT} from '../../src/core/sync-plan.js'
+import {MAX_OBJECT_BYTES} from '../../src/core/transfer-rules.js'
 import {loadPeers, motoClientConfig, type PeerClientConfig, versitygwClientConfig} from '../peers/env.js'
 import type {PeerUser, SshdInfo} from '../peers/types.js'
 import {CLI, type CliRun, cleanEnv, runCli} from './helpers/cli.js'
@@ -230,7 +230,7 @@ export function expectedObjects(roots: Array<{owner: string; root: string}>, pre
         const childAbs = Buffer.concat([abs, Buffer.from('/'), name])
         const st = lstatSync(childAbs)
         if (st.isDirectory()) walk(childRel)
-        else if (st.isFile() && st.size <= S3_MAX_OBJECT) {
+        else if (st.isFile() && st.size <= MAX_OBJECT_BYTES) {
           const key = objectKeyFor(prefix, owner, childRel)
           if (key.ok) out.set(key.key, sha256(readFileSync(childAbs)))
         }

@@ -145,7 +145,7 @@ describe('users import --interactive (scripted prompts)', () => {
     expect(choice(chrootUser.name)).toMatchObject({checked: true})
 
     expect(rename).toMatchObject({kind: 'input', default: 'ab-sftp'})
-    expect(rename.message).toMatch(/^Transfer cannot use ab \("ab" is not a valid Transfer user name.*\)\. Name on Transfer for ab \(its files stay under home\/ab\/\):$/)
+    expect(rename.message).toMatch(/^Transfer cannot use ab \("ab" is shorter than 3 characters\)\. Name on Transfer for ab \(its files stay under home\/ab\/\):$/)
     expect(rename.validate!('x y')).toMatch(/not a valid Transfer user name/)
     expect(rename.validate!(keyUser.name)).toBe(`${keyUser.name} is already the Transfer name of ${keyUser.name}`)
 

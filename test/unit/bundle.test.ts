@@ -65,7 +65,7 @@ function bundle(over: Partial<Bundle> = {}): Bundle {
       root: [{path: '/etc/ssh/keys/root', text: `${rootKey.line}\n`}],
       alice: [
         {path: '/home/alice/.ssh/authorized_keys', text: `# laptop\n${alice.line}\n`},
-        // collected by the fallback but not in alice's effective AuthorizedKeysFile: ignored
+        // collected, but not in alice's effective AuthorizedKeysFile: sshd ignores it (a dead key)
         {path: '/home/alice/.ssh/authorized_keys2', text: `${carol.line}\n`},
       ],
       carol: [
@@ -146,6 +146,18 @@ describe('accountsFromBundle', () => {
           file: '/home/alice/.ssh/authorized_keys',
           line: 2,
         },
+        {
+          type: 'ssh-rsa',
+          bits: 2048,
+          fingerprint: carol.fingerprint,
+          comment: 'carol@pc',
+          options: [],
+          format: 'openssh',
+          openssh: carol.line,
+          file: '/home/alice/.ssh/authorized_keys2',
+          line: 1,
+          dead: '/home/alice/.ssh/authorized_keys2 is not read by sshd for this user (AuthorizedKeysFile .ssh/authorized_keys /etc/ssh/keys/%u)',
+        },
       ],
       authorizedKeysFiles: ['/home/alice/.ssh/authorized_keys', '/etc/ssh/keys/alice'],
       sources: expect.objectContaining({uid: 'passwd', chroot: 'sshd_config', keys: 'authorized_keys', password: 'shadow'}),
@@ -195,12 +207,39 @@ describe('accountsFromBundle', () => {
     const shadow = bundle().shadow.map((s) => (s.user === 'alice' ? {user: 'alice', state: 'set' as const} : s))
     const {accounts, errors} = accountsFromBundle(bundle({shadow, sshdT: {alice: sshdT, frank: sshdT.replace('chrootdirectory /jail/%u', 'chrootdirectory none')}}))
     const alice = accounts.find((a) => a.name === 'alice')
-    // /home/alice/.ssh/authorized_keys is not in sshd -T's list: no key; keyboard-interactive through PAM is a password login
-    expect(alice).toMatchObject({chroot: '/jail/alice', forceCommand: 'internal-sftp -d /in', keys: [], login: {password: true, key: false}, authorizedKeysFiles: ['/etc/ssh/keys/alice']})
+    // /home/alice/.ssh/authorized_keys is not in sshd -T's list: its keys are dead; keyboard-interactive through PAM is a password login
+    expect(alice).toMatchObject({chroot: '/jail/alice', forceCommand: 'internal-sftp -d /in', login: {password: true, key: false}, authorizedKeysFiles: ['/etc/ssh/keys/alice']})
+    expect(alice!.keys.map((k) => [k.file, k.dead])).toEqual([
+      ['/home/alice/.ssh/authorized_keys', '/home/alice/.ssh/authorized_keys is not read by sshd for this user (AuthorizedKeysFile /etc/ssh/keys/%u)'],
+      ['/home/alice/.ssh/authorized_keys2', '/home/alice/.ssh/authorized_keys2 is not read by sshd for this user (AuthorizedKeysFile /etc/ssh/keys/%u)'],
+    ])
     expect(alice?.sources.chroot).toBe('sshd -T')
     // frank is locked, which with PAM does not stop keys; but he has none, and no usable password.
     expect(accounts.map((a) => a.name)).toEqual(['alice', 'bob', 'carol'])
     expect(errors).not.toContain(expect.stringMatching(/depends on the client/))
+  })
+
+  it('marks the keys sshd ignores today as dead, with the reason: format, unknown option, expired, PubkeyAuthentication off', () => {
+    const rfc = keys.rfc4716(carol)
+    const text = [alice.line, rfc.trim(), `bogus-option ${carol.line}`, `expiry-time="20251231" ${alice.line}`, `expiry-time="20300101" ${carol.line}`, `cert-authority ${alice.line}`].join('\n')
+    const b = bundle({authorizedKeys: {alice: [{path: '/home/alice/.ssh/authorized_keys', text}]}})
+    const dead = (x: Bundle) => accountsFromBundle(x).accounts.find((a) => a.name === 'alice')!.keys.map((k) => k.dead ?? 'live')
+    expect(dead(b)).toEqual([
+      'live',
+      'sshd reads only OpenSSH one-line keys in authorized_keys; this is an RFC 4716 block (convert it with ssh-keygen -i to make it work)',
+      'sshd refuses the line: unknown option bogus-option',
+      'expiry-time="20251231" has passed',
+      'live',
+      'live', // a CA, not a login key: refused by the Transfer rules, not dead
+    ])
+    const off = {...b, sshdConfig: {...b.sshdConfig, text: `${sshdConfig}\nMatch User alice\n  PubkeyAuthentication no`}}
+    expect(accountsFromBundle(off).accounts.find((a) => a.name === 'alice')!.keys.every((k) => k.dead !== undefined)).toBe(true)
+  })
+
+  it('keeps an account whose only keys are dead (login: key false), so the inventory can report them', () => {
+    const b = bundle({authorizedKeys: {alice: [{path: '/home/alice/.ssh/authorized_keys2', text: `${alice.line}\n`}]}})
+    const a = accountsFromBundle(b).accounts.find((x) => x.name === 'alice')
+    expect(a).toMatchObject({login: {password: false, key: false}, keys: [{fingerprint: alice.fingerprint, dead: expect.stringContaining('is not read by sshd')}]})
   })
 
   it('keeps accounts whose password state is unknown when collected without root', () => {

@@ -47,7 +47,9 @@ describe('RULES', () => {
       'user.no-keys': 'warning',
       'key.dsa': 'blocker',
       'key.rsa-short': 'blocker',
-      'key.options': 'warning',
+      'key.options': 'blocker',
+      'key.cert-authority': 'blocker',
+      'key.dead': 'warning',
       'key.format': 'info',
       'key.unparseable': 'warning',
       'key.shared': 'warning',
@@ -72,7 +74,7 @@ describe('accountFindings', () => {
     const names = ['root', 'ab', 'has space', '-dash', 'alice', 'a.b@example.com', 'x'.repeat(100), 'x'.repeat(101)]
     const found = accountFindings(names.map((n) => account(n, k.ed.line))).filter((f) => f.rule === 'user.name-invalid')
     expect(found.map((f) => f.subject)).toEqual(['user:root', 'user:ab', 'user:has space', 'user:-dash', `user:${'x'.repeat(101)}`])
-    expect(found[0].reason).toBe('root cannot log in to Transfer')
+    expect(found[0].reason).toBe('"root" cannot log in to Transfer Family')
     expect(found[0].severity).toBe('blocker')
   })
 
@@ -139,10 +141,11 @@ describe('accountFindings', () => {
     ])
     const byRule = (rule: string) => found.find((f) => f.rule === rule)
     expect(byRule('key.options')?.reason).toBe(
-      '/home/alice/.ssh/authorized_keys:3: options from, command, no-pty, no-port-forwarding are dropped (from="10.0.0.0/8",command="/bin/true",no-pty,no-port-forwarding)',
+      '/home/alice/.ssh/authorized_keys:3: restricted by from="10.0.0.0/8",command="/bin/true",no-pty,no-port-forwarding; Transfer Family has no per-key options',
     )
+    expect(byRule('key.options')?.fix).toMatch(/^from: Limit the source addresses at the server instead: the Transfer server's security group \(AllowedClientCidr/)
     expect(byRule('key.format')?.reason).toBe('/home/alice/.ssh/authorized_keys:4: RFC 4716 format')
-    expect(byRule('key.rsa-short')?.reason).toBe('/home/alice/.ssh/authorized_keys:2: 1024-bit RSA key')
+    expect(byRule('key.rsa-short')?.reason).toBe('/home/alice/.ssh/authorized_keys:2: an RSA key of 1024 bits; Transfer Family needs at least 2048')
     expect(byRule('key.shared')?.reason).toBe('also authorizes carol')
     expect(found.find((f) => f.subject === `key:alice:${fp(k.ed)}` && f.rule === 'key.shared')?.reason).toBe('also authorizes bob, carol')
   })
@@ -197,7 +200,7 @@ describe('fileFinding', () => {
       'file.key-invalid file:alice:n\\xe9\\x0a/../x',
       'file.key-too-long file:alice:n\\xe9\\x0a/../x',
     ])
-    expect(found[3].reason).toBe('the S3 key would be 1025 bytes')
+    expect(found[3].reason).toBe('the S3 key would be 1025 bytes; S3 allows 1024')
     expect(rules(fileFinding(entry({path: Buffer.from('a//b')}), ctx))).toEqual(['file.key-invalid file:alice:a//b'])
     expect(rules(fileFinding(entry({path: Buffer.from('./b')}), ctx))).toEqual(['file.key-invalid file:alice:./b'])
     expect(fileFinding(entry({path: Buffer.from('.hidden/..x/...')}), ctx)).toEqual([])

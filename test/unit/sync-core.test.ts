@@ -14,10 +14,10 @@ import {
   partCount,
   partSizeFor,
   planEntry,
-  S3_MAX_OBJECT,
   type ScanEntry,
 } from '../../src/core/sync-plan.js'
 import {parseSha256sumOutput, sha256sumInput} from '../../src/core/source-hash.js'
+import {MAX_OBJECT_BYTES} from '../../src/core/transfer-rules.js'
 
 const MiB = 1024 * 1024
 const b = (s: string) => Buffer.from(s)
@@ -60,7 +60,7 @@ describe('part sizes', () => {
     expect(partSizeFor(10_000 * 8 * MiB)).toBe(8 * MiB)
     const big = 10_000 * 8 * MiB + 1
     expect(partSizeFor(big)).toBe(9 * MiB)
-    for (const size of [big, 1024 ** 4, S3_MAX_OBJECT]) {
+    for (const size of [big, 1024 ** 4, MAX_OBJECT_BYTES]) {
       const part = partSizeFor(size)
       expect(partCount(size, part)).toBeLessThanOrEqual(10_000)
       expect(part % MiB).toBe(0)
@@ -148,7 +148,7 @@ describe('planEntry', () => {
 
   it('reports what cannot be copied, with the reason', () => {
     expect(planEntry(entry({path: Buffer.from([0x61, 0xe9])}), undefined, opts)).toMatchObject({action: 'skip', kind: 'bad-name', reason: expect.stringMatching(/UTF-8/)})
-    expect(planEntry(entry({size: S3_MAX_OBJECT + 1}), undefined, opts)).toMatchObject({action: 'skip', kind: 'too-large'})
+    expect(planEntry(entry({size: MAX_OBJECT_BYTES + 1}), undefined, opts)).toMatchObject({action: 'skip', kind: 'too-large'})
     expect(planEntry(entry({type: 'symlink', linkTarget: b('../x')}), undefined, opts)).toMatchObject({action: 'skip', kind: 'symlink', reason: expect.stringMatching(/to \.\.\/x/)})
     expect(planEntry(entry({type: 'fifo'}), undefined, opts)).toMatchObject({action: 'skip', kind: 'special', reason: expect.stringMatching(/fifo/)})
     expect(planEntry(entry({type: 'dir', error: 'PERMISSION_DENIED: denied'}), undefined, opts)).toMatchObject({action: 'skip', kind: 'unreadable-dir'})

@@ -21,8 +21,8 @@ import {
   TAG_LEGACY_NAME,
   TAG_LEGACY_UID,
   TAG_SOURCE_HOST,
-  transferNameProblem,
 } from '../../src/core/users-plan.js'
+import {userNameProblem} from '../../src/core/transfer-rules.js'
 
 /** A fresh public key line ("<type> <base64>") of the given kind, made with node:crypto. */
 function publicKey(kind: 'ed25519' | 'rsa2048' | 'rsa1024' | 'ecdsa'): string {
@@ -83,13 +83,13 @@ function input(accounts: Account[], over: Partial<DesireInput> = {}): DesireInpu
 
 describe('names', () => {
   it('accepts what Transfer accepts and says why not otherwise', () => {
-    expect(transferNameProblem('alice')).toBeUndefined()
-    expect(transferNameProblem('a.b-c@d_e')).toBeUndefined()
-    expect(transferNameProblem('ab')).toMatch(/3-100 characters/)
-    expect(transferNameProblem('-alice')).toMatch(/not a valid Transfer user name/)
-    expect(transferNameProblem('j doe')).toMatch(/not a valid/)
-    expect(transferNameProblem('x'.repeat(101))).toMatch(/not a valid/)
-    expect(transferNameProblem('root')).toMatch(/cannot log in/)
+    expect(userNameProblem('alice')).toBeUndefined()
+    expect(userNameProblem('a.b-c@d_e')).toBeUndefined()
+    expect(userNameProblem('ab')).toMatch(/shorter than 3 characters/)
+    expect(userNameProblem('-alice')).toMatch(/not a valid Transfer user name/)
+    expect(userNameProblem('j doe')).toMatch(/not a valid/)
+    expect(userNameProblem('x'.repeat(101))).toMatch(/not a valid/)
+    expect(userNameProblem('root')).toMatch(/cannot log in/)
   })
 
   it('checks a proposed rename against the other users\' Transfer names', () => {
@@ -97,7 +97,7 @@ describe('names', () => {
     expect(renameProblem('ab', 'abc', accounts, {})).toBeUndefined()
     expect(renameProblem('ab', 'bob', accounts, {})).toMatch(/already the Transfer name of bob/)
     expect(renameProblem('ab', 'carla', accounts, {carol: 'carla'})).toMatch(/already the Transfer name of carol/)
-    expect(renameProblem('ab', 'x', accounts, {})).toMatch(/3-100/)
+    expect(renameProblem('ab', 'x', accounts, {})).toMatch(/shorter than 3 characters/)
   })
 })
 
@@ -130,14 +130,44 @@ describe('keys', () => {
     expect(classifyKey('alice', short, inventory).refused!.finding).toMatchObject({reason: 'inventory says: too short', fix: 'inventory fix'})
   })
 
-  it('strips options and reports them; reports RFC 4716 and PuTTY conversions', () => {
+  it('refuses a key with restricting options unless the user\'s are accepted, then strips them as an accepted risk', () => {
     const [withOptions] = keys(`from="10.0.0.0/8",command="/bin/false",no-pty ${ED} restricted`)
-    const c = classifyKey('alice', withOptions)
+    const refused = classifyKey('alice', withOptions)
+    expect(refused.wanted).toBeUndefined()
+    expect(refused.refused!.finding).toMatchObject({rule: 'key.options', severity: 'blocker'})
+    expect(refused.refused!.finding.reason).toContain('restricted by from="10.0.0.0/8",command="/bin/false",no-pty')
+    expect(refused.refused!.finding.fix).toMatch(/security group \(AllowedClientCidr/)
+    expect(refused.refused!.finding.fix).toContain('--accept-key-options alice')
+
+    const c = classifyKey('alice', withOptions, [], {keyOptions: true})
     expect(c.wanted!.body).toBe(`${ED} restricted`)
     expect(c.wanted!.options).toEqual(['from="10.0.0.0/8"', 'command="/bin/false"', 'no-pty'])
-    expect(c.notes[0]).toMatchObject({rule: 'key.options', severity: 'warning'})
-    expect(c.notes[0].reason).toContain('from="10.0.0.0/8",command="/bin/false",no-pty are stripped')
+    expect(c.wanted!.acceptedRisks).toEqual(['imported without its restrictions from="10.0.0.0/8",command="/bin/false",no-pty'])
+    expect(c.notes[0]).toMatchObject({rule: 'key.accepted-risk', severity: 'warning'})
+  })
 
+  it('refuses a cert-authority line whatever is accepted: Transfer has no user certificates', () => {
+    const [ca] = keys(`cert-authority,principals="alice" ${ED} corp-ca`)
+    for (const accepted of [{}, {keyOptions: true, deadKeys: true}]) {
+      const c = classifyKey('alice', ca, [], accepted)
+      expect(c.wanted).toBeUndefined()
+      expect(c.refused!.finding.rule).toBe('key.cert-authority')
+      expect(c.refused!.finding.fix).toMatch(/plain key/)
+    }
+  })
+
+  it('refuses a key sshd ignores today unless the user opts in, and does not count it as a problem', () => {
+    const [k] = keys(`${ED} old`)
+    const dead = {...k, dead: 'in /home/alice/.ssh/authorized_keys2, which AuthorizedKeysFile does not name'}
+    const c = classifyKey('alice', dead)
+    expect(c.refused!.finding).toMatchObject({rule: 'key.dead', severity: 'warning'})
+    expect(c.refused!.finding.reason).toContain('dead today: in /home/alice/.ssh/authorized_keys2')
+    expect(c.refused!.finding.fix).toContain('--import-dead-keys alice')
+    const opted = classifyKey('alice', dead, [], {deadKeys: true})
+    expect(opted.wanted!.acceptedRisks).toEqual([expect.stringContaining('imported although sshd ignores it today')])
+  })
+
+  it('reports RFC 4716 and PuTTY conversions', () => {
     const b64 = ED.split(' ')[1]
     const rfc = keys(`---- BEGIN SSH2 PUBLIC KEY ----\nComment: "bob rfc"\n${b64.match(/.{1,64}/g)!.join('\n')}\n---- END SSH2 PUBLIC KEY ----\n`)[0]
     const r = classifyKey('bob', rfc)
@@ -341,7 +371,7 @@ describe('plan', () => {
     expect(by.bob).toMatchObject({action: 'skip', selected: false, reasons: []})
     expect(by.carol.reasons[0].rule).toBe('user.no-keys')
     expect(plan.problems).toEqual([
-      expect.stringMatching(/^ab: skipped: "ab" is not a valid Transfer user name/),
+      'ab: skipped: "ab" is shorter than 3 characters',
       'carol: skipped: has no usable SSH key (1 refused)',
       expect.stringMatching(/^carol: key refused: .*RSA key of 1024 bits/),
     ])

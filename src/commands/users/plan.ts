@@ -9,7 +9,7 @@ import {renderUsersPlan} from '../../ui/users-plan.js'
 
 export default class UsersPlanCommand extends BaseCommand<typeof UsersPlanCommand> {
   static override summary = 'Show what users import would do on the Transfer server, per legacy user. Changes nothing.'
-  static override description = `For each account of the last inventory: CREATE, UPDATE (with what changes), UNCHANGED or SKIP (with the finding that causes it), and the SSH keys to import or remove. Users on the server that the inventory does not know are listed (users import --prune would delete them).
+  static override description = `For each account of the last inventory: CREATE, UPDATE (with what changes), UNCHANGED or SKIP (with the finding that causes it), and the SSH keys to import or remove. Users on the server that the inventory does not know are listed (users import --prune would delete them). Keys sshd ignores today are listed as not imported (dead today, with the reason); the accepted risks (--import-dead-keys, --accept-key-options) are shown first.
 Exit codes: 0 every selected user can be imported as planned; 2 usage or configuration error (no inventory, no target.transferServerId or target.userRoleArn); 3 the plan has problems: users skipped for blockers, keys refused, users without a usable key; 1 an AWS call failed.`
   static override examples = ['<%= config.bin %> users plan', '<%= config.bin %> users plan --only alice,bob --json', '<%= config.bin %> users plan --rename "j.doe@x=jdoe" --home-mode path']
   static override flags = {...usersFlags, ...awsFlags}
