@@ -49,6 +49,9 @@ async function chart<T>(name: string, title: string, caption: string, spec: TopL
 </figure>`
 }
 
+/** Counts are whole numbers: no 0.5 ticks, no decimals on a zero axis. */
+const COUNT_AXIS = {format: 'd', tickMinStep: 1}
+
 const bytesCol = <T>(head: string, get: (r: T) => number): Column<T> => ({head, value: get, show: (r) => formatBytes(get(r))})
 const shortTime = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')
 
@@ -61,7 +64,7 @@ async function inventorySections(c: InventoryCharts): Promise<string[]> {
     {
       data: {values: c.owners},
       hconcat: [
-        {width: 260, mark: {type: 'bar', color: PALETTE.single}, encoding: {y: {field: 'owner', type: 'nominal', title: 'user'}, x: {field: 'files', type: 'quantitative', title: 'files'}}},
+        {width: 260, mark: {type: 'bar', color: PALETTE.single}, encoding: {y: {field: 'owner', type: 'nominal', title: 'user'}, x: {field: 'files', type: 'quantitative', title: 'files', axis: COUNT_AXIS}}},
         {width: 260, mark: {type: 'bar', color: PALETTE.mid}, encoding: {y: {field: 'owner', type: 'nominal', title: null, axis: {labels: false}}, x: {field: 'bytes', type: 'quantitative', title: 'bytes', axis: {format: '.2~s'}}}},
       ],
     } as TopLevelSpec,
@@ -76,7 +79,7 @@ async function inventorySections(c: InventoryCharts): Promise<string[]> {
       width,
       data: {values: c.sizes},
       mark: {type: 'bar', color: PALETTE.single},
-      encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: 'file size', axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files'}},
+      encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: 'file size', axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files', axis: COUNT_AXIS}},
     },
     c.sizes,
     [{head: 'size', value: (b) => b.bin}, {head: 'files', value: (b) => b.files}, bytesCol('bytes', (b) => b.bytes)],
@@ -89,7 +92,7 @@ async function inventorySections(c: InventoryCharts): Promise<string[]> {
       width,
       data: {values: c.ages},
       mark: {type: 'bar', color: PALETTE.single},
-      encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: 'last modified', axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files'}},
+      encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: 'last modified', axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files', axis: COUNT_AXIS}},
     },
     c.ages,
     [{head: 'last modified', value: (b) => b.bin}, {head: 'files', value: (b) => b.files}, bytesCol('bytes', (b) => b.bytes)],
@@ -104,7 +107,7 @@ async function inventorySections(c: InventoryCharts): Promise<string[]> {
       mark: 'bar',
       encoding: {
         y: {field: 'rule', type: 'nominal', title: 'rule', sort: null},
-        x: {field: 'count', type: 'quantitative', title: 'findings'},
+        x: {field: 'count', type: 'quantitative', title: 'findings', axis: COUNT_AXIS},
         color: {field: 'severity', type: 'nominal', title: 'severity', scale: categories(['blocker', 'warning', 'info'])},
       },
     },
@@ -219,6 +222,9 @@ ${findingsList(r.findings, [{head: 'reason', value: (f) => f.reason}, {head: 'fi
   ])
 }
 
+/** The runbook's own report step is writing this report: the run is still running, and says so. */
+const writtenByRun = (c: NonNullable<MigrationReport['cutover']>) => c.status === 'running' && c.steps.some((s) => s.type === 'report' && s.status === 'running')
+
 /** The migration report as a page. */
 export async function migrationHtml(r: MigrationReport): Promise<string> {
   const header = `<h1>Migration report: ${esc(r.source)} to AWS Transfer Family</h1>
@@ -230,7 +236,7 @@ ${facts([
   ['inventory', r.inventory ? `run ${r.inventory.runId}, ${shortTime(r.inventory.at)}` : 'none'],
   ['last sync', r.sync.lastRun ? `${r.sync.lastRun.status}, ${shortTime(r.sync.lastRun.startedAt)}` : 'none'],
   ['last verify', r.verify ? `${shortTime(r.verify.at)}: ${r.verify.checked} checked, ${r.verify.mismatches} mismatch(es)` : 'none'],
-  ['cutover', r.cutover ? `runbook ${r.cutover.runbook}: ${r.cutover.status}` : 'not run'],
+  ['cutover', r.cutover ? `runbook ${r.cutover.runbook}: ${r.cutover.status}${writtenByRun(r.cutover) ? ' (this report was written by its report step)' : ''}` : 'not run'],
   ['report written', shortTime(r.generatedAt)],
   ['tool', `sftp-cutover ${r.toolVersion}`],
 ])}`
@@ -249,7 +255,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
     sections.push('<section id="inventory"><h2>Inventory</h2><p class="empty">No complete inventory in this project.</p></section>')
   }
 
-  const users = table('users', r.users, [
+  const users = table('transfer-users', r.users, [
     {head: 'Transfer user', value: (u) => u.userName},
     {head: 'legacy user', value: (u) => `${u.legacyName}${u.renamed ? ' (renamed)' : ''}`},
     {head: 'status', value: (u) => `${u.status}${u.error ? `: ${u.error}` : ''}`},
@@ -267,7 +273,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
     {
       data: {values: runs},
       vconcat: [
-        {width: 520, height: 110, mark: {type: 'bar', color: PALETTE.single}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'filesCopied', type: 'quantitative', title: 'files copied'}}},
+        {width: 520, height: 110, mark: {type: 'bar', color: PALETTE.single}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'filesCopied', type: 'quantitative', title: 'files copied', axis: COUNT_AXIS}}},
         {width: 520, height: 110, mark: {type: 'bar', color: PALETTE.mid}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'bytesCopied', type: 'quantitative', title: 'bytes copied', axis: {format: '.2~s'}}}},
         {width: 520, height: 110, mark: {type: 'line', point: true, color: PALETTE.dark}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'bytesPerSecond', type: 'quantitative', title: 'bytes/s', axis: {format: '.2~s'}}}},
         {
@@ -275,7 +281,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
           height: 110,
           transform: [{fold: ['failed', 'skipped'], as: ['outcome', 'files']}],
           mark: 'bar',
-          encoding: {x: runAxis, xOffset: {field: 'outcome'}, y: {field: 'files', type: 'quantitative', title: 'not copied'}, color: {field: 'outcome', type: 'nominal', title: 'not copied', scale: categories(['failed', 'skipped'])}},
+          encoding: {x: runAxis, xOffset: {field: 'outcome'}, y: {field: 'files', type: 'quantitative', title: 'not copied', axis: COUNT_AXIS}, color: {field: 'outcome', type: 'nominal', title: 'not copied', scale: categories(['failed', 'skipped'])}},
         },
       ],
     } as TopLevelSpec,
@@ -309,7 +315,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
           mark: 'bar',
           encoding: {
             y: {field: 'owner', type: 'nominal', title: 'user'},
-            x: {field: 'entries', type: 'quantitative', title: 'entries'},
+            x: {field: 'entries', type: 'quantitative', title: 'entries', axis: COUNT_AXIS},
             color: {field: 'result', type: 'nominal', title: 'result', scale: categories(['mismatched', 'verified', 'not copied']), sort: ['mismatched', 'verified', 'not copied']},
           },
         } as TopLevelSpec,
