@@ -11,10 +11,10 @@ import {describeRecordSet} from '../core/dns-plan.js'
 import {displayPath} from '../core/findings.js'
 import type {Finding} from '../core/inventory-model.js'
 import {countFindings, type FileStats, FileStatsBuilder, type FindingCount} from '../core/report-bins.js'
-import type {OwnerSummary} from '../adapters/inventory-store.js'
+import {InventoryStore, type OwnerSummary} from '../adapters/inventory-store.js'
 import {formatBytes} from '../ui/format.js'
 import {migrationHtml} from '../ui/report-html.js'
-import {type InventoryReportData, inventoryFiles, inventoryReportData} from './inventory.js'
+import {type InventoryReportData, inventoryReportData} from './inventory.js'
 import {lastVerifyResult, type LastVerify} from './verify-record.js'
 
 export interface ResolvedFinding extends Finding {
@@ -83,7 +83,7 @@ export interface MigrationReport {
 /** The charts' data for an inventory: one pass over its files (ages counted from the inventory's start, so a report says the same whenever it is written). */
 export function inventoryCharts(state: SqliteStateStore, inv: InventoryReportData): InventoryCharts {
   const stats = new FileStatsBuilder(Math.floor(Date.parse(inv.run.startedAt) / 1000))
-  for (const f of inventoryFiles(state)) if (f.type === 'file') stats.add(f.owner, f.path, f.size, f.mtime)
+  for (const f of new InventoryStore(state).regularFiles(inv.run.id)) stats.add(f.owner, f.path, f.size, f.mtime)
   return {owners: inv.summary.owners, findings: countFindings(inv.findings), ...stats.result()}
 }
 
