@@ -11,6 +11,7 @@ import {formatBytes} from './format.js'
 
 /** Rows a findings table shows; the rest are counted and left to the JSON and CSV reports (which hold them all). */
 const MAX_FINDING_ROWS = 300
+const FOLD_FINDINGS_OVER = 25
 
 const esc = (v: unknown) =>
   String(v ?? '').replace(/[&<>"']/g, (c) => ({'&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;'})[c]!)
@@ -53,6 +54,7 @@ async function chart<T>(name: string, title: string, caption: string, spec: TopL
 const COUNT_AXIS = {format: 'd', tickMinStep: 1}
 
 const bytesCol = <T>(head: string, get: (r: T) => number): Column<T> => ({head, value: get, show: (r) => formatBytes(get(r))})
+const sum = <T>(rows: T[], key: keyof T) => rows.reduce((n, r) => n + Number(r[key]), 0).toLocaleString('en-US')
 const shortTime = (iso: string) => iso.replace('T', ' ').replace(/\.\d+Z$/, 'Z')
 
 async function inventorySections(c: InventoryCharts): Promise<string[]> {
@@ -133,8 +135,10 @@ async function inventorySections(c: InventoryCharts): Promise<string[]> {
 function findingsList<T extends {severity: string; rule: string; subject: string}>(rows: T[], last: Column<T>[]): string {
   const shown = rows.slice(0, MAX_FINDING_ROWS)
   const more = rows.length - shown.length
-  return `${table('findings-list', shown, [{head: 'severity', value: (f) => f.severity}, {head: 'rule', value: (f) => f.rule}, {head: 'subject', value: (f) => f.subject}, ...last])}
+  const list = `${table('findings-list', shown, [{head: 'severity', value: (f) => f.severity}, {head: 'rule', value: (f) => f.rule}, {head: 'subject', value: (f) => f.subject}, ...last])}
 ${more > 0 ? `<p class="note">… and ${more.toLocaleString('en-US')} more finding(s), all in the JSON report (and inventory report --format csv).</p>` : ''}`
+  // A long list is folded on screen (the chart above sums it up); print unfolds it like every <details>.
+  return rows.length > FOLD_FINDINGS_OVER ? `<details><summary>All ${rows.length.toLocaleString('en-US')} finding(s)</summary>${list}</details>` : list
 }
 
 const STYLE = `
@@ -152,7 +156,8 @@ figure { margin: 0 0 1.5rem; break-inside: avoid; }
 figcaption { font-size: .9rem; color: #333; margin: .3rem 0; }
 details summary { cursor: pointer; font-size: .9rem; }
 table { border-collapse: collapse; font-size: .85rem; margin: .4rem 0; }
-th, td { border: 1px solid #aaa; padding: .15rem .45rem; text-align: left; vertical-align: top; overflow-wrap: anywhere; }
+th, td { border: 1px solid #aaa; padding: .15rem .45rem; text-align: left; vertical-align: top; overflow-wrap: break-word; }
+td { max-width: 28rem; }
 th { background: #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code, pre { font-family: DejaVu Sans Mono, monospace; font-size: .9em; }
@@ -209,7 +214,7 @@ ${facts([
 ${findingsList(r.findings, [{head: 'reason', value: (f) => f.reason}, {head: 'fix', value: (f) => f.fix}])}`
   const accounts = table('accounts', r.accounts, [
     {head: 'user', value: (a) => a.name},
-    {head: 'uid', value: (a) => a.uid},
+    {head: 'uid', value: (a) => String(a.uid)},
     {head: 'SFTP root', value: (a) => a.sftpRoot},
     {head: 'password login', value: (a) => String(a.login.password)},
     {head: 'keys', value: (a) => a.keys.length},
@@ -275,7 +280,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
       vconcat: [
         {width: 520, height: 110, mark: {type: 'bar', color: PALETTE.single}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'filesCopied', type: 'quantitative', title: 'files copied', axis: COUNT_AXIS}}},
         {width: 520, height: 110, mark: {type: 'bar', color: PALETTE.mid}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'bytesCopied', type: 'quantitative', title: 'bytes copied', axis: {format: '.2~s'}}}},
-        {width: 520, height: 110, mark: {type: 'line', point: true, color: PALETTE.dark}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'bytesPerSecond', type: 'quantitative', title: 'bytes/s', axis: {format: '.2~s'}}}},
+        {width: 520, height: 110, mark: {type: 'line', point: {color: PALETTE.dark}, color: PALETTE.dark}, encoding: {x: {...runAxis, axis: {labels: false}, title: null}, y: {field: 'bytesPerSecond', type: 'quantitative', title: 'bytes/s', axis: {format: '.2~s'}}}},
         {
           width: 520,
           height: 110,
@@ -308,7 +313,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
     ? await chart(
         'verify',
         'Verify result per user',
-        `The last verify (${shortTime(r.verify.at)}${r.verify.efs ? ', S3 and the EFS copy' : ', S3'}): entries (files and empty-directory markers) whose bytes matched the source’s hashes, entries that did not, and files the last sync reported and did not copy.`,
+        `The last verify (${shortTime(r.verify.at)}${r.verify.efs ? ', S3 and the EFS copy' : ', S3'}): entries (files and empty-directory markers) whose bytes matched the source’s hashes, entries that did not, and files the last sync reported and did not copy. In all: ${sum(perUser, 'verified')} verified, ${sum(perUser, 'mismatched')} mismatched, ${sum(perUser, 'notCopied')} not copied.`,
         {
           width: 520,
           data: {values: verifyRows},
@@ -349,7 +354,7 @@ async function cutoverSection(r: MigrationReport): Promise<string> {
       mark: {type: 'bar', minBandSize: 3},
       encoding: {
         y: {field: 'id', type: 'nominal', title: 'step', sort: null},
-        x: {field: 'startedAt', type: 'temporal', title: 'time (UTC)', axis: {format: '%H:%M:%S'}, scale: {type: 'utc'}},
+        x: {field: 'startedAt', type: 'temporal', title: 'time (UTC)', axis: {format: '%H:%M:%S', tickCount: 6}, scale: {type: 'utc'}},
         x2: {field: 'end'},
         color: {field: 'status', type: 'nominal', title: 'outcome', scale: categories(['failed', 'done', 'running', 'pending'], [PALETTE.dark, PALETTE.mid, PALETTE.light, '#ffffff'])},
       },
