@@ -77,7 +77,9 @@ export class FileStatsBuilder {
   constructor(private readonly asOf: number) {}
 
   /** One regular file: its owner, path relative to the owner's root, size and mtime (seconds). */
-  add(owner: string, path: Buffer, size: number, mtime: number): void {
+  add(owner: string, rawPath: Uint8Array, size: number, mtime: number): void {
+    // node:sqlite hands BLOBs over as Uint8Array, better-sqlite3 as Buffer: view either as a Buffer, without a copy
+    const path = Buffer.isBuffer(rawPath) ? rawPath : Buffer.from(rawPath.buffer, rawPath.byteOffset, rawPath.byteLength)
     bump(this.sizes, sizeBinIndex(size), size)
     const age = this.asOf - mtime
     bump(this.ages, age < 0 ? FUTURE : AGE_BINS.find(([, upTo]) => age < upTo)![0], size)
