@@ -22,6 +22,8 @@ interface Column<T> {
   value: (r: T) => string | number | undefined
   /** shown instead of the value (e.g. bytes as "1.5 MiB"); the exact value stays in data-value */
   show?: (r: T) => string
+  /** keep the cell on one line (dates) */
+  nowrap?: boolean
 }
 
 function table<T>(name: string, rows: T[], cols: Array<Column<T>>): string {
@@ -31,7 +33,7 @@ function table<T>(name: string, rows: T[], cols: Array<Column<T>>): string {
       const cells = cols.map((c) => {
         const v = c.value(r)
         if (typeof v === 'number') return `<td class="num" data-value="${v}">${esc(c.show ? c.show(r) : v.toLocaleString('en-US'))}</td>`
-        return `<td>${esc(c.show ? c.show(r) : v)}</td>`
+        return `<td${c.nowrap ? ' class="nowrap"' : ''}>${esc(c.show ? c.show(r) : v)}</td>`
       })
       return `<tr>${cells.join('')}</tr>`
     })
@@ -151,7 +153,9 @@ h3 { font-size: 1.05rem; margin: 1rem 0 .4rem; }
 dl.facts { display: grid; grid-template-columns: max-content 1fr; gap: .2rem 1rem; margin: 0 0 1rem; }
 dl.facts dt { font-weight: bold; }
 dl.facts dd { margin: 0; font-family: DejaVu Sans Mono, monospace; font-size: .9em; overflow-wrap: anywhere; }
-figure { margin: 0 0 1.5rem; break-inside: avoid; }
+figure { margin: 0 0 1.5rem; }
+.chart, figcaption { break-inside: avoid; }
+figure h3 { break-after: avoid; }
 .chart svg { max-width: 100%; height: auto; }
 figcaption { font-size: .9rem; color: #333; margin: .3rem 0; }
 details summary { cursor: pointer; font-size: .9rem; }
@@ -160,6 +164,7 @@ th, td { border: 1px solid #aaa; padding: .15rem .45rem; text-align: left; verti
 td { max-width: 28rem; }
 th { background: #eee; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.nowrap { white-space: nowrap; }
 code, pre { font-family: DejaVu Sans Mono, monospace; font-size: .9em; }
 pre { background: #f4f4f4; border: 1px solid #ccc; padding: .5rem; white-space: pre-wrap; }
 .note, .empty { color: #333; font-style: italic; }
@@ -293,7 +298,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
     runs,
     [
       {head: 'run', value: (x) => x.id},
-      {head: 'started (UTC)', value: (x) => shortTime(x.startedAt)},
+      {head: 'started (UTC)', value: (x) => shortTime(x.startedAt), nowrap: true},
       {head: 'status', value: (x) => x.status},
       {head: 'seconds', value: (x) => (x.seconds === undefined ? undefined : Math.round(x.seconds * 10) / 10)},
       {head: 'files copied', value: (x) => x.filesCopied},
@@ -369,7 +374,7 @@ async function cutoverSection(r: MigrationReport): Promise<string> {
         [
           {head: 'step', value: (s) => s.id},
           {head: 'status', value: (s) => s.status},
-          {head: 'started (UTC)', value: (s) => (s.startedAt ? shortTime(s.startedAt) : '')},
+          {head: 'started (UTC)', value: (s) => (s.startedAt ? shortTime(s.startedAt) : ''), nowrap: true},
           {head: 'seconds', value: (s) => (s.seconds === undefined ? undefined : Math.round(s.seconds * 10) / 10)},
           {head: 'outcome', value: (s) => s.summary ?? ''},
         ],
