@@ -139,6 +139,10 @@ describe('the HTML reports in Chromium', () => {
     await expectCleanPage(mig, MIGRATION_CHARTS)
     await checkMigrationTables(mig.page, migrationJson)
     expect(migrationJson.cutover?.freezeWindow).toBeDefined()
+    // verify recorded its per-user counts: they add up to what it checked
+    const perUser = migrationJson.verify!.perUser!
+    expect(perUser.reduce((n, u) => n + u.verified + u.mismatched, 0)).toBe(migrationJson.verify!.checked)
+    expect(perUser.reduce((n, u) => n + u.verified, 0)).toBeGreaterThan(0)
     await keep(mig.page, 'rehearsal-migration')
     rmSync(join(paths.migrationHtml, '..'), {recursive: true, force: true})
   }, 420_000)
