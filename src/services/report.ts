@@ -2,6 +2,7 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {CutoverStore, type DnsRecordState} from '../adapters/cutover-store.js'
+import {InventoryStore, type OwnerSummary} from '../adapters/inventory-store.js'
 import {ReportStore, type SyncTotals} from '../adapters/report-store.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {toolVersion} from '../adapters/tool-version.js'
@@ -11,7 +12,6 @@ import {describeRecordSet} from '../core/dns-plan.js'
 import {displayPath} from '../core/findings.js'
 import type {Finding} from '../core/inventory-model.js'
 import {countFindings, type FileStats, FileStatsBuilder, type FindingCount} from '../core/report-bins.js'
-import {InventoryStore, type OwnerSummary} from '../adapters/inventory-store.js'
 import {formatBytes} from '../ui/format.js'
 import {migrationHtml} from '../ui/report-html.js'
 import {type InventoryReportData, inventoryReportData} from './inventory.js'
@@ -51,7 +51,7 @@ export interface SyncRunPoint {
   skipped: number
 }
 
-/** The last verify, per user: files verified, files that mismatched, and files the last sync reported and did not copy. */
+/** The last verify, per user: entries (files, empty-directory markers) verified and mismatched, and files the last sync reported and did not copy. */
 export interface VerifyPerUser {
   owner: string
   verified: number
