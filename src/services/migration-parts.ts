@@ -110,7 +110,7 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
     async writeReport(dryRun) {
       if (dryRun) return {summary: `would write the migration report to ${deps.paths.reportsDir}`}
       const r = await writeMigrationReport(deps.state, deps.config, deps.paths.reportsDir)
-      return {summary: `report written: ${r.markdown}`, details: r}
+      return {summary: `report written: ${r.files.md}`, details: r.files}
     },
   }
 }

@@ -2,15 +2,19 @@ import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
 import {CutoverStore, type DnsRecordState} from '../adapters/cutover-store.js'
+import {InventoryStore, type OwnerSummary} from '../adapters/inventory-store.js'
 import {ReportStore, type SyncTotals} from '../adapters/report-store.js'
 import type {SqliteStateStore} from '../adapters/state.js'
+import {toolVersion} from '../adapters/tool-version.js'
 import {type RecordedUser, TransferStore} from '../adapters/transfer-store.js'
 import type {Config} from '../core/config.js'
 import {describeRecordSet} from '../core/dns-plan.js'
 import {displayPath} from '../core/findings.js'
 import type {Finding} from '../core/inventory-model.js'
 import type {KeyAcceptance} from '../core/transfer-rules.js'
+import {countFindings, type FileStats, FileStatsBuilder, type FindingCount} from '../core/report-bins.js'
 import {formatBytes} from '../ui/format.js'
+import {migrationHtml} from '../ui/report-html.js'
 import {type InventoryReportData, inventoryReportData} from './inventory.js'
 import {lastVerifyResult, type LastVerify} from './verify-record.js'
 
@@ -18,20 +22,116 @@ export interface ResolvedFinding extends Finding {
   resolution: string
 }
 
+/** What the inventory charts show: per user files and bytes, file sizes and ages, findings per rule, largest directories. */
+export interface InventoryCharts extends FileStats {
+  owners: OwnerSummary[]
+  findings: FindingCount[]
+}
+
+/** The inventory report (inventory report --format json|html): what the inventory recorded, and its charts' data. */
+export interface InventoryReport extends InventoryReportData {
+  generatedAt: string
+  toolVersion: string
+  charts: InventoryCharts
+}
+
+/** One sync run as the report charts it: files and bytes copied, throughput, what was not copied. */
+export interface SyncRunPoint {
+  id: number
+  startedAt: string
+  finishedAt?: string
+  status: string
+  seconds?: number
+  filesCopied: number
+  bytesCopied: number
+  /** bytes copied per second of the run's duration */
+  bytesPerSecond?: number
+  /** files that failed to copy or changed while read */
+  failed: number
+  /** files skipped by design (symbolic links, special files) */
+  skipped: number
+}
+
+/** The last verify, per user: entries (files, empty-directory markers) verified and mismatched, and files the last sync reported and did not copy. */
+export interface VerifyPerUser {
+  owner: string
+  verified: number
+  mismatched: number
+  notCopied: number
+}
+
 export interface MigrationReport {
   generatedAt: string
+  toolVersion: string
   source: string
   target: {bucket: string; prefix: string; transferServerId?: string; recordName?: string}
-  inventory?: {runId: number; at: string; accounts: number; files: number; bytes: number; findings: Record<string, number>}
+  inventory?: {runId: number; at: string; accounts: number; files: number; bytes: number; findings: Record<string, number>; charts: InventoryCharts}
   findings: ResolvedFinding[]
   users: Array<RecordedUser & {renamed: boolean; keys: number}>
   /** what the operator accepted per legacy user (users import --import-dead-keys, --accept-key-options) */
   acceptedRisks: Array<{legacyName: string; risk: string; at: string}>
   hostKeys: Array<{type: string; fingerprint: string}>
-  sync: {totals: SyncTotals[]; files: number; bytes: number; lastRun?: {startedAt: string; finishedAt?: string; status: string}; problems: Array<{owner: string; path: string; kind: string; reason: string}>}
-  verify?: LastVerify
-  cutover?: {runbook: string; status: string; steps: Array<{id: string; status: string; startedAt?: string; finishedAt?: string; seconds?: number; summary?: string}>}
+  sync: {totals: SyncTotals[]; files: number; bytes: number; lastRun?: {startedAt: string; finishedAt?: string; status: string}; runs: SyncRunPoint[]; problems: Array<{owner: string; path: string; kind: string; reason: string}>}
+  verify?: LastVerify & {perUser?: VerifyPerUser[]}
+  cutover?: {
+    runbook: string
+    status: string
+    steps: Array<{id: string; type: string; status: string; startedAt?: string; finishedAt?: string; seconds?: number; summary?: string}>
+    /** From the freeze step's start to the end of the DNS switch (or of the run, when the switch did not finish): clients could write to neither box */
+    freezeWindow?: {from: string; to: string}
+  }
   dns?: DnsRecordState
+}
+
+/** The charts' data for an inventory: one pass over its files (ages counted from the inventory's start, so a report says the same whenever it is written). */
+export function inventoryCharts(state: SqliteStateStore, inv: InventoryReportData): InventoryCharts {
+  const stats = new FileStatsBuilder(Math.floor(Date.parse(inv.run.startedAt) / 1000))
+  for (const f of new InventoryStore(state).regularFiles(inv.run.id)) stats.add(f.owner, f.path, f.size, f.mtime)
+  return {owners: inv.summary.owners, findings: countFindings(inv.findings), ...stats.result()}
+}
+
+/** The last complete inventory with its charts' data. */
+export function buildInventoryReport(state: SqliteStateStore): InventoryReport {
+  const inv = inventoryReportData(state)
+  return {generatedAt: new Date().toISOString(), toolVersion: toolVersion(), ...inv, charts: inventoryCharts(state, inv)}
+}
+
+function syncRunPoints(reports: ReportStore): SyncRunPoint[] {
+  return reports.syncRuns().map((r) => {
+    const s = r.summary as {counts?: Record<string, number>; bytes?: {copied?: number}; durationMs?: number} | undefined
+    const c = s?.counts ?? {}
+    const seconds = s?.durationMs !== undefined ? s.durationMs / 1000 : r.finishedAt ? (Date.parse(r.finishedAt) - Date.parse(r.startedAt)) / 1000 : undefined
+    const bytesCopied = s?.bytes?.copied ?? 0
+    return {
+      id: r.id,
+      startedAt: r.startedAt,
+      finishedAt: r.finishedAt,
+      status: r.status,
+      seconds,
+      filesCopied: c.copied ?? 0,
+      bytesCopied,
+      bytesPerSecond: seconds ? Math.round(bytesCopied / seconds) : undefined,
+      failed: (c.failed ?? 0) + (c.changedDuringRead ?? 0),
+      skipped: c.skipped ?? 0,
+    }
+  })
+}
+
+function verifyPerUser(last: LastVerify | undefined, notCopied: Map<string, number>): VerifyPerUser[] | undefined {
+  if (!last?.perOwner) return undefined
+  const owners = [...new Set([...Object.keys(last.perOwner), ...notCopied.keys()])].sort()
+  return owners.map((owner) => {
+    const v = last.perOwner![owner] ?? {checked: 0, mismatched: 0}
+    return {owner, verified: v.checked - v.mismatched, mismatched: v.mismatched, notCopied: notCopied.get(owner) ?? 0}
+  })
+}
+
+type Steps = NonNullable<MigrationReport['cutover']>['steps']
+function freezeWindow(steps: Steps, runFinishedAt: string | undefined): {from: string; to: string} | undefined {
+  const freeze = steps.find((s) => s.type === 'freeze' && s.startedAt)
+  if (!freeze?.startedAt) return undefined
+  const to = steps.find((s) => s.type === 'dns-switch' && s.status === 'done')?.finishedAt ?? runFinishedAt ?? steps.map((s) => s.finishedAt ?? s.startedAt ?? '').sort().at(-1)
+  return to ? {from: freeze.startedAt, to} : undefined
 }
 
 /** How a finding was dealt with, from what users import and sync recorded. */
@@ -78,8 +178,20 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
   const cutover = new CutoverStore(state)
   const run = cutover.lastRun()
   const {hostedZoneId, recordName} = config.dns
+  const verify = lastVerifyResult(state)
+  const steps: Steps =
+    run?.steps.map((s) => ({
+      id: s.stepId,
+      type: s.type,
+      status: s.status,
+      startedAt: s.startedAt,
+      finishedAt: s.finishedAt,
+      seconds: s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : undefined,
+      summary: (s.output as {summary?: string; error?: string} | undefined)?.summary ?? (s.output as {error?: string} | undefined)?.error,
+    })) ?? []
   return {
     generatedAt: new Date().toISOString(),
+    toolVersion: toolVersion(),
     source: `${config.source.host}:${config.source.port}`,
     target: {bucket: config.target.bucket, prefix: config.target.prefix, transferServerId: serverId, recordName},
     inventory: inv && {
@@ -89,6 +201,7 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
       files: inv.summary.owners.reduce((n, o) => n + o.files, 0),
       bytes: inv.summary.owners.reduce((n, o) => n + o.bytes, 0),
       findings: inv.summary.findings,
+      charts: inventoryCharts(state, inv),
     },
     findings: (inv?.findings ?? []).filter((f) => f.severity !== 'info').map((f) => ({...f, resolution: resolve(f, userMap, renames, syncProblems, acceptances)})),
     users: recorded.map((u) => ({...u, renamed: u.userName !== u.legacyName, keys: serverId ? transfer.importedKeys(serverId, u.userName).length : 0})),
@@ -97,20 +210,9 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
       ...(a.keyOptions ? [{legacyName, risk: 'keys are imported without the authorized_keys options that restricted them (users import --accept-key-options)', at: a.at}] : []),
     ]),
     hostKeys: serverId ? transfer.hostKeys(serverId).map((k) => ({type: k.type, fingerprint: k.fingerprint})) : [],
-    sync: {totals, files: totals.reduce((n, t) => n + t.files, 0), bytes: totals.reduce((n, t) => n + t.bytes, 0), lastRun: reports.lastSyncRun(), problems},
-    verify: lastVerifyResult(state),
-    cutover: run && {
-      runbook: run.runbook,
-      status: run.status,
-      steps: run.steps.map((s) => ({
-        id: s.stepId,
-        status: s.status,
-        startedAt: s.startedAt,
-        finishedAt: s.finishedAt,
-        seconds: s.startedAt && s.finishedAt ? (Date.parse(s.finishedAt) - Date.parse(s.startedAt)) / 1000 : undefined,
-        summary: (s.output as {summary?: string; error?: string} | undefined)?.summary ?? (s.output as {error?: string} | undefined)?.error,
-      })),
-    },
+    sync: {totals, files: totals.reduce((n, t) => n + t.files, 0), bytes: totals.reduce((n, t) => n + t.bytes, 0), lastRun: reports.lastSyncRun(), runs: syncRunPoints(reports), problems},
+    verify: verify && {...verify, perUser: verifyPerUser(verify, reports.syncProblemsPerOwner())},
+    cutover: run && {runbook: run.runbook, status: run.status, steps, freezeWindow: freezeWindow(steps, run.finishedAt)},
     dns: hostedZoneId && recordName ? cutover.dnsRecord(hostedZoneId, recordName) : undefined,
   }
 }
@@ -152,14 +254,26 @@ export function migrationMarkdown(r: MigrationReport): string {
   return out.join('\n') + '\n'
 }
 
-/** Writes the report as Markdown and JSON into the reports directory; returns both paths. */
-export async function writeMigrationReport(state: SqliteStateStore, config: Config, reportsDir: string): Promise<{markdown: string; json: string; report: MigrationReport}> {
+export const REPORT_FORMATS = ['md', 'json', 'html'] as const
+export type ReportFormat = (typeof REPORT_FORMATS)[number]
+export type ReportFiles = Partial<Record<ReportFormat, string>>
+
+/** Writes the report in the given formats (all three by default) into the reports directory; returns their paths. */
+export async function writeMigrationReport(
+  state: SqliteStateStore,
+  config: Config,
+  reportsDir: string,
+  formats: readonly ReportFormat[] = REPORT_FORMATS,
+): Promise<{files: ReportFiles; report: MigrationReport}> {
   const report = buildMigrationReport(state, config)
   await mkdir(reportsDir, {recursive: true})
   const stamp = report.generatedAt.replace(/[:.]/g, '-')
-  const markdown = join(reportsDir, `migration-${stamp}.md`)
-  const json = join(reportsDir, `migration-${stamp}.json`)
-  await writeFile(markdown, migrationMarkdown(report))
-  await writeFile(json, JSON.stringify(report, null, 2) + '\n')
-  return {markdown, json, report}
+  const files: ReportFiles = {}
+  for (const format of formats) {
+    const file = join(reportsDir, `migration-${stamp}.${format}`)
+    const text = format === 'md' ? migrationMarkdown(report) : format === 'json' ? JSON.stringify(report, null, 2) + '\n' : await migrationHtml(report)
+    await writeFile(file, text)
+    files[format] = file
+  }
+  return {files, report}
 }

@@ -60,6 +60,8 @@ export interface VerifyResult {
     source?: {method: 'exec' | 'sftp'; checked: number; mismatched: number}
     efs?: {checked: number; missing: number; changed: number; extra: number}
   }
+  /** Per owner: entries checked, and those with at least one mismatch */
+  perOwner: Record<string, {checked: number; mismatched: number}>
   mismatches: Mismatch[]
   truncated: boolean
   durationMs: number
@@ -146,7 +148,7 @@ async function verifyAll(
   started: number,
 ): Promise<VerifyResult> {
   await target.checkBucket()
-  const result: VerifyResult = {basis, bucket: config.target.bucket, checked: 0, ok: 0, counts: {s3: {checked: 0, mismatched: 0}}, mismatches: [], truncated: false, durationMs: 0}
+  const result: VerifyResult = {basis, bucket: config.target.bucket, checked: 0, ok: 0, counts: {s3: {checked: 0, mismatched: 0}}, perOwner: {}, mismatches: [], truncated: false, durationMs: 0}
   if (opts.deep) result.counts.deep = {checked: 0, mismatched: 0}
   if (opts.efsPath) result.counts.efs = {checked: 0, missing: 0, changed: 0, extra: 0}
   const bad = new Set<string>()
@@ -159,6 +161,8 @@ async function verifyAll(
   const total = basis === 'manifest' ? store.count() : 0
   await forEach(expectedItems(store, inventory, basis, config.target.prefix), opts.concurrency, deps.signal, async (e) => {
     result.checked++
+    const owner = (result.perOwner[e.owner] ??= {checked: 0, mismatched: 0})
+    owner.checked++
     await checkObject(target, e, opts, result, report)
     if (opts.efsPath && e.kind === 'file') await checkEfs(opts.efsPath, e, result, report)
     deps.progress?.(result.checked, Math.max(total, result.checked), bad.size)
@@ -167,6 +171,7 @@ async function verifyAll(
   if (opts.efsPath && basis === 'manifest') await findEfsExtras(opts.efsPath, config.target.prefix, store, result, report)
   if (opts.sourceHash) await checkSource(config, opts, deps, store, inventory, basis, target, result, report)
   result.ok = result.checked - bad.size
+  for (const key of bad) (result.perOwner[key.slice(0, key.indexOf('\0'))] ??= {checked: 0, mismatched: 0}).mismatched++
   result.durationMs = Date.now() - started
   return result
 }

@@ -5,21 +5,26 @@ import {Flags} from '@oclif/core'
 
 import {BaseCommand} from '../../base-command.js'
 import {type InventoryReportData, inventoryFiles, inventoryReportData} from '../../services/inventory.js'
+import {buildInventoryReport} from '../../services/report.js'
 import {csvLine, fileCsvLine, FILES_CSV_HEADER, FINDINGS_CSV_HEADER, inventoryMarkdown} from '../../ui/inventory-formats.js'
+import {inventoryHtml} from '../../ui/report-html.js'
 
 export default class InventoryReport extends BaseCommand<typeof InventoryReport> {
-  static override summary = 'Write the last inventory as a sign-off report: Markdown, JSON or CSV.'
-  static override description = 'CSV lists the findings, or with --files every file (names that are not UTF-8 shown with \\xNN escapes).'
-  static override examples = ['<%= config.bin %> inventory report --format md --output inventory.md', '<%= config.bin %> inventory report --format csv --files > files.csv']
+  static override summary = 'Write the last inventory as a sign-off report: Markdown, JSON, HTML or CSV.'
+  static override description =
+    'HTML is one self-contained page with charts (files per user, file sizes, ages, findings, largest directories) and their numbers in tables; JSON holds the same numbers. CSV lists the findings, or with --files every file (names that are not UTF-8 shown with \\xNN escapes).'
+  static override examples = ['<%= config.bin %> inventory report --format md --output inventory.md', '<%= config.bin %> inventory report --format html --output inventory.html', '<%= config.bin %> inventory report --format csv --files > files.csv']
   static override flags = {
-    format: Flags.option({options: ['md', 'json', 'csv'] as const, default: 'md' as const, summary: 'Report format.'})(),
+    format: Flags.option({options: ['md', 'json', 'html', 'csv'] as const, default: 'md' as const, summary: 'Report format.'})(),
     files: Flags.boolean({summary: 'With --format csv: list every file instead of the findings.', default: false}),
     output: Flags.string({char: 'o', summary: 'Write to this file instead of stdout.'}),
   }
 
   public async run(): Promise<InventoryReportData> {
-    const data = inventoryReportData(this.state)
     const {format, output} = this.flags
+    // JSON and HTML carry the charts' numbers (one pass over the files); Markdown and CSV do not need them.
+    const withCharts = format === 'json' || format === 'html' ? buildInventoryReport(this.state) : undefined
+    const data = withCharts ?? inventoryReportData(this.state)
     if (format === 'csv') {
       const out = output ? createWriteStream(output) : process.stdout
       if (this.flags.files) {
@@ -34,7 +39,7 @@ export default class InventoryReport extends BaseCommand<typeof InventoryReport>
         await finished(out)
       }
     } else {
-      const text = format === 'md' ? inventoryMarkdown(data) : JSON.stringify(data, null, 2) + '\n'
+      const text = withCharts && format === 'html' ? await inventoryHtml(withCharts) : format === 'md' ? inventoryMarkdown(data) : JSON.stringify(data, null, 2) + '\n'
       if (output) await writeFile(output, text)
       else if (!this.jsonEnabled()) process.stdout.write(text)
     }
