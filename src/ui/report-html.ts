@@ -271,7 +271,14 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
     {head: 'status', value: (u) => `${u.status}${u.error ? `: ${u.error}` : ''}`},
     {head: 'keys', value: (u) => u.keys},
   ])
-  sections.push(`<section id="users"><h2>Users and keys imported</h2>${users}
+  const risks = r.acceptedRisks.length
+    ? `<h3>Accepted risks</h3>${table('accepted-risks', r.acceptedRisks, [
+        {head: 'legacy user', value: (a) => a.legacyName},
+        {head: 'accepted', value: (a) => a.risk},
+        {head: 'since', value: (a) => a.at, nowrap: true},
+      ])}`
+    : ''
+  sections.push(`<section id="users"><h2>Users and keys imported</h2>${users}${risks}
 <p>Host keys imported: ${esc(r.hostKeys.map((k) => `${k.type} ${k.fingerprint}`).join(', ') || 'none')}.</p></section>`)
 
   const runs = r.sync.runs.map((x) => ({...x, run: `#${x.id} ${shortTime(x.startedAt).slice(0, 16)}`}))

@@ -146,4 +146,12 @@ describe('report data from a known state database', () => {
     expect(pages[1]).toContain('sftp-cutover rollback --dry-run')
     expect(pages[1]).toContain('A 10.0.0.5 (TTL 60)')
   })
+
+  it('lists the accepted risks in the HTML page as in the Markdown report', async () => {
+    const report = {...buildMigrationReport(state, reportConfig()), acceptedRisks: [{legacyName: 'alice', risk: 'key options dropped: from="10.1.2.0/24"', at: '2026-11-29T20:00:00.000Z'}]}
+    const html = await migrationHtml(report)
+    const table = /<table data-table="accepted-risks">([\s\S]*?)<\/table>/.exec(html)?.[1]
+    expect(table).toContain('<td>alice</td>')
+    expect(table).toContain('key options dropped: from=&quot;10.1.2.0/24&quot;')
+  })
 })
