@@ -170,3 +170,81 @@ export const COMBINATIONS: Record<string, Record<string, string>> = {
   'all-clamav': {...CLAMAV, ...REPLICA, ReplicateDeleteMarkers: 'true', EventBus: 'eventbridge', NotificationEmail: 'sftp-ops@corp.example'},
   'all-guardduty': {MalwareScanning: 'guardduty', ...REPLICA, EventBus: 'eventbridge', NotificationEmail: 'sftp-ops@corp.example'},
 }
+
+/** What moto 5.2.5's CloudFormation cannot create (see infra-moto-stack.test.ts). */
+export const MOTO_CANNOT_CREATE = new Set([
+  'AWS::Transfer::Server',
+  'AWS::GuardDuty::MalwareProtectionPlan',
+  'AWS::CloudWatch::Alarm',
+  'AWS::S3::BucketPolicy',
+  'AWS::SNS::Subscription',
+  'AWS::SNS::TopicPolicy',
+  'AWS::IAM::RolePolicy',
+  'AWS::EC2::SecurityGroupEgress',
+])
+
+/** moto creates these but cannot resolve Fn::GetAtt on them. */
+const MOTO_NO_ATTRIBUTES = new Set(['AWS::EFS::FileSystem', 'AWS::EFS::AccessPoint'])
+
+/**
+ * Logical ids a resource or output refers to (Ref, GetAtt, Sub variables; DependsOn is only ordering); with
+ * `attributes`, only those read through GetAtt (or ${X.Attr}).
+ */
+function references(node: Json, found = new Set<string>(), attributes = false): Set<string> {
+  if (Array.isArray(node)) for (const item of node) references(item, found, attributes)
+  else if (node && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'Ref' && typeof value === 'string') {
+        if (!attributes) found.add(value)
+      } else if (key === 'Fn::GetAtt' && Array.isArray(value)) found.add(String(value[0]))
+      else if (key === 'Fn::Sub') {
+        const text = Array.isArray(value) ? String(value[0]) : String(value)
+        for (const match of text.matchAll(attributes ? /\$\{([A-Za-z0-9]+)\./g : /\$\{([A-Za-z0-9]+)[.}]/g)) found.add(match[1])
+        if (Array.isArray(value)) references(value[1], found, attributes)
+      } else if (key !== 'DependsOn') references(value as Json, found, attributes)
+    }
+  }
+  return found
+}
+
+/** The template without what moto cannot create, nor anything that refers to it, transitively. */
+export function reduceForMoto(template: Template): {template: Template; dropped: string[]} {
+  const out = structuredClone(template)
+  const dropped = new Set(
+    Object.entries(out.Resources)
+      .filter(([, resource]) => MOTO_CANNOT_CREATE.has(String(resource.Type)) || String(resource.Type).startsWith('Custom::'))
+      .map(([name]) => name),
+  )
+  for (let changed = true; changed; ) {
+    changed = false
+    for (const [name, resource] of Object.entries(out.Resources)) {
+      const readsMissingAttribute = [...references(resource, new Set(), true)].some((ref) =>
+        MOTO_NO_ATTRIBUTES.has(String(out.Resources[ref]?.Type)),
+      )
+      if (!dropped.has(name) && (readsMissingAttribute || [...references(resource)].some((ref) => dropped.has(ref)))) {
+        dropped.add(name)
+        changed = true
+      }
+    }
+  }
+  for (const name of dropped) delete out.Resources[name]
+  for (const resource of Object.values(out.Resources)) {
+    if (resource.DependsOn === undefined) continue
+    const kept = [resource.DependsOn].flat().filter((name) => !dropped.has(String(name)))
+    if (kept.length > 0) resource.DependsOn = kept
+    else delete resource.DependsOn
+  }
+  // moto has no Fn::Cidr and its Fn::GetAZs returns no list: the values they give in us-east-1 for a /16 VpcCidr.
+  const [a, b] = String(out.Parameters.VpcCidr.Default).split('.')
+  const resolved = JSON.stringify(out.Resources)
+    .replaceAll('{"Fn::GetAZs":""}', '["us-east-1a","us-east-1b"]')
+    .replace(/\{"Fn::Select":\[(\d),\{"Fn::Cidr":\[\{"Ref":"VpcCidr"\},2,8\]\}\]\}/g, (_, index: string) => `"${a}.${b}.${index}.0/24"`)
+  out.Resources = JSON.parse(resolved) as Template['Resources']
+  const outputs = (out.Outputs ?? {}) as Record<string, Json>
+  for (const [name, output] of Object.entries(outputs)) {
+    const readsMissingAttribute = [...references(output, new Set(), true)].some((ref) => MOTO_NO_ATTRIBUTES.has(String(out.Resources[ref]?.Type)))
+    if (readsMissingAttribute || [...references(output)].some((ref) => dropped.has(ref))) delete outputs[name]
+  }
+  delete out.Rules
+  return {template: out, dropped: [...dropped].sort()}
+}
