@@ -65,7 +65,7 @@ async function deploy(name: keyof typeof COMBINATIONS): Promise<{resources: Map<
 const physical = (resources: Map<string, StackResourceSummary>, id: string): string => resources.get(id)?.PhysicalResourceId as string
 
 describe('sftp-transfer.yaml in moto CloudFormation', () => {
-  test('defaults: the bucket (SSE-KMS with the stack's key), VPC, EFS and queues', async () => {
+  test("defaults: the bucket (SSE-KMS with the stack's key), VPC, EFS and queues", async () => {
     const {resources, dropped} = await deploy('defaults')
     expect(dropped).toEqual([
       'BucketPolicy', 'CopyFunction', 'CopyFunctionInvokePermission', 'CopyFunctionRole', 'CopyFunctionToFileSystem', 'CopySubscription',
