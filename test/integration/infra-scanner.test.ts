@@ -12,11 +12,13 @@ import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
 import {mkdir, mkdtemp, readFile, rm, writeFile} from 'node:fs/promises'
+import {Readable} from 'node:stream'
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 
-import {ping} from '../../infra/lambda/src/clamd.js'
-import {clamdConfig, waitForClamd} from '../../infra/lambda/src/clamd-process.js'
+import {ping, scanStream} from '../../infra/lambda/src/clamd.js'
+import {clamdConfig, startClamd, waitForClamd} from '../../infra/lambda/src/clamd-process.js'
+import {uploadDefinitions} from '../../infra/lambda/src/definitions.js'
 import {processEvent, readObjectTag, type LogEntry} from '../../infra/lambda/src/handler.js'
 import {eventBridgePublisher, ScanBatchError, scanEvent, type ScanLogEntry, type ScannerDeps} from '../../infra/lambda/src/scanner.js'
 import {snsNotifier} from '../../infra/lambda/src/verdict.js'
@@ -30,6 +32,7 @@ const TAG_KEY = 'MalwareScanStatus'
 const QUARANTINE = 'sftp/quarantine/'
 
 let work: string
+let databaseDir: string
 let clamd: ChildProcess | undefined
 let socket: {path: string}
 let s3: S3Client
@@ -46,7 +49,7 @@ beforeAll(async () => {
     if (!existsSync(binary)) throw new Error(`${binary} not found: run \`bash scripts/install-peers.sh\` (installs clamav-daemon)`)
   }
   work = await mkdtemp(path.join(tmpdir(), 'sftp-cutover-clamd-'))
-  const databaseDir = path.join(work, 'db')
+  databaseDir = path.join(work, 'db')
   await mkdir(databaseDir)
   await writeFile(path.join(work, 'eicar.com'), EICAR)
   const sig = spawnSync('/usr/bin/sigtool', ['--md5', 'eicar.com'], {cwd: work, encoding: 'utf8'})
@@ -263,5 +266,21 @@ describe('ClamAV scanner against a real clamd', () => {
     const entries = await copy(delivered[0], mount)
     expect(entries).toEqual([expect.objectContaining({outcome: 'copied', key: clean})])
     expect(await readFile(path.join(mount, clean), 'utf8')).toBe('fine\n')
+  })
+
+  test("the Lambda's cold start: databases stored by the definitions function are loaded into a clamd it starts", async () => {
+    const prefix = 'sftp/clamav-definitions/'
+    expect(await uploadDefinitions(s3, bucket, prefix, databaseDir)).toEqual(['test.hdb'])
+    const started = await startClamd({s3, bucket, prefix, workDir: path.join(work, 'lambda-tmp'), clamdPath: '/usr/sbin/clamd'})
+    try {
+      expect(await scanStream(started.address, Readable.from([Buffer.from(EICAR)]))).toEqual({infected: true, signature: 'eicar.com.UNOFFICIAL'})
+      expect(await scanStream(started.address, Readable.from([Buffer.from('just text\n')]))).toEqual({infected: false})
+    } finally {
+      started.clamd.kill('SIGTERM')
+    }
+    // Without a manifest (the definitions function never ran) the start fails and says why.
+    await expect(startClamd({s3, bucket, prefix: 'sftp/nothing-here/', workDir: path.join(work, 'lambda-tmp2'), clamdPath: '/usr/sbin/clamd'})).rejects.toThrow(
+      `no ClamAV databases at s3://${bucket}/sftp/nothing-here/manifest.json (has the definitions function run?)`,
+    )
   })
 })

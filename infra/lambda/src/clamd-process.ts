@@ -1,5 +1,5 @@
 import {GetObjectCommand, type S3Client} from '@aws-sdk/client-s3'
-import {spawn} from 'node:child_process'
+import {type ChildProcess, spawn} from 'node:child_process'
 import {createWriteStream} from 'node:fs'
 import {mkdir, writeFile} from 'node:fs/promises'
 import path from 'node:path'
@@ -44,7 +44,13 @@ export async function waitForClamd(address: ClamdAddress, timeoutMs: number, exi
 }
 
 /** Downloads the databases named by the manifest under `prefix`, starts clamd on a Unix socket, waits for it. */
-export async function startClamd(options: {s3: S3Client; bucket: string; prefix: string; workDir: string}): Promise<ClamdAddress> {
+export async function startClamd(options: {
+  s3: Pick<S3Client, 'send'>
+  bucket: string
+  prefix: string
+  workDir: string
+  clamdPath?: string
+}): Promise<{address: ClamdAddress; clamd: ChildProcess}> {
   const databaseDir = path.join(options.workDir, 'db')
   await mkdir(databaseDir, {recursive: true})
   const read = async (key: string): Promise<Readable> => {
@@ -66,7 +72,7 @@ export async function startClamd(options: {s3: S3Client; bucket: string; prefix:
   const socket = {path: path.join(options.workDir, 'clamd.sock')}
   const config = path.join(options.workDir, 'clamd.conf')
   await writeFile(config, clamdConfig({databaseDir, socket}))
-  const child = spawn('clamd', [`--config-file=${config}`], {stdio: ['ignore', 'inherit', 'inherit']})
+  const child = spawn(options.clamdPath ?? 'clamd', [`--config-file=${config}`], {stdio: ['ignore', 'inherit', 'inherit']})
   let exit: string | undefined
   child.on('exit', (code, signal) => {
     exit = `exit code ${code ?? signal}`
@@ -75,6 +81,11 @@ export async function startClamd(options: {s3: S3Client; bucket: string; prefix:
     exit = error.message
   })
   // Loading the full signature set takes tens of seconds.
-  await waitForClamd(socket, 120_000, () => exit)
-  return socket
+  try {
+    await waitForClamd(socket, 120_000, () => exit)
+  } catch (error) {
+    child.kill()
+    throw error
+  }
+  return {address: socket, clamd: child}
 }

@@ -10,7 +10,8 @@ const run = promisify(execFile)
 
 /** Uploads the database files of `databaseDir`, then the manifest naming them (the scanner reads that first). */
 export async function uploadDefinitions(s3: Pick<S3Client, 'send'>, bucket: string, prefix: string, databaseDir: string): Promise<string[]> {
-  const files = (await readdir(databaseDir)).filter((name) => /\.(cvd|cld|cud)$/.test(name)).sort()
+  // freshclam writes .cvd/.cld/.cud; the other extensions are ClamAV's plain signature files (the tests use .hdb).
+  const files = (await readdir(databaseDir)).filter((name) => /\.(cvd|cld|cud|hdb|hsb|ndb|ldb|cdb|fp|sfp|ign2|ftm|pdb|wdb)$/.test(name)).sort()
   if (files.length === 0) throw new Error(`freshclam left no database in ${databaseDir}`)
   for (const file of files) {
     await s3.send(new PutObjectCommand({Bucket: bucket, Key: `${prefix}${file}`, Body: await readFile(path.join(databaseDir, file))}))

@@ -109,7 +109,9 @@ let clamd: Promise<ClamdAddress> | undefined
 // databases from DEFINITIONS_BUCKET/DEFINITIONS_PREFIX, then scans.
 export async function handler(event: CopyEvent): Promise<ScanLogEntry[]> {
   clients ??= {s3: new S3Client({}), sns: new SNSClient({}), events: new EventBridgeClient({})}
-  clamd ??= startClamd({s3: clients.s3, bucket: env('DEFINITIONS_BUCKET'), prefix: env('DEFINITIONS_PREFIX'), workDir: '/tmp/clamav'})
+  clamd ??= startClamd({s3: clients.s3, bucket: env('DEFINITIONS_BUCKET'), prefix: env('DEFINITIONS_PREFIX'), workDir: '/tmp/clamav'}).then(
+    (started) => started.address,
+  )
   // A failed start is retried on the next invocation, not cached.
   const address = await clamd.catch((error: unknown) => {
     clamd = undefined
