@@ -10,6 +10,7 @@ import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapt
 import {probeTcp} from '../adapters/tcp.js'
 import {findRecordSets} from '../adapters/route53.js'
 import {describeRecordSet} from '../core/dns-plan.js'
+import {replicationCheck} from './doctor-replication.js'
 import type {Config} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
 
@@ -212,6 +213,17 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     }
     return {status, detail: `${t.bucket}: ${notes.join(', ')}`, fix}
   })
+
+  // Only shown when the bucket replicates (infra option ReplicaBucketArn).
+  try {
+    const replication = await replicationCheck(deps.aws.s3(), t.bucket)
+    if (replication) checks.push(replication)
+  } catch (err) {
+    // A missing bucket is the s3.bucket check's failure; anything else means the status is unknown, not bad.
+    if ((err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode !== 404) {
+      checks.push({id: 's3.replication', title: 'S3 replication', status: 'warn', detail: `could not read the replication status: ${awsReason(err, t.profile)}`, fix: 'Grant this identity s3:GetReplicationConfiguration, s3:GetBucketVersioning, s3:ListBucket and s3:GetObject on the bucket.'})
+    }
+  }
 
   checks.push(
     t.userRoleArn
