@@ -4,7 +4,16 @@
  * scan results (MalwareScanning=guardduty; moto has no GuardDuty, so the published sample event is sent with the
  * bucket's names) through the verdict function.
  */
-import {CreateBucketCommand, GetObjectTaggingCommand, PutBucketNotificationConfigurationCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {
+  CreateBucketCommand,
+  GetObjectCommand,
+  GetObjectTaggingCommand,
+  ListObjectVersionsCommand,
+  PutBucketNotificationConfigurationCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  S3Client,
+} from '@aws-sdk/client-s3'
 import {EventBridgeClient, PutRuleCommand, PutTargetsCommand} from '@aws-sdk/client-eventbridge'
 import {randomBytes} from 'node:crypto'
 import {existsSync} from 'node:fs'
@@ -136,5 +145,25 @@ describe('MalwareScanning=guardduty', () => {
     expect((await copy(result(replaced, 'NO_THREATS_FOUND'), mount))[0]).toMatchObject({outcome: 'skipped-not-clean', scanStatus: undefined})
     expect(await readFile(path.join(mount, clean), 'utf8')).toBe(`body of ${clean}`)
     expect(existsSync(path.join(mount, replaced))).toBe(false)
+  })
+
+  test('in a versioned bucket the scanned version is quarantined and removed; a newer upload under the name stays', async () => {
+    const versioned = `infra-events-v-${randomBytes(4).toString('hex')}`
+    await s3.send(new CreateBucketCommand({Bucket: versioned}))
+    await s3.send(new PutBucketVersioningCommand({Bucket: versioned, VersioningConfiguration: {Status: 'Enabled'}}))
+    const key = 'sftp/home/dave/report.xlsm'
+    const infected = await s3.send(new PutObjectCommand({Bucket: versioned, Key: key, Body: 'infected v1', Tagging: `${TAG}=THREATS_FOUND`}))
+    await s3.send(new PutObjectCommand({Bucket: versioned, Key: key, Body: 'newer v2'}))
+    const event = result(key, 'THREATS_FOUND') as {detail: {s3ObjectDetails: {bucketName: string; versionId?: string}}}
+    event.detail.s3ObjectDetails.bucketName = versioned
+    event.detail.s3ObjectDetails.versionId = infected.VersionId
+
+    await processScanResults(event as never, {s3, tagKey: null, quarantinePrefix: 'sftp/quarantine/', notify: async () => {}})
+
+    const text = async (k: string) => (await s3.send(new GetObjectCommand({Bucket: versioned, Key: k}))).Body?.transformToString()
+    expect(await text(`sftp/quarantine/${key}`)).toBe('infected v1')
+    expect(await text(key)).toBe('newer v2')
+    const {Versions = []} = await s3.send(new ListObjectVersionsCommand({Bucket: versioned, Prefix: 'sftp/home/'}))
+    expect(Versions.map((v) => v.VersionId)).not.toContain(infected.VersionId)
   })
 })

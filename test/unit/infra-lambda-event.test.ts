@@ -119,10 +119,10 @@ describe('extractObjectEvents', () => {
 
   test("reads GuardDuty's scan result, clean or not", () => {
     expect(extractObjectEvents(scanResultSample('NO_THREATS_FOUND', null) as never)).toEqual([
-      {bucket: 'amzn-s3-demo-bucket', key: 'sftp/home/alice/a b+c.txt', kind: 'scan-result', scanStatus: 'NO_THREATS_FOUND'},
+      {bucket: 'amzn-s3-demo-bucket', key: 'sftp/home/alice/a b+c.txt', kind: 'scan-result', scanStatus: 'NO_THREATS_FOUND', versionId: 'd41d8cd98f00b204e9800998ecf8427e'},
     ])
     expect(extractObjectEvents(scanResultSample('THREATS_FOUND', [{name: 'EICAR-Test-File (not a virus)'}]) as never)).toEqual([
-      {bucket: 'amzn-s3-demo-bucket', key: 'sftp/home/alice/a b+c.txt', kind: 'scan-result', scanStatus: 'THREATS_FOUND'},
+      {bucket: 'amzn-s3-demo-bucket', key: 'sftp/home/alice/a b+c.txt', kind: 'scan-result', scanStatus: 'THREATS_FOUND', versionId: 'd41d8cd98f00b204e9800998ecf8427e'},
     ])
   })
 

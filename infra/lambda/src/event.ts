@@ -39,6 +39,8 @@ export interface ObjectEvent {
   // ObjectCreated (S3, SNS, EventBridge) or a scan result; anything else is skipped.
   kind: 'created' | 'scan-result' | 'other'
   scanStatus?: string
+  // The version a scan result is about (versioned bucket, e.g. with replication).
+  versionId?: string
 }
 
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null
@@ -70,7 +72,8 @@ function fromEventBridge(event: object): ObjectEvent | MalformedRecord {
     if (!isObject(result) || typeof result.scanResultStatus !== 'string') {
       return {malformed: 'scan result event has no scanResultStatus', bucket: details.bucketName, key: details.objectKey}
     }
-    return {bucket: details.bucketName, key: details.objectKey, kind: 'scan-result', scanStatus: result.scanResultStatus}
+    const versionId = typeof details.versionId === 'string' ? details.versionId : undefined
+    return {bucket: details.bucketName, key: details.objectKey, kind: 'scan-result', scanStatus: result.scanResultStatus, ...(versionId ? {versionId} : {})}
   }
   if (source === 'aws.s3' && isObject(detail) && isObject(detail.bucket) && isObject(detail.object)) {
     const {name} = detail.bucket

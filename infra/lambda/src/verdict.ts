@@ -88,7 +88,8 @@ export async function applyVerdict(verdict: Verdict, deps: VerdictDeps): Promise
     const source = `${bucket}/${encodeURIComponent(key).replace(/%2F/g, '/')}`
     const version = deps.versionId ? `?versionId=${encodeURIComponent(deps.versionId)}` : ''
     await deps.s3.send(new CopyObjectCommand({Bucket: bucket, Key: quarantinedAs, CopySource: `${source}${version}`}))
-    await deps.s3.send(new DeleteObjectCommand({Bucket: bucket, Key: key}))
+    // With a version, that version alone is removed: a newer upload under the same name stays (it has its own scan).
+    await deps.s3.send(new DeleteObjectCommand({Bucket: bucket, Key: key, VersionId: deps.versionId}))
   }
   await deps.notify(verdictMessage(verdict, quarantinedAs))
   return {bucket, key, status, quarantinedAs, notified: true}
@@ -121,7 +122,9 @@ export async function processScanResults(event: CopyEvent, deps: VerdictDeps): P
   for (const item of extractObjectEvents(event)) {
     if ('malformed' in item) throw new Error(`unreadable scan result: ${item.malformed}`)
     if (item.kind !== 'scan-result' || item.scanStatus === undefined || item.scanStatus === CLEAN) continue
-    const result = await applyVerdict({bucket: item.bucket, key: item.key, status: item.scanStatus, threat, scanner: 'GuardDuty Malware Protection'}, deps)
+    // The quarantine copies the version GuardDuty scanned, not a newer upload.
+    const verdict = {bucket: item.bucket, key: item.key, status: item.scanStatus, threat, scanner: 'GuardDuty Malware Protection'}
+    const result = await applyVerdict(verdict, {...deps, versionId: item.versionId})
     process.stdout.write(`${JSON.stringify(result)}\n`)
     results.push(result)
   }
