@@ -5,7 +5,7 @@
  * results through moto's EventBridge with the copy rule's pattern from the rendered template. The copy function is
  * then driven by those results: the EFS copy runs for a clean object only.
  */
-import {CreateBucketCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {CreateBucketCommand, GetObjectCommand, GetObjectTaggingCommand, HeadObjectCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {EventBridgeClient, PutRuleCommand, PutTargetsCommand} from '@aws-sdk/client-eventbridge'
 import {CreateTopicCommand, SNSClient, SubscribeCommand} from '@aws-sdk/client-sns'
 import {type ChildProcess, spawn, spawnSync} from 'node:child_process'
@@ -282,5 +282,25 @@ describe('ClamAV scanner against a real clamd', () => {
     await expect(startClamd({s3, bucket, prefix: 'sftp/nothing-here/', workDir: path.join(work, 'lambda-tmp2'), clamdPath: '/usr/sbin/clamd'})).rejects.toThrow(
       `no ClamAV databases at s3://${bucket}/sftp/nothing-here/manifest.json (has the definitions function run?)`,
     )
+  })
+
+  test('a file overwritten while it is scanned does not pass its verdict on to the new upload', async () => {
+    const key = 'sftp/home/frank/overwritten.txt'
+    await s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: 'first, clean'}))
+    // An S3 client that lets a client's new upload land right after the scanner has read the object.
+    const racing = {
+      send: async (command: unknown) => {
+        const answer = await s3.send(command as never)
+        if (command instanceof GetObjectCommand) await s3.send(new PutObjectCommand({Bucket: bucket, Key: key, Body: EICAR}))
+        return answer
+      },
+    }
+    const d = deps({s3: racing as never})
+
+    expect(await scanEvent(created(key), d)).toEqual([expect.objectContaining({outcome: 'skipped-replaced', key})])
+    expect(await tags(key)).toEqual({})
+    expect(d.published).toEqual([])
+    // The new upload's own event scans it.
+    expect(await scanEvent(created(key), deps())).toEqual([expect.objectContaining({outcome: 'scanned', status: 'THREATS_FOUND'})])
   })
 })

@@ -1,5 +1,5 @@
 import {PutEventsCommand, EventBridgeClient} from '@aws-sdk/client-eventbridge'
-import {GetObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, HeadObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {SNSClient} from '@aws-sdk/client-sns'
 import {Readable} from 'node:stream'
 
@@ -13,7 +13,8 @@ import {applyVerdict, snsNotifier, type VerdictDeps, type VerdictResult} from '.
 export const SCAN_RESULT_SOURCE = 'sftp-cutover.clamav'
 
 export interface ScanLogEntry {
-  outcome: 'scanned' | 'skipped-event' | 'skipped-directory' | 'skipped-gone' | 'failed'
+  // skipped-replaced: overwritten during the scan (unversioned bucket); the new upload's own event scans it.
+  outcome: 'scanned' | 'skipped-event' | 'skipped-directory' | 'skipped-gone' | 'skipped-replaced' | 'failed'
   bucket?: string
   key?: string
   status?: string
@@ -24,7 +25,7 @@ export interface ScanLogEntry {
 }
 
 export interface ScannerDeps extends Omit<VerdictDeps, 'tagKey' | 'versionId'> {
-  s3: S3Client
+  s3: Pick<S3Client, 'send'>
   tagKey: string
   clamd: ClamdAddress
   // Publishes the scan result event that starts the EFS copy (same shape as GuardDuty's).
@@ -45,6 +46,11 @@ async function scanOne(bucket: string, key: string, deps: ScannerDeps): Promise<
     const object = await deps.s3.send(new GetObjectCommand({Bucket: bucket, Key: key}))
     if (!(object.Body instanceof Readable)) throw new Error('GetObject returned no readable body')
     const verdict = await scanStream(deps.clamd, object.Body)
+    // Without versions the tag would land on whatever is there now: a newer upload must not inherit this verdict.
+    if (!object.VersionId) {
+      const now = await deps.s3.send(new HeadObjectCommand({Bucket: bucket, Key: key}))
+      if (now.ETag !== object.ETag) return {outcome: 'skipped-replaced', bucket, key, ms: Date.now() - started}
+    }
     const status = verdict.infected ? INFECTED : CLEAN
     const signature = verdict.infected ? verdict.signature : undefined
     const result: VerdictResult = await applyVerdict(
