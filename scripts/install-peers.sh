@@ -3,7 +3,10 @@
 #   - OpenSSH sshd + client and rclone (Debian packages; Debian pins their versions),
 #   - moto[server] and cfn-lint in the ignored venv .peers/venv,
 #   - versitygw built with `go install` into a per-machine cache outside the repo (fresh clones reuse it),
-#     linked as .peers/bin/versitygw for test/peers/versitygw.ts.
+#     linked as .peers/bin/versitygw for test/peers/versitygw.ts,
+#   - cfn-guard (AWS CloudFormation Guard) built with `cargo install` into the same cache, linked as
+#     .peers/bin/cfn-guard (about 15 minutes on 2 busy cores the first time),
+#   - clamav and clamav-daemon (Debian packages): clamd and sigtool for the malware scanner's tests.
 # Idempotent: when everything is in place it only checks versions (about a second).
 # Prints one line per peer: name, version, path.
 set -euo pipefail
@@ -15,8 +18,10 @@ MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
+CFN_GUARD_VERSION=3.1.2
+CLAMAV_EXPECTED_MINOR=1.4        # Debian 12 ships ClamAV 1.4.x
 # chromium: the browser tests of the HTML reports (driven by playwright-core, which downloads no browser of its own)
-APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox chromium)
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox clamav clamav-daemon chromium)
 
 # Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
 PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"
@@ -27,6 +32,8 @@ VENV="$PEERS_DIR/venv"
 PEER_CACHE="${SFTP_CUTOVER_PEER_CACHE:-$HOME/.cache/sftp-cutover/peers}"
 VGW_DIR="$PEER_CACHE/versitygw-$VERSITYGW_VERSION"
 VGW_BIN="$VGW_DIR/versitygw"
+GUARD_DIR="$PEER_CACHE/cfn-guard-$CFN_GUARD_VERSION"
+GUARD_BIN="$GUARD_DIR/bin/cfn-guard"
 
 die() { echo "install-peers: ERROR: $*" >&2; exit 1; }
 log() { echo "install-peers: $*" >&2; }
@@ -44,8 +51,8 @@ done
 if [ "${#missing[@]}" -gt 0 ]; then
   log "apt-get install ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
-  # Keep the package's maintainer scripts from starting a system sshd on port 22 (no init system here,
-  # so invoke-rc.d would start a daemon that nothing stops). Only add the guard if none exists.
+  # Keep the packages' maintainer scripts from starting a system sshd on port 22, clamd or freshclam (no init
+  # system here, so invoke-rc.d would start daemons that nothing stops). Only add the guard if none exists.
   policy=/usr/sbin/policy-rc.d
   added_policy=0
   if [ ! -e "$policy" ]; then
@@ -74,12 +81,16 @@ ssh_version="$(first_match 'OpenSSH_[0-9][0-9.p]*' "$(/usr/bin/ssh -V 2>&1 || tr
 rclone_version="$(first_match 'v[0-9][0-9.]*[-A-Za-z0-9]*' "$(/usr/bin/rclone version 2>/dev/null || true)")"
 [[ "$rclone_version" == "v${RCLONE_EXPECTED_MINOR}."* ]] \
   || die "expected rclone ${RCLONE_EXPECTED_MINOR}.x, found '${rclone_version:-unknown}' (/usr/bin/rclone version)"
+clamd_version="$(first_match '[0-9][0-9.]*' "$(/usr/sbin/clamd --version 2>/dev/null || true)")"
+[[ "$clamd_version" == "${CLAMAV_EXPECTED_MINOR}."* ]] && [ -x /usr/bin/sigtool ] \
+  || die "expected ClamAV ${CLAMAV_EXPECTED_MINOR}.x clamd and sigtool, found '${clamd_version:-unknown}' (/usr/sbin/clamd --version)"
 peer_line sshd "$sshd_version" /usr/sbin/sshd
 peer_line ssh "$ssh_version" /usr/bin/ssh
 peer_line rclone "$rclone_version" /usr/bin/rclone
 [ -x /usr/bin/chromium ] || die "/usr/bin/chromium missing after installing chromium"
 chromium_version="$(first_match 'Chromium [0-9][0-9.]*' "$(/usr/bin/chromium --version 2>/dev/null || true)")"
 peer_line chromium "${chromium_version:-unknown}" /usr/bin/chromium
+peer_line clamd "$clamd_version" /usr/sbin/clamd
 
 # ---- python venv: moto[server], cfn-lint ---------------------------------------------------------
 venv_versions() {
@@ -144,3 +155,23 @@ exec 9>&-
 mkdir -p "$PEERS_DIR/bin"
 ln -sfn "$VGW_BIN" "$PEERS_DIR/bin/versitygw"
 peer_line versitygw "$VERSITYGW_VERSION" "$VGW_BIN"
+
+# ---- cfn-guard (pinned crate, cached outside the repo) --------------------------------------------
+guard_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | awk '{print $2}' || true; }
+mkdir -p "$GUARD_DIR"
+exec 9>"$GUARD_DIR/.lock"
+flock 9   # two checkouts installing at once build once
+if [ "$(guard_version "$GUARD_BIN")" != "$CFN_GUARD_VERSION" ]; then
+  command -v cargo >/dev/null || [ -x "$HOME/.cargo/bin/cargo" ] || die "cargo is required to build cfn-guard"
+  CARGO="$(command -v cargo || echo "$HOME/.cargo/bin/cargo")"
+  log "building cfn-guard $CFN_GUARD_VERSION with cargo install (about 15 minutes on 2 cores)"
+  tmproot="$(mktemp -d "$GUARD_DIR/build.XXXXXX")"
+  "$CARGO" install cfn-guard --version "$CFN_GUARD_VERSION" --locked --root "$tmproot" >&2
+  mkdir -p "$GUARD_DIR/bin"
+  mv -f "$tmproot/bin/cfn-guard" "$GUARD_BIN"
+  rm -rf "$tmproot"
+  [ "$(guard_version "$GUARD_BIN")" = "$CFN_GUARD_VERSION" ] || die "$GUARD_BIN is not cfn-guard $CFN_GUARD_VERSION"
+fi
+exec 9>&-
+ln -sfn "$GUARD_BIN" "$PEERS_DIR/bin/cfn-guard"
+peer_line cfn-guard "$CFN_GUARD_VERSION" "$GUARD_BIN"

@@ -1,6 +1,7 @@
 // Bundles the Lambda handlers with esbuild (AWS SDK included, so the code does not depend on the SDK version
 // the runtime happens to ship) and packs them into dist/lambda.zip for upload to S3.
-// Usage: node infra/lambda/build.mjs   ->  infra/lambda/dist/{handler,endpoint-lookup}.mjs and lambda.zip
+// Usage: node infra/lambda/build.mjs   ->  infra/lambda/dist/{handler,endpoint-lookup,verdict}.mjs and lambda.zip,
+// and scanner.mjs + definitions.mjs, which infra/clamav/Dockerfile copies into the ClamAV image.
 import {build} from 'esbuild'
 import {createHash} from 'node:crypto'
 import {readFile, rm, writeFile} from 'node:fs/promises'
@@ -10,11 +11,14 @@ import {crc32, deflateRawSync} from 'node:zlib'
 
 const here = path.dirname(fileURLToPath(import.meta.url))
 const dist = path.join(here, 'dist')
-const entries = ['handler', 'endpoint-lookup']
+// In the zip: the copy function, the endpoint lookup and GuardDuty's verdict function.
+const entries = ['handler', 'endpoint-lookup', 'verdict']
+// In the ClamAV container image only.
+const imageEntries = ['scanner', 'definitions']
 
 await rm(dist, {recursive: true, force: true})
 await build({
-  entryPoints: entries.map((name) => path.join(here, 'src', `${name}.ts`)),
+  entryPoints: [...entries, ...imageEntries].map((name) => path.join(here, 'src', `${name}.ts`)),
   outdir: dist,
   outExtension: {'.js': '.mjs'},
   bundle: true,

@@ -126,8 +126,15 @@ function fixSkips(checks: Check[], remaining: string[][], why: string): Check[] 
 }
 
 async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
-  const [{GetCallerIdentityCommand}, {GetBucketEncryptionCommand, GetPublicAccessBlockCommand, HeadBucketCommand}, {DescribeServerCommand}, {GetHostedZoneCommand}, {findRecordSets}] =
-    await Promise.all([import('@aws-sdk/client-sts'), import('@aws-sdk/client-s3'), import('@aws-sdk/client-transfer'), import('@aws-sdk/client-route-53'), import('../adapters/route53.js')])
+  const [{GetCallerIdentityCommand}, {GetBucketEncryptionCommand, GetPublicAccessBlockCommand, HeadBucketCommand}, {DescribeServerCommand}, {GetHostedZoneCommand}, {findRecordSets}, {replicationCheck}] =
+    await Promise.all([
+      import('@aws-sdk/client-sts'),
+      import('@aws-sdk/client-s3'),
+      import('@aws-sdk/client-transfer'),
+      import('@aws-sdk/client-route-53'),
+      import('../adapters/route53.js'),
+      import('./doctor-replication.js'),
+    ])
   const t = config.target
   const checks: Check[] = []
   const run = async (id: string, title: string, fn: () => Promise<Omit<Check, 'id' | 'title'>>) => {
@@ -208,6 +215,17 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     }
     return {status, detail: `${t.bucket}: ${notes.join(', ')}`, fix}
   })
+
+  // Only shown when the bucket replicates (infra option ReplicaBucketArn).
+  try {
+    const replication = await replicationCheck(deps.aws.s3(), t.bucket)
+    if (replication) checks.push(replication)
+  } catch (err) {
+    // A missing bucket is the s3.bucket check's failure; anything else means the status is unknown, not bad.
+    if ((err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode !== 404) {
+      checks.push({id: 's3.replication', title: 'S3 replication', status: 'warn', detail: `could not read the replication status: ${awsReason(err, t.profile)}`, fix: 'Grant this identity s3:GetReplicationConfiguration, s3:GetBucketVersioning, s3:ListBucket and s3:GetObject on the bucket.'})
+    }
+  }
 
   checks.push(
     t.userRoleArn

@@ -24,6 +24,8 @@ export const binaries = {
   rclone: '/usr/bin/rclone',
   motoServer: join(peersDir, 'venv', 'bin', 'moto_server'),
   cfnLint: join(peersDir, 'venv', 'bin', 'cfn-lint'),
+  /** Linked by install-peers.sh to its build in the peer cache. */
+  cfnGuard: join(peersDir, 'bin', 'cfn-guard'),
   /** SFTP_CUTOVER_VERSITYGW overrides; else the link made by install-peers.sh; else the cache path. */
   get versitygw(): string {
     const fromEnv = process.env.SFTP_CUTOVER_VERSITYGW

@@ -1,10 +1,19 @@
-import {S3Client} from '@aws-sdk/client-s3'
+import {GetObjectTaggingCommand, S3Client} from '@aws-sdk/client-s3'
 import type {S3EventRecord} from 'aws-lambda'
 import {copyObjectToFile, type ObjectReader} from './copy.js'
-import {type CopyEvent, extractS3Records, type MalformedRecord} from './event.js'
-import {decodeEventKey, isDirectoryPlaceholder, targetPath, UnsafeKeyError} from './target.js'
+import {type CopyEvent, extractObjectEvents, type MalformedRecord, type ObjectEvent} from './event.js'
+import {CLEAN} from './scan-status.js'
+import {isDirectoryPlaceholder, targetPath, UnsafeKeyError} from './target.js'
 
-export type Outcome = 'copied' | 'skipped-directory' | 'skipped-gone' | 'skipped-event' | 'rejected' | 'failed'
+export type Outcome =
+  | 'copied'
+  | 'skipped-directory'
+  | 'skipped-gone'
+  | 'skipped-event'
+  // Malware scanning is on and the object is not (or no longer) tagged clean: never copied.
+  | 'skipped-not-clean'
+  | 'rejected'
+  | 'failed'
 
 // One JSON line per record. Holds only names, sizes and digests: never the event's identity fields or credentials.
 export interface LogEntry {
@@ -16,6 +25,8 @@ export interface LogEntry {
   sha256Verified?: boolean
   mtime?: number | null
   mtimeInvalid?: boolean
+  // With scanning: the scan verdict the event or the object's tag gave (absent: untagged, never scanned).
+  scanStatus?: string
   error?: string
   ms?: number
 }
@@ -24,6 +35,8 @@ export interface CopyDeps {
   s3: ObjectReader
   mountPath: string
   log?: (entry: LogEntry) => void
+  // With malware scanning on: copy only objects whose tag `tagKey` reads NO_THREATS_FOUND when the copy starts.
+  scan?: {tagKey: string; readTag: (bucket: string, key: string, tagKey: string) => Promise<string | undefined>}
 }
 
 export class CopyBatchError extends Error {
@@ -40,18 +53,21 @@ const writeJsonLine = (entry: LogEntry): void => {
   process.stdout.write(`${JSON.stringify(entry)}\n`)
 }
 
-async function processRecord(record: S3EventRecord, deps: CopyDeps): Promise<LogEntry> {
+async function processRecord(record: ObjectEvent, deps: CopyDeps): Promise<LogEntry> {
   const started = Date.now()
-  const bucket = record.s3.bucket.name
-  let key: string
-  try {
-    key = decodeEventKey(record.s3.object.key)
-  } catch {
-    return {outcome: 'rejected', bucket, key: record.s3.object.key, error: 'key is not valid percent-encoding'}
-  }
-  if (!record.eventName.startsWith('ObjectCreated:')) return {outcome: 'skipped-event', bucket, key}
+  const {bucket, key} = record
+  if (record.kind === 'other') return {outcome: 'skipped-event', bucket, key}
   if (isDirectoryPlaceholder(key)) return {outcome: 'skipped-directory', bucket, key}
+  if (deps.scan && record.scanStatus !== undefined && record.scanStatus !== CLEAN) {
+    return {outcome: 'skipped-not-clean', bucket, key, scanStatus: record.scanStatus}
+  }
   try {
+    if (deps.scan) {
+      // The tag, not the event, decides: an ObjectCreated event comes before any scan, and the object may have been
+      // replaced (and not yet scanned) since a clean verdict.
+      const scanStatus = await deps.scan.readTag(bucket, key, deps.scan.tagKey)
+      if (scanStatus !== CLEAN) return {outcome: 'skipped-not-clean', bucket, key, scanStatus, ms: Date.now() - started}
+    }
     const result = await copyObjectToFile(deps.s3, bucket, key, targetPath(deps.mountPath, key))
     return {outcome: 'copied', bucket, key, ...result, ms: Date.now() - started}
   } catch (error) {
@@ -65,11 +81,12 @@ async function processRecord(record: S3EventRecord, deps: CopyDeps): Promise<Log
 
 // Handles every record, one at a time (memory stays that of one stream), then fails the invocation if any record
 // failed so Lambda retries it and finally sends it to the dead-letter queue. Copies are idempotent.
-async function run(items: Array<S3EventRecord | MalformedRecord>, deps: CopyDeps): Promise<LogEntry[]> {
+async function run(items: Array<ObjectEvent | MalformedRecord>, deps: CopyDeps): Promise<LogEntry[]> {
   const log = deps.log ?? writeJsonLine
   const entries: LogEntry[] = []
   for (const item of items) {
-    const entry: LogEntry = 'malformed' in item ? {outcome: 'rejected', error: item.malformed} : await processRecord(item, deps)
+    const entry: LogEntry =
+      'malformed' in item ? {outcome: 'rejected', bucket: item.bucket, key: item.key, error: item.malformed} : await processRecord(item, deps)
     log(entry)
     entries.push(entry)
   }
@@ -78,9 +95,16 @@ async function run(items: Array<S3EventRecord | MalformedRecord>, deps: CopyDeps
   return entries
 }
 
-export const processRecords = (records: S3EventRecord[], deps: CopyDeps): Promise<LogEntry[]> => run(records, deps)
+export const processRecords = (records: S3EventRecord[], deps: CopyDeps): Promise<LogEntry[]> =>
+  run(extractObjectEvents({Records: records}), deps)
 
-export const processEvent = (event: CopyEvent, deps: CopyDeps): Promise<LogEntry[]> => run(extractS3Records(event), deps)
+export const processEvent = (event: CopyEvent, deps: CopyDeps): Promise<LogEntry[]> => run(extractObjectEvents(event), deps)
+
+/** The value of one tag of an object, or undefined when it has none. */
+export async function readObjectTag(s3: S3Client, bucket: string, key: string, tagKey: string): Promise<string | undefined> {
+  const {TagSet} = await s3.send(new GetObjectTaggingCommand({Bucket: bucket, Key: key}))
+  return TagSet?.find((tag) => tag.Key === tagKey)?.Value
+}
 
 let client: S3Client | undefined
 
@@ -88,6 +112,9 @@ let client: S3Client | undefined
 export async function handler(event: CopyEvent): Promise<LogEntry[]> {
   const mountPath = process.env.EFS_MOUNT_PATH
   if (!mountPath) throw new Error('EFS_MOUNT_PATH is not set')
-  client ??= new S3Client({})
-  return processEvent(event, {s3: client, mountPath})
+  const s3 = (client ??= new S3Client({}))
+  // Set by the template when MalwareScanning is on.
+  const tagKey = process.env.SCAN_TAG_KEY
+  const scan = tagKey ? {tagKey, readTag: (bucket: string, key: string, name: string) => readObjectTag(s3, bucket, key, name)} : undefined
+  return processEvent(event, {s3, mountPath, scan})
 }
