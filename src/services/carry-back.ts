@@ -155,6 +155,10 @@ export async function carryBack(config: Config, opts: CarryBackOptions, deps: Ca
         }
         store.plan(planned)
         item = store.item(o.key, o.version)!
+      } else if (opts.dryRun) {
+        // planned by an interrupted run: the next real run writes it with the stored decision
+        dryRun.push({...toFile(item), status: 'would-write'})
+        continue
       }
       try {
         if (item.action === 'dir') {
@@ -221,7 +225,7 @@ export async function carryBack(config: Config, opts: CarryBackOptions, deps: Ca
       const place = placeOf(d.key)
       if (!place || place.isDir || store.item(d.key, d.version)) continue
       const synced = store.manifestEntry(place.owner, place.relPath)
-      if (!synced) continue // created and deleted since the switch: the box never had it
+      if (synced?.status !== 'synced') continue // created and deleted since the switch: the box never had it
       const st = await box.lstat(place.path)
       const unchanged = st?.kind === 'file' && st.size === synced.size && st.mtime === synced.mtime
       const status: CarryBackStatus = !opts.replayDeletions ? 'reported' : !st ? 'replayed' : unchanged ? 'replayed' : 'kept'

@@ -158,6 +158,15 @@ describe('rollback carries back what arrived through Transfer', () => {
     expect(child.signalCode).toBe('SIGKILL')
     expect(frozen()).toBe(true) // killed before the carry-back was verified: not unfrozen
 
+    // a dry run after the kill lists what is left and still changes nothing
+    const beforeDry = {key: snapshot(k().home), chroot: snapshot(c().home)}
+    const dry = await cli(['rollback', '--dry-run', '--json'])
+    expect(dry.code).toBe(0)
+    const left = dry.json<{carriedBack: {files: Array<{status: string}>}}>().carriedBack.files
+    expect(left.length).toBeGreaterThan(0)
+    expect(left.every((f) => f.status === 'would-write')).toBe(true)
+    expect({key: snapshot(k().home), chroot: snapshot(c().home)}).toEqual(beforeDry)
+
     const r = await cli(['rollback', '--json'])
     const result = r.json<{carriedBack: {complete: boolean; hashedWith: string; counts: {verified: number; failed: number}; files: Array<{dest: string; status: string; reason?: string}>}; unfrozen: string}>()
     expect({code: r.code, notVerified: result.carriedBack.files.filter((f) => f.status !== 'verified')}).toEqual({code: 0, notVerified: []})
