@@ -8,9 +8,9 @@ import {parseDuration} from '../core/duration.js'
 import {parseByteSize} from '../core/sync-plan.js'
 import {loadConfig} from '../services/config.js'
 import {runSync, type SyncDeps, type SyncOptions, type SyncResult} from '../services/sync.js'
-import {syncUntilQuiet, type UntilQuietResult} from '../services/sync-until-quiet.js'
+import {quietLine, syncUntilQuiet, type UntilQuietResult} from '../services/sync-until-quiet.js'
 import {createProgress} from '../ui/progress.js'
-import {quietLine, quietSummary, renderSyncResult} from '../ui/sync-report.js'
+import {quietSummary, renderSyncResult} from '../ui/sync-report.js'
 import {interruptible} from '../ui/interrupt.js'
 
 export default class Sync extends BaseCommand<typeof Sync> {

@@ -2,15 +2,12 @@
  * The soft cutover's drain step: after the switch, keep copying the legacy box until it has been quiet for a while,
  * and say who still connects to it (stragglers) as they appear. The freeze comes after it.
  */
-import {ExitCode} from '../core/errors.js'
-import {errorMessage} from '../core/errors.js'
+import {errorMessage, ExitCode} from '../core/errors.js'
 import type {PartsDeps} from './migration-parts.js'
-import type {StepOutcome} from './runbook.js'
-import {StepFailure} from './runbook.js'
+import {StepFailure, type StepOutcome} from './runbook.js'
 import {findStragglers} from './stragglers.js'
 import type {SyncOptions} from './sync.js'
-import {syncUntilQuiet} from './sync-until-quiet.js'
-import {quietLine} from '../ui/sync-report.js'
+import {quietLine, syncUntilQuiet} from './sync-until-quiet.js'
 
 export async function drainLegacyBox(deps: PartsDeps, options: Omit<SyncOptions, 'dryRun'>, quietMs: number, dryRun: boolean): Promise<StepOutcome> {
   if (dryRun) return {summary: `would repeat the delta until the legacy box has been quiet for ${quietMs / 1000} s, reporting who still connects to it`}

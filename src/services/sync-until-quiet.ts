@@ -61,3 +61,11 @@ export async function syncUntilQuiet(
     await sleep(wait, undefined, {signal: deps.signal}).catch(() => undefined)
   }
 }
+
+const seconds = (ms: number) => `${Math.round(ms / 1000)}s`
+
+/** The line after each pass: how long the box has been quiet and what came in last (sync and the soft cutover). */
+export function quietLine(p: QuietProgress): string {
+  const last = p.lastChange ? `; last change ${p.lastChange.at}: ${p.lastChange.copied} file(s) copied${p.lastChange.examples.length ? ` (${p.lastChange.examples.join(', ')})` : ''}` : '; no change since the first pass'
+  return `pass ${p.pass}: ${p.changed ? `${p.changed} change(s)` : 'nothing changed'}, quiet for ${seconds(p.quietForMs)} of ${seconds(p.quietMs)}${last}`
+}

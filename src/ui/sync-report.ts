@@ -1,5 +1,5 @@
 import type {SyncItem, SyncResult} from '../services/sync.js'
-import type {QuietProgress, UntilQuietResult} from '../services/sync-until-quiet.js'
+import type {UntilQuietResult} from '../services/sync-until-quiet.js'
 import {formatBytes} from './format.js'
 import {formatDuration} from './progress.js'
 
@@ -53,12 +53,6 @@ export function renderSyncResult(r: SyncResult): string {
   if (r.interrupted) lines.push('', 'Run sftp-cutover sync again to continue where this run stopped.')
   else if (!r.dryRun && r.problems.length > 0) lines.push('', 'Fix what is listed above, then run sftp-cutover sync again: it copies only what is missing.')
   return lines.join('\n')
-}
-
-/** sync --until-quiet, after each pass: how long the box has been quiet and what came in last. */
-export function quietLine(p: QuietProgress): string {
-  const last = p.lastChange ? `; last change ${p.lastChange.at}: ${p.lastChange.copied} file(s) copied${p.lastChange.examples.length ? ` (${p.lastChange.examples.join(', ')})` : ''}` : '; no change since the first pass'
-  return `pass ${p.pass}: ${p.changed ? `${p.changed} change(s)` : 'nothing changed'}, quiet for ${formatDuration(p.quietForMs)} of ${formatDuration(p.quietMs)}${last}`
 }
 
 export function quietSummary(q: UntilQuietResult): string {
