@@ -42,8 +42,8 @@ export function lineTime(line: string, now: Date): Date | undefined {
   return t
 }
 
-// OpenSSH's messages for a login and for a refused attempt (LogLevel INFO and VERBOSE).
-const ACCEPTED = /sshd\[\d+\]: Accepted \S+ for (\S+) from (\S+) port \d+|(?:^|\s)Accepted \S+ for (\S+) from (\S+) port \d+/
+// OpenSSH's messages for a login and for a refused attempt (LogLevel INFO and VERBOSE; sshd or, from 9.8, sshd-session).
+const ACCEPTED = /(?:^|\s)Accepted \S+ for (\S+) from (\S+) port \d+/
 const FAILED = [
   /Failed \S+ for (?:invalid user )?(\S+) from (\S+) port \d+/,
   /Invalid user (\S+) from (\S+) port \d+/,
@@ -53,7 +53,7 @@ const FAILED = [
 /** A login or a refused attempt in one sshd log line, or undefined for any other line. */
 export function parseSshdLine(line: string, now: Date): LoginEvent | undefined {
   const ok = ACCEPTED.exec(line)
-  if (ok) return {at: lineTime(line, now), user: ok[1] ?? ok[3], address: ok[2] ?? ok[4], outcome: 'login'}
+  if (ok) return {at: lineTime(line, now), user: ok[1], address: ok[2], outcome: 'login'}
   for (const re of FAILED) {
     const m = re.exec(line)
     if (m) return {at: lineTime(line, now), user: m[1], address: m[2], outcome: 'failed'}

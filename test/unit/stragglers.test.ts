@@ -14,6 +14,7 @@ describe('sshd log lines', () => {
     expect(parseSshdLine('Nov 29 19:42:00 box sshd[813]: Invalid user eve from 10.0.0.7 port 4023', now)).toMatchObject({user: 'eve', outcome: 'failed'})
     expect(parseSshdLine('Nov 29 19:43:00 box sshd[814]: Connection closed by authenticating user carol 10.0.0.8 port 4024 [preauth]', now)).toMatchObject({user: 'carol', address: '10.0.0.8', outcome: 'failed'})
     expect(parseSshdLine('Nov 29 19:43:00 box sshd[814]: Received disconnect from 10.0.0.8 port 4024:11: bye', now)).toBeUndefined()
+    expect(parseSshdLine('2026-11-29T19:44:00+01:00 box sshd-session[815]: Accepted publickey for frank from 10.0.0.10 port 4025 ssh2', now)).toMatchObject({user: 'frank', at: new Date('2026-11-29T18:44:00Z')})
     // sshd -E writes no time
     expect(parseSshdLine('Accepted password for dave from 10.0.0.9 port 1 ssh2', now)).toEqual({at: undefined, user: 'dave', address: '10.0.0.9', outcome: 'login'})
   })
