@@ -8,16 +8,18 @@
  *   EFS          a local directory, filled by the infra/ Lambda handler run on the synced objects' events
  *
  * Steps: init, doctor, inventory, users import, sync, the S3-to-EFS copy, verify, then the cutover runbook
- * (preflight, freeze, final delta, verify with EFS, DNS switch, smoke test, report).
+ * (preflight, freeze, final delta, verify with EFS, DNS switch, smoke test, report); then a file arrives through the
+ * "new endpoint" (put into the bucket under a user's home, as Transfer would) and rollback restores the record and
+ * carries that file back to the legacy box, where the rehearsal checks it; the report shows it carried back.
  *
  * What the stand-ins cannot do, said plainly in the output: moto has no ImportHostKey (hostkeys import is skipped,
  * and the runbook's preflight skips that check) and no SFTP data plane (the smoke test logs in to the sshd peer as
  * the new endpoint: it presents the legacy host keys, as Transfer does after hostkeys import).
  */
-import {ListObjectsV2Command, S3Client} from '@aws-sdk/client-s3'
+import {ListObjectsV2Command, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import type {S3EventRecord} from 'aws-lambda'
 import {spawnSync} from 'node:child_process'
-import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync} from 'node:fs'
+import {copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -125,9 +127,26 @@ async function main(): Promise<number> {
       ].join('\n'),
     )
     step('cutover runbook (the smoke test logs in to the sshd stand-in: moto has no SFTP endpoint)', ['runbook', 'run', runbook, '--yes'], project, env)
+
+    // After the switch a partner uploads through the new endpoint; then the night goes wrong and we roll back.
+    const arrived = Buffer.from(`order 4711, delivered through Transfer after the switch, ${new Date().toISOString()}\n`)
+    const arrivedKey = `home/${keyUser.name}/incoming/order-4711.csv`
+    const s3Put = new S3Client(aws)
+    await s3Put.send(new PutObjectCommand({Bucket: target.bucket, Key: arrivedKey, Body: arrived}))
+    s3Put.destroy()
+    console.log(`\n== a partner uploads through the new endpoint: s3://${target.bucket}/${arrivedKey} (put as Transfer would; moto has no SFTP endpoint)`)
+    step('rollback --dry-run (lists what it would carry back; changes nothing)', ['rollback', '--dry-run'], project, env)
+    step('rollback (record restored, the upload carried back to the legacy box and verified there, then unfrozen)', ['rollback'], project, env)
+    const onBox = join(keyUser.home, 'incoming', 'order-4711.csv')
+    const st = statSync(onBox)
+    const same = readFileSync(onBox).equals(arrived)
+    console.log(`on the legacy box: ${onBox}, ${st.size} bytes, owner ${st.uid}:${st.gid} (${keyUser.name} is ${keyUser.uid}:${keyUser.gid}), mode ${(st.mode & 0o7777).toString(8)}, bytes ${same ? 'identical to the upload' : 'DIFFERENT from the upload'}`)
+    if (!same || st.uid !== keyUser.uid) throw new Error('the file that arrived through Transfer was not carried back intact')
+    step('report (with the carried-back section)', ['report'], project, env)
     const reports = join(project, '.sftp-cutover', 'reports')
     for (const f of readdirSync(reports)) copyFileSync(join(reports, f), join(keep, f))
-    const kept = (ext: string) => join(keep, readdirSync(keep).find((f) => f.startsWith('migration-') && f.endsWith(ext)) ?? '')
+    // The latest report: the one written after the rollback, with its carried-back section.
+    const kept = (ext: string) => join(keep, readdirSync(keep).filter((f) => f.startsWith('migration-') && f.endsWith(ext)).sort().at(-1) ?? '')
     console.log(`\n== rehearsal passed in ${((Date.now() - started) / 1000).toFixed(1)} s`)
     console.log(`Migration report: ${kept('.md')} (and the .json beside it)`)
     console.log(`Migration report (HTML): ${kept('.html')}`)

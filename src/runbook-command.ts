@@ -27,7 +27,7 @@ export abstract class RunbookCommand<T extends typeof Command> extends BaseComma
     const askSecret = prompter ? (message: string) => prompter.secret({message}) : undefined
     const log = (msg: string, detail?: Record<string, unknown>) => this.logger.info(detail ?? {}, msg)
     try {
-      const deps = {config, aws, state: this.state, env: process.env, prompter, askSecret, yes: flags.yes, log, paths: this.paths}
+      const deps = {config, aws, state: this.state, env: process.env, prompter, askSecret, yes: flags.yes, log, paths: this.paths, progress: (line: string) => this.logToStderr(line)}
       const result = await runRunbook(
         runbook,
         {from: flags.from, dryRun: flags['dry-run'], onStep: (step, phase, detail) => this.logToStderr(stepLine(step, phase, detail))},

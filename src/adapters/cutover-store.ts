@@ -12,6 +12,8 @@ export interface DnsRecordState {
   /** Address record sets as they were before the switch: what rollback restores */
   saved?: ResourceRecordSet[]
   target?: AliasTarget
+  /** When the switch began (before the change was applied): rollback carries back what arrived in S3 from then on */
+  switchStartedAt?: string
   switchedAt?: string
   rolledBackAt?: string
 }
@@ -51,7 +53,7 @@ export class CutoverStore {
 
   dnsRecord(hostedZoneId: string, recordName: string): DnsRecordState | undefined {
     const r = this.db.prepare('SELECT * FROM dns_records WHERE hosted_zone_id = ? AND record_name = ?').get(hostedZoneId, recordName.toLowerCase()) as
-      | {before_ttl_json: string | null; saved_json: string | null; target_json: string | null; switched_at: string | null; rolled_back_at: string | null}
+      | {before_ttl_json: string | null; saved_json: string | null; target_json: string | null; switch_started_at: string | null; switched_at: string | null; rolled_back_at: string | null}
       | undefined
     if (!r) return undefined
     return {
@@ -60,6 +62,7 @@ export class CutoverStore {
       beforeTtl: parse(r.before_ttl_json),
       saved: parse(r.saved_json),
       target: parse(r.target_json),
+      switchStartedAt: r.switch_started_at ?? undefined,
       switchedAt: r.switched_at ?? undefined,
       rolledBackAt: r.rolled_back_at ?? undefined,
     }
@@ -68,11 +71,11 @@ export class CutoverStore {
   saveDnsRecord(s: DnsRecordState): void {
     this.db
       .prepare(
-        `INSERT INTO dns_records (hosted_zone_id, record_name, before_ttl_json, saved_json, target_json, switched_at, rolled_back_at) VALUES (?, ?, ?, ?, ?, ?, ?)
+        `INSERT INTO dns_records (hosted_zone_id, record_name, before_ttl_json, saved_json, target_json, switch_started_at, switched_at, rolled_back_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
          ON CONFLICT (hosted_zone_id, record_name) DO UPDATE SET before_ttl_json = excluded.before_ttl_json, saved_json = excluded.saved_json,
-           target_json = excluded.target_json, switched_at = excluded.switched_at, rolled_back_at = excluded.rolled_back_at`,
+           target_json = excluded.target_json, switch_started_at = excluded.switch_started_at, switched_at = excluded.switched_at, rolled_back_at = excluded.rolled_back_at`,
       )
-      .run(s.hostedZoneId, s.recordName.toLowerCase(), json(s.beforeTtl), json(s.saved), json(s.target), s.switchedAt ?? null, s.rolledBackAt ?? null)
+      .run(s.hostedZoneId, s.recordName.toLowerCase(), json(s.beforeTtl), json(s.saved), json(s.target), s.switchStartedAt ?? null, s.switchedAt ?? null, s.rolledBackAt ?? null)
   }
 
   /** The latest run of this runbook (same name and steps), if any. */

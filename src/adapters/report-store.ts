@@ -62,6 +62,11 @@ export class ReportStore {
     return new Map(rows.map((r) => [r.owner, r.n]))
   }
 
+  /** The last files a sync run recorded as copied (owner and path), latest first. */
+  copiedInRun(runId: number, limit: number): Array<{owner: string; path: Buffer}> {
+    return this.state.db.prepare('SELECT owner, path FROM sync_manifest WHERE run_id = ? ORDER BY synced_at DESC LIMIT ?').all(runId, limit) as Array<{owner: string; path: Buffer}>
+  }
+
   syncProblems(limit = 200): Array<{owner: string; path: Buffer; kind: string; reason: string}> {
     return this.state.db
       .prepare('SELECT owner, path, kind, reason FROM sync_problems WHERE run_id = (SELECT MAX(id) FROM sync_runs) ORDER BY owner, path LIMIT ?')

@@ -248,6 +248,37 @@ export const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'rollback: carry back what arrived through Transfer since the switch',
+    sql: `
+      -- When the switch began (saved before the change is applied): objects from then on may have come from clients.
+      ALTER TABLE dns_records ADD COLUMN switch_started_at TEXT;
+      -- One row per object version carried back (or deletion seen), planned before anything is written: a re-run
+      -- keeps each decision (overwrite, or beside a file changed on the box) and skips what is verified.
+      CREATE TABLE carry_back_items (
+        key TEXT NOT NULL,
+        version TEXT NOT NULL,
+        owner TEXT NOT NULL,
+        rel_path BLOB NOT NULL,
+        action TEXT NOT NULL CHECK (action IN ('new', 'overwrite', 'conflict', 'dir', 'deleted')),
+        dest BLOB NOT NULL,
+        size INTEGER NOT NULL,
+        last_modified TEXT NOT NULL,
+        uid INTEGER,
+        gid INTEGER,
+        mode INTEGER,
+        sha256 TEXT,
+        s3_check TEXT,
+        status TEXT NOT NULL CHECK (status IN ('planned', 'verified', 'failed', 'reported', 'replayed', 'kept')),
+        reason TEXT,
+        planned_at TEXT NOT NULL,
+        done_at TEXT,
+        PRIMARY KEY (key, version)
+      );
+      CREATE INDEX carry_back_dest ON carry_back_items (dest);
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

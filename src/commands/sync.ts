@@ -4,11 +4,13 @@ import {createS3Client} from '../adapters/aws-s3.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, usageError} from '../core/errors.js'
+import {parseDuration} from '../core/duration.js'
 import {parseByteSize} from '../core/sync-plan.js'
 import {loadConfig} from '../services/config.js'
-import {runSync, type SyncResult} from '../services/sync.js'
+import {runSync, type SyncDeps, type SyncOptions, type SyncResult} from '../services/sync.js'
+import {quietLine, syncUntilQuiet, type UntilQuietResult} from '../services/sync-until-quiet.js'
 import {createProgress} from '../ui/progress.js'
-import {renderSyncResult} from '../ui/sync-report.js'
+import {quietSummary, renderSyncResult} from '../ui/sync-report.js'
 import {interruptible} from '../ui/interrupt.js'
 
 export default class Sync extends BaseCommand<typeof Sync> {
@@ -53,6 +55,10 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       default: false,
     }),
     'dry-run': Flags.boolean({summary: 'Show what would be copied and deleted (counts and bytes); change nothing.', default: false}),
+    'until-quiet': Flags.string({
+      summary: 'Repeat the delta until no file has changed for this long (e.g. 90s, 5m, 1h): the soft cutover drains the box this way.',
+      description: 'After each pass a line says how long the box has been quiet and what came in last. It returns when a pass that starts at least this long after the last change finds nothing to copy. A file that keeps failing counts as a change, so the run does not end while one does; Ctrl-C stops it.',
+    }),
     'storage-class': Flags.option({
       options: ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const,
       default: 'STANDARD' as const,
@@ -60,50 +66,53 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     })(),
   }
 
-  public async run(): Promise<SyncResult> {
+  public async run(): Promise<SyncResult & {untilQuiet?: Omit<UntilQuietResult, 'last'>}> {
     const bwlimit = this.flags.bwlimit === undefined ? undefined : parseByteSize(this.flags.bwlimit)
     if (this.flags.bwlimit !== undefined && bwlimit === undefined) {
       throw usageError(`--bwlimit ${this.flags.bwlimit} is not a rate`, ['Pass bytes per second, e.g. --bwlimit 10M (10 MiB/s), 512K or 1G.'])
     }
+    const quietMs = this.flags['until-quiet'] === undefined ? undefined : parseDuration(this.flags['until-quiet'])
+    if (this.flags['until-quiet'] !== undefined && !quietMs) throw usageError(`--until-quiet ${this.flags['until-quiet']} is not a duration`, ['Pass e.g. --until-quiet 90s, 5m or 1h.'])
+    if (quietMs && this.flags['dry-run']) throw usageError('--until-quiet repeats real passes; it cannot be combined with --dry-run', ['Drop one of them.'])
     const config = await loadConfig(this.paths.configFile, awsOverrides(this.flags))
     const s3 = createS3Client(config.target)
     const prompter = this.prompter()
     const progress = createProgress(this.jsonEnabled() ? 'off' : process.stderr.isTTY ? 'tty' : 'plain')
     const interrupt = interruptible('sync')
     try {
-      const result = await runSync(
-        config,
-        {
-          transfers: this.flags.transfers,
-          connections: this.flags.connections,
-          symlinks: this.flags.symlinks,
-          checksum: this.flags.checksum,
-          sourceHash: this.flags['source-hash'],
-          delete: this.flags.delete,
-          maxDelete: this.flags['max-delete'],
-          include: this.flags.include ?? [],
-          exclude: this.flags.exclude ?? [],
-          bwlimit,
-          dryRun: this.flags['dry-run'],
-          storageClass: this.flags['storage-class'],
-          allowControlChars: this.flags['allow-control-chars'],
-        },
-        {
-          state: this.state,
-          aws: {s3: () => s3},
-          env: process.env,
-          askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
-          log: (msg, detail) => this.logger.info(detail ?? {}, msg),
-          events: {phase: (_phase, detail) => progress.phase(detail), progress: (p) => progress.update(p)},
-          signal: interrupt.signal,
-        },
-      )
+      const options: SyncOptions = {
+        transfers: this.flags.transfers,
+        connections: this.flags.connections,
+        symlinks: this.flags.symlinks,
+        checksum: this.flags.checksum,
+        sourceHash: this.flags['source-hash'],
+        delete: this.flags.delete,
+        maxDelete: this.flags['max-delete'],
+        include: this.flags.include ?? [],
+        exclude: this.flags.exclude ?? [],
+        bwlimit,
+        dryRun: this.flags['dry-run'],
+        storageClass: this.flags['storage-class'],
+        allowControlChars: this.flags['allow-control-chars'],
+      }
+      const deps: SyncDeps = {
+        state: this.state,
+        aws: {s3: () => s3},
+        env: process.env,
+        askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
+        log: (msg, detail) => this.logger.info(detail ?? {}, msg),
+        events: {phase: (_phase, detail) => progress.phase(detail), progress: (p) => progress.update(p)},
+        signal: interrupt.signal,
+      }
+      const quiet = quietMs ? await syncUntilQuiet(config, options, {quietMs, onPass: (p) => void process.stderr.write(`${quietLine(p)}\n`)}, deps) : undefined
+      const result: SyncResult & {untilQuiet?: Omit<UntilQuietResult, 'last'>} = quiet ? {...quiet.last, untilQuiet: {passes: quiet.passes, quietForMs: quiet.quietForMs, copied: quiet.copied, lastChange: quiet.lastChange}} : await runSync(config, options, deps)
       await progress.end(result.interrupted ? 'interrupted' : 'finished')
       this.logger.info({counts: result.counts, bytes: result.bytes, durationMs: result.durationMs}, 'sync finished')
       if (!result.dryRun) {
         this.state.audit({action: 'sync.run', target: `s3://${result.bucket}`, after: {runId: result.runId, counts: result.counts}, outcome: result.counts.failed > 0 ? 'failed' : 'ok'})
       }
       this.out(renderSyncResult(result))
+      if (quiet) this.out(quietSummary(quiet))
       if (result.interrupted) process.exitCode = ExitCode.failure
       else if (result.problems.length > 0) this.foundProblems()
       return result

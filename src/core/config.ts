@@ -89,6 +89,7 @@ export const configSchema = z
         freezeCommand: z.string().min(1).optional(),
         unfreezeCommand: z.string().min(1).optional(),
         efsWaitSeconds: z.number().int('must be a whole number').min(0, 'must be 0 or more').max(3600, 'must be at most 3600').default(0),
+        sshdLog: absolutePath.optional(),
       })
       .strict()
       .default({endpointPort: 22, efsWaitSeconds: 0}),
@@ -131,6 +132,7 @@ export const CONFIG_KEYS = {
   'cutover.freezeCommand': {kind: 'string', description: 'command run on the legacy box (over SSH) to freeze writes at cutover'},
   'cutover.unfreezeCommand': {kind: 'string', description: 'command run on the legacy box to undo the freeze at rollback'},
   'cutover.efsWaitSeconds': {kind: 'int', description: 'how long the smoke test waits for the canary on efs.path (0: do not wait)'},
+  'cutover.sshdLog': {kind: 'string', description: 'the legacy sshd\'s log file, read by cutover stragglers (default: the journal, /var/log/auth.log or /var/log/secure)'},
 } as const satisfies Record<string, {kind: Kind; required?: boolean; description: string}>
 
 export type ConfigKey = keyof typeof CONFIG_KEYS

@@ -39,3 +39,21 @@ export function objectKeyFor(prefix: string, owner: string, relPath: Buffer, isD
 export function objectKeyBytes(prefix: string, owner: string, relPath: Buffer): number {
   return Buffer.byteLength(homeKeyPrefix(prefix, owner)) + 1 + relPath.length
 }
+
+/**
+ * The inverse of objectKeyFor: the owner and the path relative to the owner's root of a key under the homes, or
+ * undefined for a key outside them (or one no file could have: an empty, "." or ".." segment). Directory markers
+ * (keys ending in "/") come back with isDir.
+ */
+export function ownerPathForKey(prefix: string, key: string): {owner: string; relPath: Buffer; isDir: boolean} | undefined {
+  const base = homesKeyBase(prefix)
+  if (!key.startsWith(base)) return undefined
+  const rest = key.slice(base.length)
+  const slash = rest.indexOf('/')
+  if (slash <= 0) return undefined
+  const owner = rest.slice(0, slash)
+  const isDir = rest.endsWith('/')
+  const rel = rest.slice(slash + 1, isDir ? -1 : undefined)
+  if (rel === '' || rel.split('/').some((s) => s === '' || s === '.' || s === '..')) return undefined
+  return {owner, relPath: Buffer.from(rel), isDir}
+}

@@ -1,6 +1,8 @@
 import {createHash} from 'node:crypto'
 import {z} from 'zod'
 
+import {parseDuration} from './duration.js'
+
 /**
  * A cutover runbook: an ordered list of steps, each a known type with its options. Written in YAML, e.g.
  *
@@ -22,7 +24,8 @@ export const STEP_OPTIONS = {
   preflight: z.object({skip: z.array(z.enum(['doctor', 'users', 'hostkeys', 'sync', 'verify', 'dns'])).default([])}).strict(),
   confirm: z.object({message: z.string().default('Start the cutover: freeze the legacy box and switch clients to AWS Transfer Family?')}).strict(),
   freeze: z.object({where: z.enum(['remote', 'local']).default('remote'), command: z.string().min(1).optional()}).strict(),
-  sync: z.object({}).strict(),
+  // untilQuiet (soft cutover): repeat the delta until the box has been quiet this long, e.g. "5m"
+  sync: z.object({untilQuiet: z.string().refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 90s, 5m or 1h').optional()}).strict(),
   verify: z.object({efs: z.boolean().default(true), sourceHash: z.boolean().default(false)}).strict(),
   'dns-switch': z.object({timeoutSeconds: seconds.default(300)}).strict(),
   'smoke-test': z.object({}).strict(),
@@ -52,6 +55,28 @@ export interface Runbook {
 export const DEFAULT_RUNBOOK = {
   name: 'cutover',
   steps: ['preflight', 'confirm', 'freeze', 'sync', 'verify', 'dns-switch', 'smoke-test', 'report'],
+}
+
+/**
+ * The soft cutover: no freeze before the switch. Clients that still reach the legacy box keep working while the record
+ * propagates; the box is drained (the delta repeated until quiet, stragglers reported) and frozen only then. Files
+ * may arrive on both sides meanwhile: rollback's conflict rule covers that.
+ */
+export function softRunbook(untilQuiet: string) {
+  return {
+    name: 'cutover-soft',
+    steps: [
+      'preflight',
+      {confirm: {message: 'Start the soft cutover: switch clients to AWS Transfer Family now, keep syncing the legacy box until it is quiet, then freeze it?'}},
+      'dns-switch',
+      'smoke-test',
+      {id: 'drain', sync: {untilQuiet}},
+      'freeze',
+      {id: 'sync', sync: {}},
+      'verify',
+      'report',
+    ],
+  }
 }
 
 const stepEntry = z.union([

@@ -10,6 +10,7 @@ import type {SqliteStateStore} from '../adapters/state.js'
 import {findServerEndpoint} from '../adapters/transfer-endpoint.js'
 import type {Config} from '../core/config.js'
 import {isAliasTo} from '../core/dns-plan.js'
+import {parseDuration} from '../core/duration.js'
 import {ExitCode, usageError} from '../core/errors.js'
 import {homeKeyPrefix} from '../core/key-mapping.js'
 import {findRecordSets} from '../adapters/route53.js'
@@ -32,6 +33,8 @@ export interface MigrationParts {
   /** Files not yet synced (and files that failed), without copying: the preflight's "nothing left to sync" */
   pendingSync(): Promise<{pending: number; failed: number; detail: string}>
   finalSync(dryRun: boolean): Promise<StepOutcome>
+  /** Soft cutover: the delta repeated until the box is quiet, stragglers reported */
+  drain(quietMs: number, dryRun: boolean): Promise<StepOutcome>
   verify(opts: {efs: boolean; sourceHash: boolean}, dryRun: boolean): Promise<StepOutcome>
   /** Users and keys still to import, host keys not imported */
   identityChecks(): Promise<PreflightCheck[]>
@@ -177,7 +180,7 @@ export function cutoverHandlers(deps: StepDeps): StepHandlers {
     preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
     confirm: (step, {dryRun}) => confirmStep(step, deps, dryRun),
     freeze: (step, {dryRun}) => freezeStep(step, deps, dryRun),
-    sync: (_step, {dryRun}) => deps.parts.finalSync(dryRun),
+    sync: (step, {dryRun}) => (step.options.untilQuiet ? deps.parts.drain(parseDuration(String(step.options.untilQuiet))!, dryRun) : deps.parts.finalSync(dryRun)),
     verify: (step, {dryRun}) => deps.parts.verify({efs: Boolean(step.options.efs), sourceHash: Boolean(step.options.sourceHash)}, dryRun),
     'dns-switch': async (step, {dryRun}) => {
       const r = await switchRecord(deps, {dryRun, timeoutSeconds: Number(step.options.timeoutSeconds)})

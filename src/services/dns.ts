@@ -79,7 +79,8 @@ export async function switchRecord(deps: DnsDeps, opts: {dryRun: boolean; timeou
     return {...base, before: previous?.saved ?? [], outcome: 'unchanged'}
   }
   if (opts.dryRun) return {...base, outcome: 'dry-run'}
-  store.saveDnsRecord({hostedZoneId: zone.hostedZoneId, recordName, beforeTtl: previous?.beforeTtl, saved: plan.saved, target, switchedAt: undefined, rolledBackAt: undefined})
+  const switchStartedAt = new Date().toISOString()
+  store.saveDnsRecord({hostedZoneId: zone.hostedZoneId, recordName, beforeTtl: previous?.beforeTtl, saved: plan.saved, target, switchStartedAt, switchedAt: undefined, rolledBackAt: undefined})
   let changeId: string
   try {
     changeId = await applyAndWait(zone, plan.changes, `sftp-cutover: ${recordName} -> Transfer endpoint ${endpoint.vpcEndpointId}`, opts.timeoutSeconds)
@@ -87,7 +88,7 @@ export async function switchRecord(deps: DnsDeps, opts: {dryRun: boolean; timeou
     deps.state.audit({action: 'dns.switch', target: `${zone.hostedZoneId}/${recordName}`, before: plan.saved, after: plan.changes, outcome: 'failed'})
     throw err
   }
-  store.saveDnsRecord({hostedZoneId: zone.hostedZoneId, recordName, beforeTtl: previous?.beforeTtl, saved: plan.saved, target, switchedAt: new Date().toISOString()})
+  store.saveDnsRecord({hostedZoneId: zone.hostedZoneId, recordName, beforeTtl: previous?.beforeTtl, saved: plan.saved, target, switchStartedAt, switchedAt: new Date().toISOString()})
   deps.state.audit({action: 'dns.switch', target: `${zone.hostedZoneId}/${recordName}`, before: plan.saved, after: plan.changes.filter((c) => c.Action !== 'DELETE').map((c) => c.ResourceRecordSet), outcome: 'ok'})
   return {...base, outcome: 'changed', changeId}
 }

@@ -10,6 +10,7 @@ import {hostKeyImportable} from '../core/transfer-rules.js'
 import type {ProjectPaths} from '../base-command.js'
 import type {MigrationParts, PreflightCheck} from './cutover-steps.js'
 import {writeMigrationReport} from './report.js'
+import {drainLegacyBox} from './soft-cutover.js'
 import {StepFailure} from './runbook.js'
 import {runSync, type SyncOptions} from './sync.js'
 import {planUsersImport} from './users.js'
@@ -23,6 +24,8 @@ export interface PartsDeps {
   env: NodeJS.ProcessEnv
   askSecret?: AskSecret
   log: (msg: string, detail?: Record<string, unknown>) => void
+  /** a line for the operator as long work goes on (the drain's passes and stragglers) */
+  progress?: (line: string) => void
   paths: ProjectPaths
 }
 
@@ -72,6 +75,7 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
       const r = await runSync(deps.config, {...FINAL_SYNC, dryRun: true}, syncDeps)
       return {pending: r.counts.toCopy, failed: r.counts.failed, detail: r.counts.toCopy === 0 ? `${r.counts.unchanged} file(s) in sync` : `${r.counts.toCopy} file(s) not yet synced: run sftp-cutover sync`}
     },
+    drain: (quietMs, dryRun) => drainLegacyBox(deps, FINAL_SYNC, quietMs, dryRun),
     async finalSync(dryRun) {
       const r = await runSync(deps.config, {...FINAL_SYNC, dryRun}, syncDeps)
       const summary = `${dryRun ? 'would copy' : 'copied'} ${r.counts.toCopy} file(s), ${r.bytes.toCopy} bytes; ${r.counts.unchanged} unchanged`

@@ -1,6 +1,7 @@
 import {mkdir, writeFile} from 'node:fs/promises'
 import {join} from 'node:path'
 
+import {CarryBackStore} from '../adapters/carry-back-store.js'
 import {CutoverStore, type DnsRecordState} from '../adapters/cutover-store.js'
 import {InventoryStore, type OwnerSummary} from '../adapters/inventory-store.js'
 import {ReportStore, type SyncTotals} from '../adapters/report-store.js'
@@ -81,6 +82,8 @@ export interface MigrationReport {
     freezeWindow?: {from: string; to: string}
   }
   dns?: DnsRecordState
+  /** What rollback carried back from S3 to the legacy box (and the deletions it saw) */
+  carriedBack: Array<{owner: string; path: string; dest: string; size: number; arrivedAt: string; action: string; status: string; reason?: string}>
 }
 
 /** The charts' data for an inventory: one pass over its files (ages counted from the inventory's start, so a report says the same whenever it is written). */
@@ -214,6 +217,16 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
     verify: verify && {...verify, perUser: verifyPerUser(verify, reports.syncProblemsPerOwner())},
     cutover: run && {runbook: run.runbook, status: run.status, steps, freezeWindow: freezeWindow(steps, run.finishedAt)},
     dns: hostedZoneId && recordName ? cutover.dnsRecord(hostedZoneId, recordName) : undefined,
+    carriedBack: new CarryBackStore(state).items().map((i) => ({
+      owner: i.owner,
+      path: displayPath(i.relPath),
+      dest: displayPath(i.dest),
+      size: i.size,
+      arrivedAt: i.lastModified,
+      action: i.action,
+      status: i.status,
+      ...(i.reason ? {reason: i.reason} : {}),
+    })),
   }
 }
 
@@ -250,6 +263,25 @@ export function migrationMarkdown(r: MigrationReport): string {
     out.push('', 'sftp-cutover rollback restores exactly these record sets.')
   } else {
     out.push('Nothing saved: the record has not been switched.')
+  }
+  out.push('', '## Carried back', '')
+  if (r.carriedBack.length > 0) {
+    const files = r.carriedBack.filter((f) => f.action !== 'deleted')
+    const conflicts = files.filter((f) => f.action === 'conflict')
+    out.push(
+      `Files that arrived through Transfer after the switch and were written back to the legacy box by rollback: ${files.filter((f) => f.status === 'verified').length} of ${files.length} verified on the box; ${conflicts.length} conflict(s) (changed on both sides: the S3 version was written beside the box's file).`,
+      '',
+      '| user | path | bytes | arrived in S3 | action | status | written to |',
+      '| --- | --- | ---: | --- | --- | --- | --- |',
+    )
+    for (const f of files) out.push(`| ${cell(f.owner)} | ${cell(f.path)} | ${f.size} | ${f.arrivedAt} | ${f.action} | ${f.status}${f.reason ? `: ${cell(f.reason)}` : ''} | ${cell(f.dest)} |`)
+    const deleted = r.carriedBack.filter((f) => f.action === 'deleted')
+    if (deleted.length > 0) {
+      out.push('', 'Deleted through Transfer after the switch:', '')
+      for (const d of deleted) out.push(`- ${d.owner}: ${d.path}: ${d.status === 'reported' ? 'reported, still on the box' : d.status === 'replayed' ? 'deleted on the box too' : `kept on the box (${d.reason ?? 'changed there'})`}`)
+    }
+  } else {
+    out.push('Nothing: no rollback has carried files back.')
   }
   return out.join('\n') + '\n'
 }

@@ -1,4 +1,5 @@
 import type {SyncItem, SyncResult} from '../services/sync.js'
+import type {UntilQuietResult} from '../services/sync-until-quiet.js'
 import {formatBytes} from './format.js'
 import {formatDuration} from './progress.js'
 
@@ -52,4 +53,8 @@ export function renderSyncResult(r: SyncResult): string {
   if (r.interrupted) lines.push('', 'Run sftp-cutover sync again to continue where this run stopped.')
   else if (!r.dryRun && r.problems.length > 0) lines.push('', 'Fix what is listed above, then run sftp-cutover sync again: it copies only what is missing.')
   return lines.join('\n')
+}
+
+export function quietSummary(q: UntilQuietResult): string {
+  return `Until quiet: ${q.passes} pass(es), ${q.copied} file(s) copied in all; ${q.last.interrupted ? 'interrupted' : `no change for ${formatDuration(q.quietForMs)}`}${q.lastChange ? `; last change ${q.lastChange.at}` : ''}.`
 }

@@ -3,7 +3,7 @@
  * the stand-in for the legacy SFTP box. See startSshd().
  */
 import {randomBytes} from 'node:crypto'
-import {existsSync} from 'node:fs'
+import {appendFileSync, existsSync} from 'node:fs'
 import {chmod, chown, mkdir, mkdtemp, readFile, readdir, rm, writeFile} from 'node:fs/promises'
 import {connect} from 'node:net'
 import {join} from 'node:path'
@@ -94,6 +94,11 @@ export interface SshdPeer extends SshdInfo {
 export interface StartSshdOptions {
   /** write a sample tree into each user's area (see sample-tree.ts) */
   sampleTree?: boolean
+  /**
+   * Append sshd's log (LogLevel VERBOSE) to this file, each line as rsyslog writes auth.log on Debian 12:
+   * "<ISO time> 127.0.0.1 sshd[<pid>]: <message>" (sshd -E alone writes no time).
+   */
+  logFile?: string
 }
 
 const HOST_KEY_TYPES: Array<{type: SshKeyType; file: string; algorithms: string[]}> = [
@@ -287,6 +292,15 @@ async function setUp(
     )
     await writeFile(knownHostsFile, hostKeys.map((k) => `[127.0.0.1]:${port} ${k.publicKeyLine.split(/\s+/).slice(0, 2).join(' ')}\n`).join(''), {mode: 0o644})
     const proc = startProcess('sshd', binaries.sshd, ['-f', configFile, '-D', '-e'])
+    if (options.logFile) {
+      const logFile = options.logFile
+      let partial = ''
+      proc.child.stderr?.on('data', (chunk: Buffer) => {
+        const lines = (partial + chunk.toString('utf8')).split('\n')
+        partial = lines.pop() ?? ''
+        if (lines.length) appendFileSync(logFile, lines.map((l) => `${new Date().toISOString()} 127.0.0.1 sshd[${proc.pid}]: ${l.replace(/\r$/, '')}\n`).join(''))
+      })
+    }
     owner.sshdPid = proc.pid
     await writeOwner(dir, owner)
     try {

@@ -1,4 +1,4 @@
-import {DEFAULT_RUNBOOK, parseRunbook, startIndex} from '../../src/core/runbook.js'
+import {DEFAULT_RUNBOOK, parseRunbook, softRunbook, startIndex} from '../../src/core/runbook.js'
 
 describe('runbook model', () => {
   it('parses names and options, numbers repeated steps and fills defaults', () => {
@@ -37,5 +37,17 @@ describe('runbook model', () => {
     expect(startIndex(r.runbook, new Set(r.runbook.steps.map((s) => s.id)))).toEqual({index: r.runbook.steps.length})
     expect(startIndex(r.runbook, new Set(), 'verify')).toEqual({index: 4})
     expect(startIndex(r.runbook, new Set(), 'nope')).toEqual({error: expect.stringContaining('no step "nope"')})
+  })
+})
+
+describe('the soft cutover runbook', () => {
+  it('switches before the freeze and drains the box in between; untilQuiet must be a duration', () => {
+    const parsed = parseRunbook(softRunbook('5m'))
+    expect(parsed.ok && parsed.runbook.steps.map((s) => `${s.id}:${s.type}`)).toEqual([
+      'preflight:preflight', 'confirm:confirm', 'dns-switch:dns-switch', 'smoke-test:smoke-test', 'drain:sync', 'freeze:freeze', 'sync:sync', 'verify:verify', 'report:report',
+    ])
+    expect(parsed.ok && parsed.runbook.steps.find((s) => s.id === 'drain')!.options).toEqual({untilQuiet: '5m'})
+    const bad = parseRunbook({steps: [{sync: {untilQuiet: 'soon'}}]})
+    expect(bad.ok ? [] : bad.problems).toEqual([{path: 'steps.0 (sync).untilQuiet', message: 'must be a duration such as 90s, 5m or 1h'}])
   })
 })

@@ -1,0 +1,97 @@
+/**
+ * cutover --soft against the real peers: a private OpenSSH sshd (the legacy box, logging to a file at VERBOSE) and
+ * moto (Transfer, Route 53, S3). The record is switched before the freeze; a client still writes to the legacy box
+ * and another still logs in to it while the box is drained; the file is copied, the straggler named, then the box is
+ * frozen. Stand-in, said plainly: the smoke test logs in to the sshd peer as the "new endpoint" (moto has no SFTP), so
+ * the canary user also shows up in the legacy log after the switch.
+ */
+import {HeadObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {spawn} from 'node:child_process'
+import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {tmpdir} from 'node:os'
+import {join} from 'node:path'
+
+import {SshSession} from '../../src/adapters/ssh.js'
+import {SqliteStateStore} from '../../src/adapters/state.js'
+import {TransferStore} from '../../src/adapters/transfer-store.js'
+import {createMigrationTarget, type MigrationTarget} from '../fixtures/aws-target.js'
+import {motoClientConfig} from '../peers/env.js'
+import {startSshd, type SshdPeer} from '../peers/index.js'
+import {CLI, cleanEnv, runCli} from './helpers/cli.js'
+
+let peer: SshdPeer
+let target: MigrationTarget
+let dir: string
+let env: NodeJS.ProcessEnv
+const s3 = new S3Client(motoClientConfig())
+const cli = (args: string[]) => runCli(args, {cwd: dir, env, timeoutMs: 120_000})
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'sct-soft-'))
+  const logFile = join(dir, 'sshd.log')
+  peer = await startSshd({sampleTree: true, logFile})
+  target = await createMigrationTarget()
+  env = {AWS_ACCESS_KEY_ID: target.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: target.credentials.secretAccessKey}
+  const admin = peer.users.adminUser
+  const key = peer.users.keyUser
+  const init = await cli([
+    'init', '--no-prompt',
+    '--source-host', peer.host, '--source-port', String(peer.port), '--source-username', admin.name, '--source-identity-file', admin.privateKeyPath!,
+    '--source-known-hosts-file', peer.knownHostsFile,
+    '--target-region', target.region, '--target-endpoint', target.endpoint, '--target-bucket', target.bucket,
+    '--target-transfer-server-id', target.serverId, '--target-user-role-arn', target.roleArn,
+    '--dns-hosted-zone-id', target.hostedZoneId, '--dns-record-name', target.recordName,
+    '--cutover-canary-user', key.name, '--cutover-canary-identity-file', key.privateKeyPath!,
+    '--cutover-endpoint-host', peer.host, '--cutover-endpoint-port', String(peer.port),
+    '--cutover-freeze-command', `touch ${join(peer.dir, 'frozen')}`, '--cutover-unfreeze-command', `rm -f ${join(peer.dir, 'frozen')}`,
+    '--cutover-sshd-log', logFile,
+  ])
+  expect(init.stderr).toBe('')
+  for (const step of [['inventory', '--sshd-config', peer.configFile], ['users', 'import'], ['sync'], ['verify']]) {
+    const r = await cli(step)
+    expect({step: step[0], code: r.code === 3 ? 0 : r.code}).toEqual({step: step[0], code: 0})
+  }
+  // what hostkeys import records after ImportHostKey (which moto lacks)
+  const state = new SqliteStateStore(join(dir, '.sftp-cutover', 'state.db'))
+  try {
+    peer.hostKeys.forEach((k, i) => new TransferStore(state).recordHostKey(target.serverId, {hostKeyId: `hostkey-${i}`, type: k.type, fingerprint: k.fingerprint}))
+  } finally {
+    state.close()
+  }
+}, 300_000)
+
+afterAll(async () => {
+  s3.destroy()
+  await peer?.stop()
+})
+
+it('cutover --soft switches first, drains the box until quiet (copying what still arrives, naming stragglers), then freezes', async () => {
+  const chroot = peer.users.chrootUser
+  const child = spawn(process.execPath, [CLI, 'cutover', '--soft', '--until-quiet', '4s', '--yes'], {cwd: dir, env: {...cleanEnv(), ...env}, stdio: ['ignore', 'pipe', 'pipe']})
+  let stderr = ''
+  let acted: Promise<void> | undefined
+  child.stderr.on('data', (d: Buffer) => {
+    stderr += d.toString()
+    if (!acted && /^pass 1:/m.test(stderr)) {
+      // the record is switched, the box not frozen: a client still writes there, another still logs in
+      expect(existsSync(join(peer.dir, 'frozen'))).toBe(false)
+      writeFileSync(join(peer.users.keyUser.home, 'during-drain.txt'), 'uploaded to the legacy box after the switch\n')
+      acted = SshSession.connect({host: peer.host, port: peer.port, username: chroot.name, useAgent: false, knownHostsFile: peer.knownHostsFile}, {privateKey: readFileSync(chroot.privateKeyPath!)}).then((s) => s.close())
+    }
+  })
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve))
+  await acted
+  expect({code, stderr: code ? stderr : ''}).toEqual({code: 0, stderr: ''})
+  expect(stderr).toMatch(new RegExp(`straggler: ${chroot.name} from 127\\.0\\.0\\.1 still connects to the legacy box`))
+  expect(stderr).toMatch(/pass \d+: nothing changed, quiet for \S+ of 4s; last change \S+: 1 file\(s\) copied \(\w+\/during-drain\.txt\)/)
+  expect(existsSync(join(peer.dir, 'frozen'))).toBe(true)
+  const head = await s3.send(new HeadObjectCommand({Bucket: target.bucket, Key: `home/${peer.users.keyUser.name}/during-drain.txt`}))
+  expect(head.ContentLength).toBe(Buffer.byteLength('uploaded to the legacy box after the switch\n'))
+
+  // the same soft cutover again: complete, nothing repeated; the steps in the soft order
+  const again = await cli(['cutover', '--soft', '--until-quiet', '4s', '--yes', '--json'])
+  const result = again.json<{outcome: string; steps: Array<{id: string; status: string; summary: string}>}>()
+  expect(result.outcome).toBe('unchanged')
+  expect(result.steps.map((s) => s.id)).toEqual(['preflight', 'confirm', 'dns-switch', 'smoke-test', 'drain', 'freeze', 'sync', 'verify', 'report'])
+  expect(result.steps.find((s) => s.id === 'drain')!.summary).toMatch(new RegExp(`stragglers: .*${chroot.name}@127\\.0\\.0\\.1`))
+}, 180_000)
