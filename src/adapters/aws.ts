@@ -6,7 +6,7 @@ import type {S3Client} from '@aws-sdk/client-s3'
 import {STSClient} from '@aws-sdk/client-sts'
 import {TransferClient} from '@aws-sdk/client-transfer'
 
-import {awsClientConfig, createS3Client} from './aws-s3.js'
+import {awsClientConfig, createS3Client, tagServiceErrors} from './aws-s3.js'
 
 /** Where and as whom to reach AWS (the target.* configuration). */
 export interface AwsTarget {
@@ -46,12 +46,12 @@ export function createAwsClients(target: AwsTarget, env: NodeJS.ProcessEnv = pro
   }
   return {
     s3: once('s3', () => createS3Client(target, env)),
-    transfer: once('transfer', () => new TransferClient(common)),
-    route53: once('route53', () => new Route53Client(common)),
-    ec2: once('ec2', () => new EC2Client(common)),
-    efs: once('efs', () => new EFSClient(common)),
-    sts: once('sts', () => new STSClient(common)),
-    cloudformation: once('cloudformation', () => new CloudFormationClient(common)),
+    transfer: once('transfer', () => tagServiceErrors(new TransferClient(common), 'Transfer')),
+    route53: once('route53', () => tagServiceErrors(new Route53Client(common), 'Route 53')),
+    ec2: once('ec2', () => tagServiceErrors(new EC2Client(common), 'EC2')),
+    efs: once('efs', () => tagServiceErrors(new EFSClient(common), 'EFS')),
+    sts: once('sts', () => tagServiceErrors(new STSClient(common), 'STS')),
+    cloudformation: once('cloudformation', () => tagServiceErrors(new CloudFormationClient(common), 'CloudFormation')),
     destroy: () => {
       for (const c of made.values()) c.destroy()
       made.clear()
