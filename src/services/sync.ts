@@ -252,6 +252,8 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     }
     try {
       await list(pool, roots, store, filter, opts, listConcurrency, result, deps)
+      // The listing is complete: verify accounts for every file in it, whatever the copy does next.
+      if (runId !== undefined) store.saveListing(runId)
       const expected = plan(store, config, opts, result, report, deps)
       const deletions = findDeletions(store, roots, filter, opts, result, deps)
       if (!opts.dryRun && runId !== undefined) {
