@@ -4,7 +4,7 @@ import {createS3Client} from '../adapters/aws-s3.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, usageError} from '../core/errors.js'
-import {parseByteSize} from '../core/sync-plan.js'
+import {parseByteSize, STORAGE_CLASSES} from '../core/sync-plan.js'
 import {loadConfig} from '../services/config.js'
 import {runSync, type SyncResult} from '../services/sync.js'
 import {createProgress} from '../ui/progress.js'
@@ -48,7 +48,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     bwlimit: Flags.string({summary: 'Limit reading from the source to this many bytes per second, e.g. 10M (K, M, G are powers of 1024).'}),
     'dry-run': Flags.boolean({summary: 'Show what would be copied and deleted (counts and bytes); change nothing.', default: false}),
     'storage-class': Flags.option({
-      options: ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const,
+      options: STORAGE_CLASSES,
       default: 'STANDARD' as const,
       summary: 'S3 storage class of the objects (classes Transfer Family can read directly).',
     })(),

@@ -14,6 +14,7 @@ import {ExitCode, usageError} from '../core/errors.js'
 import {homeKeyPrefix} from '../core/key-mapping.js'
 import {findRecordSets} from '../adapters/route53.js'
 import type {RunbookStep} from '../core/runbook.js'
+import type {CarriedSyncOptions} from '../core/sync-plan.js'
 import type {Prompter} from '../ui/prompter.js'
 import {switchRecord} from './dns.js'
 import {runDoctor} from './doctor.js'
@@ -31,7 +32,8 @@ export interface PreflightCheck {
 export interface MigrationParts {
   /** Files not yet synced (and files that failed), without copying: the preflight's "nothing left to sync" */
   pendingSync(): Promise<{pending: number; failed: number; detail: string}>
-  finalSync(dryRun: boolean): Promise<StepOutcome>
+  /** The final delta with the last complete sync's options, each replaced by the step's where it gives one */
+  finalSync(override: Partial<CarriedSyncOptions>, dryRun: boolean): Promise<StepOutcome>
   verify(opts: {efs: boolean; sourceHash: boolean}, dryRun: boolean): Promise<StepOutcome>
   /** Users and keys still to import, host keys not imported */
   identityChecks(): Promise<PreflightCheck[]>
@@ -177,7 +179,7 @@ export function cutoverHandlers(deps: StepDeps): StepHandlers {
     preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
     confirm: (step, {dryRun}) => confirmStep(step, deps, dryRun),
     freeze: (step, {dryRun}) => freezeStep(step, deps, dryRun),
-    sync: (_step, {dryRun}) => deps.parts.finalSync(dryRun),
+    sync: (step, {dryRun}) => deps.parts.finalSync(step.options as Partial<CarriedSyncOptions>, dryRun),
     verify: (step, {dryRun}) => deps.parts.verify({efs: Boolean(step.options.efs), sourceHash: Boolean(step.options.sourceHash)}, dryRun),
     'dns-switch': async (step, {dryRun}) => {
       const r = await switchRecord(deps, {dryRun, timeoutSeconds: Number(step.options.timeoutSeconds)})

@@ -1,5 +1,6 @@
 import type {AwsClients} from '../adapters/aws.js'
 import {InventoryStore} from '../adapters/inventory-store.js'
+import {ManifestStore} from '../adapters/manifest-store.js'
 import type {AskSecret} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {TransferStore} from '../adapters/transfer-store.js'
@@ -7,6 +8,7 @@ import {S3HomeFolders, SdkTransfer} from '../adapters/transfer-users.js'
 import type {Config} from '../core/config.js'
 import {ExitCode} from '../core/errors.js'
 import {TRANSFER_KEY_TYPES} from '../core/findings.js'
+import {type CarriedSyncOptions, carriedSyncOptions, describeSyncOptions} from '../core/sync-plan.js'
 import type {ProjectPaths} from '../base-command.js'
 import type {MigrationParts, PreflightCheck} from './cutover-steps.js'
 import {writeMigrationReport} from './report.js'
@@ -26,8 +28,18 @@ export interface PartsDeps {
   paths: ProjectPaths
 }
 
-/** The final delta uses sync's defaults: the same options as the runs before it. */
-const FINAL_SYNC: Omit<SyncOptions, 'dryRun'> = {transfers: 16, connections: 4, symlinks: 'skip', checksum: false, sourceHash: false, delete: false, maxDelete: 100, include: [], exclude: []}
+/**
+ * The final delta's options: what is copied and how (include, exclude, symlinks, storage class, bandwidth,
+ * concurrency) as the last complete sync ran, each replaced by the runbook step's value where it gives one.
+ * Re-hashing (--checksum, --source-hash) and --delete are one-off actions, not carried over.
+ */
+function finalSyncOptions(state: SqliteStateStore, override: Partial<CarriedSyncOptions> = {}): {options: Omit<SyncOptions, 'dryRun'>; carried: CarriedSyncOptions; from: string} {
+  const last = new ManifestStore(state).lastCompleteRun()
+  const carried = carriedSyncOptions(last?.options, override)
+  const given = Object.keys(override).filter((k) => override[k as keyof CarriedSyncOptions] !== undefined)
+  const from = `${last ? `the options of sync run ${last.id}` : 'sync\'s defaults (no complete sync is recorded)'}${given.length ? `, with the runbook's ${given.join(', ')}` : ''}`
+  return {options: {...carried, checksum: false, sourceHash: false, delete: false, maxDelete: 100}, carried, from}
+}
 
 async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
   const serverId = deps.config.target.transferServerId
@@ -69,12 +81,13 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
   const syncDeps = {state: deps.state, aws: deps.aws, env: deps.env, askSecret: deps.askSecret, log: deps.log}
   return {
     async pendingSync() {
-      const r = await runSync(deps.config, {...FINAL_SYNC, dryRun: true}, syncDeps)
+      const r = await runSync(deps.config, {...finalSyncOptions(deps.state).options, dryRun: true}, syncDeps)
       return {pending: r.counts.toCopy, failed: r.counts.failed, detail: r.counts.toCopy === 0 ? `${r.counts.unchanged} file(s) in sync` : `${r.counts.toCopy} file(s) not yet synced: run sftp-cutover sync`}
     },
-    async finalSync(dryRun) {
-      const r = await runSync(deps.config, {...FINAL_SYNC, dryRun}, syncDeps)
-      const summary = `${dryRun ? 'would copy' : 'copied'} ${r.counts.toCopy} file(s), ${r.bytes.toCopy} bytes; ${r.counts.unchanged} unchanged`
+    async finalSync(override, dryRun) {
+      const {options, carried, from} = finalSyncOptions(deps.state, override)
+      const r = await runSync(deps.config, {...options, dryRun}, syncDeps)
+      const summary = `${dryRun ? 'would copy' : 'copied'} ${r.counts.toCopy} file(s), ${r.bytes.toCopy} bytes; ${r.counts.unchanged} unchanged; options (${from}): ${describeSyncOptions(carried)}`
       if (!dryRun && (r.counts.failed > 0 || r.counts.changedDuringRead > 0 || r.interrupted)) {
         throw new StepFailure(`the final sync left ${r.counts.failed} failed and ${r.counts.changedDuringRead} changed-during-read file(s)${r.interrupted ? ' (interrupted)' : ''}`, {
           exitCode: ExitCode.problems,
@@ -99,7 +112,7 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
           suggestions: ['Run sftp-cutover sync again, then sftp-cutover verify; the DNS record was not switched.'],
         })
       }
-      return {summary: `${r.checked} file(s) verified, no mismatch`, details: r.counts}
+      return {summary: `${r.files.verified} of ${r.files.total} source files verified, no mismatch`, details: r.counts}
     },
     identityChecks: () => identityChecks(deps),
     lastVerify() {
