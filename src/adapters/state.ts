@@ -254,6 +254,14 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       CREATE INDEX sync_problems_file ON sync_problems (run_id, owner, path);
     `,
   },
+  {
+    version: 8,
+    name: 'inventory: runs whose account reading was incomplete',
+    sql: `
+      -- JSON array of the readings that failed (sshd config, sshd -T, passwd, key files); NULL when complete.
+      ALTER TABLE inventory_runs ADD COLUMN accounts_incomplete TEXT;
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -37,6 +37,8 @@ export interface MigrationParts {
   verify(opts: {efs: boolean; sourceHash: boolean}, dryRun: boolean): Promise<StepOutcome>
   /** Users and keys still to import, host keys not imported */
   identityChecks(): Promise<PreflightCheck[]>
+  /** The last inventory read every account (else nothing may act on it) */
+  accountsCheck(): PreflightCheck
   /** The last verify had no mismatch */
   lastVerify(): PreflightCheck
   writeReport(dryRun: boolean): Promise<StepOutcome>
@@ -82,7 +84,7 @@ export async function runOnSource(deps: Pick<StepDeps, 'config' | 'env' | 'askSe
 
 async function preflight(step: RunbookStep, deps: StepDeps): Promise<StepOutcome> {
   const skip = new Set(step.options.skip as string[])
-  const checks: PreflightCheck[] = []
+  const checks: PreflightCheck[] = [deps.parts.accountsCheck()]
   if (!skip.has('doctor')) {
     const doctor = await runDoctor(deps.config, {aws: deps.aws, env: deps.env, askSecret: deps.askSecret})
     const failed = doctor.checks.filter((c) => c.status === 'fail')
@@ -176,7 +178,7 @@ async function smokeTest(deps: StepDeps, dryRun: boolean): Promise<StepOutcome> 
 /** The handlers of every step type, bound to this project. */
 export function cutoverHandlers(deps: StepDeps): StepHandlers {
   return {
-    preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
+    preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: accounts fully read, doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
     confirm: (step, {dryRun}) => confirmStep(step, deps, dryRun),
     freeze: (step, {dryRun}) => freezeStep(step, deps, dryRun),
     sync: (step, {dryRun}) => deps.parts.finalSync(step.options as Partial<CarriedSyncOptions>, dryRun),

@@ -7,10 +7,12 @@ import {TransferStore} from '../adapters/transfer-store.js'
 import {S3HomeFolders, SdkTransfer} from '../adapters/transfer-users.js'
 import type {Config} from '../core/config.js'
 import {ExitCode} from '../core/errors.js'
+import {completeReadingFix} from '../core/account-reading.js'
 import {TRANSFER_KEY_TYPES} from '../core/findings.js'
 import {type CarriedSyncOptions, carriedSyncOptions, describeSyncOptions} from '../core/sync-plan.js'
 import type {ProjectPaths} from '../base-command.js'
 import type {MigrationParts, PreflightCheck} from './cutover-steps.js'
+import {incompleteAccounts} from './inventory-guard.js'
 import {writeMigrationReport} from './report.js'
 import {StepFailure} from './runbook.js'
 import {runSync, type SyncOptions} from './sync.js'
@@ -76,6 +78,19 @@ async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
   return [users, hostKeys]
 }
 
+/** The cutover acts on the inventory: it must have read every account (not skippable). */
+function accountsCheck(deps: PartsDeps): PreflightCheck {
+  const incomplete = incompleteAccounts(deps.state)
+  return {
+    id: 'inventory',
+    name: 'accounts fully read',
+    ok: !incomplete,
+    detail: incomplete
+      ? `the last inventory (run ${incomplete.runId}) read the accounts only in part: ${incomplete.readings.join('; ')}. ${completeReadingFix(deps.config.source.port)}`
+      : 'the last inventory read every account',
+  }
+}
+
 /** The cutover steps' view of sync, verify, users and the report, bound to this project. */
 export function migrationParts(deps: PartsDeps): MigrationParts {
   const syncDeps = {state: deps.state, aws: deps.aws, env: deps.env, askSecret: deps.askSecret, log: deps.log}
@@ -115,6 +130,7 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
       return {summary: `${r.files.verified} of ${r.files.total} source files verified, no mismatch`, details: r.counts}
     },
     identityChecks: () => identityChecks(deps),
+    accountsCheck: () => accountsCheck(deps),
     lastVerify() {
       const last = lastVerifyResult(deps.state)
       if (!last) return {id: 'verify', name: 'last verify clean', ok: false, detail: 'no verify has run: run sftp-cutover verify'}

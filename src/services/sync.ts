@@ -24,6 +24,7 @@ import {pathFilter, type PathFilter} from '../core/globs.js'
 import type {FileEntry} from '../core/inventory-model.js'
 import {homeKeyPrefix, homesKeyBase} from '../core/key-mapping.js'
 import {isWithin, type ManifestEntry, planEntry, PROBLEM_KINDS, type ProblemKind} from '../core/sync-plan.js'
+import {refuseOnIncompleteAccounts} from './inventory-guard.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ManifestRow, type TransferDeps, transferFile} from './sync-transfer.js'
 import {walkRoots} from './walk.js'
@@ -207,6 +208,8 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   try {
     const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
     deps.log('sync.start', {roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})), dryRun: opts.dryRun})
+    // The homes come from the inventory: when it read the accounts only in part, they may be the wrong ones.
+    if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source.port)
     await target.checkBucket()
     if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
