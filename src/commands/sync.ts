@@ -45,6 +45,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     'max-delete': Flags.integer({summary: 'With --delete, refuse to delete anything when more objects than this would go.', default: 100, min: 0}),
     include: Flags.string({summary: 'Only copy paths matching this glob (relative to the user\'s home; repeatable), e.g. "reports/**".', multiple: true}),
     exclude: Flags.string({summary: 'Do not copy paths matching this glob (repeatable), e.g. "**/*.tmp".', multiple: true}),
+    'include-ssh-dirs': Flags.boolean({summary: 'Also copy the homes\' .ssh directories (left out by default: the legacy login\'s keys; Transfer keys come from users import).', default: false}),
     bwlimit: Flags.string({summary: 'Limit reading from the source to this many bytes per second, e.g. 10M (K, M, G are powers of 1024).'}),
     'dry-run': Flags.boolean({summary: 'Show what would be copied and deleted (counts and bytes); change nothing.', default: false}),
     'storage-class': Flags.option({
@@ -77,6 +78,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
           maxDelete: this.flags['max-delete'],
           include: this.flags.include ?? [],
           exclude: this.flags.exclude ?? [],
+          sshDirs: this.flags['include-ssh-dirs'],
           bwlimit,
           dryRun: this.flags['dry-run'],
           storageClass: this.flags['storage-class'],

@@ -41,6 +41,7 @@ export const STEP_OPTIONS = {
         })
         .optional(),
       storageClass: z.enum(STORAGE_CLASSES).optional(),
+      sshDirs: z.boolean().optional(),
     })
     .strict(),
   verify: z.object({efs: z.boolean().default(true), sourceHash: z.boolean().default(false)}).strict(),

@@ -83,6 +83,8 @@ export type ProblemKind =
   | 'special'
   | 'delete-refused'
   | 'source-hash-mismatch'
+  /** a home's .ssh directory, left out by default */
+  | 'ssh-dir'
 
 /** Kinds that mean data was not migrated and the operator must act (the run exits 3). */
 export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set([
@@ -185,9 +187,11 @@ export interface CarriedSyncOptions {
   /** bytes per second */
   bwlimit?: number
   storageClass: SyncStorageClass
+  /** --include-ssh-dirs */
+  sshDirs: boolean
 }
 
-export const SYNC_DEFAULTS: CarriedSyncOptions = {transfers: 16, connections: 4, symlinks: 'skip', include: [], exclude: [], storageClass: 'STANDARD'}
+export const SYNC_DEFAULTS: CarriedSyncOptions = {transfers: 16, connections: 4, symlinks: 'skip', include: [], exclude: [], storageClass: 'STANDARD', sshDirs: false}
 
 /**
  * The options of the final delta: those the last complete sync ran with (as stored with the run), each replaced by
@@ -205,6 +209,7 @@ export function carriedSyncOptions(stored: Record<string, unknown> | undefined, 
     exclude: strings(s.exclude),
     bwlimit: positive(s.bwlimit),
     storageClass: (STORAGE_CLASSES as readonly unknown[]).includes(s.storageClass) ? (s.storageClass as SyncStorageClass) : undefined,
+    sshDirs: typeof s.sshDirs === 'boolean' ? s.sshDirs : undefined,
   }
   const out: CarriedSyncOptions = {...SYNC_DEFAULTS}
   for (const source of [fromRun, override]) {
@@ -222,6 +227,7 @@ export function describeSyncOptions(o: CarriedSyncOptions): string {
     `--symlinks ${o.symlinks}`,
     `--storage-class ${o.storageClass}`,
     ...(o.bwlimit ? [`--bwlimit ${o.bwlimit}`] : []),
+    ...(o.sshDirs ? ['--include-ssh-dirs'] : []),
     ...o.include.map((g) => `--include ${quote(g)}`),
     ...o.exclude.map((g) => `--exclude ${quote(g)}`),
   ].join(' ')

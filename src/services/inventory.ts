@@ -14,6 +14,7 @@ import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbe
 import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
+import {permissionFindings} from '../core/permission-findings.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
 import {parseUsersCsv} from '../core/users-csv.js'
 import {walkRoots, type WalkRoot} from './walk.js'
@@ -307,6 +308,18 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
       }
     }
   }
+  // Directories the group may list and enter (g+rx): an owner-only file in one is a finding. Roots are stat'ed.
+  const dirKey = (owner: string, path: Buffer) => `${owner}\0${path.toString('latin1')}`
+  const groupShared = new Set<string>()
+  const isShared = (mode: number) => (mode & 0o050) === 0o050
+  for (const r of roots) {
+    const st = await pool.withSftp((s) => s.stat(r.path)).catch(() => undefined)
+    if (st && isShared(st.mode)) groupShared.add(dirKey(r.owner, Buffer.alloc(0)))
+  }
+  const parentOf = (path: Buffer) => {
+    const slash = path.lastIndexOf(0x2f)
+    return slash < 0 ? Buffer.alloc(0) : path.subarray(0, slash)
+  }
   store.beginWrites()
   try {
     await walkRoots(
@@ -315,7 +328,11 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
       {
         entries: (batch) => {
           const findings: Finding[] = []
-          for (const e of batch) take(fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}), e, findings)
+          for (const e of batch) {
+            take(fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}), e, findings)
+            findings.push(...permissionFindings(e, {groupShared: groupShared.has(dirKey(e.owner, parentOf(e.path))), links: e.links}))
+            if (e.type === 'dir' && isShared(e.mode)) groupShared.add(dirKey(e.owner, e.path))
+          }
           store.addFiles(runId, batch)
           if (findings.length > 0) store.addFindings(runId, findings)
         },

@@ -256,7 +256,10 @@ export function expectedObjects(roots: Array<{owner: string; root: string}>, pre
         const childRel = rel.length ? Buffer.concat([rel, Buffer.from('/'), name]) : name
         const childAbs = Buffer.concat([abs, Buffer.from('/'), name])
         const st = lstatSync(childAbs)
-        if (st.isDirectory()) walk(childRel)
+        // sync leaves each home's .ssh directory out unless --include-ssh-dirs
+        if (st.isDirectory()) {
+          if (rel.length > 0 || name.toString('latin1') !== '.ssh') walk(childRel)
+        }
         else if (st.isFile() && st.size <= S3_MAX_OBJECT) {
           const key = objectKeyFor(prefix, owner, childRel)
           if (key.ok) out.set(key.key, sha256(readFileSync(childAbs)))

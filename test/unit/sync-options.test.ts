@@ -5,7 +5,7 @@ describe('the final delta\'s options', () => {
   const stored = {transfers: 3, connections: 2, symlinks: 'follow', include: ['reports/**'], exclude: ['**/*.tmp'], bwlimit: 1048576, storageClass: 'STANDARD_IA', checksum: true, delete: true, dryRun: false}
 
   it('are the last complete sync\'s (what is copied and how; not its one-off --checksum or --delete)', () => {
-    expect(carriedSyncOptions(stored)).toEqual({transfers: 3, connections: 2, symlinks: 'follow', include: ['reports/**'], exclude: ['**/*.tmp'], bwlimit: 1048576, storageClass: 'STANDARD_IA'})
+    expect(carriedSyncOptions(stored)).toEqual({transfers: 3, connections: 2, symlinks: 'follow', include: ['reports/**'], exclude: ['**/*.tmp'], bwlimit: 1048576, storageClass: 'STANDARD_IA', sshDirs: false})
   })
 
   it('are sync\'s defaults when no complete sync is recorded, or where a stored value is unusable', () => {
