@@ -4,6 +4,7 @@ import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {createLogger, type Logger} from './adapters/logger.js'
 import {SqliteStateStore} from './adapters/state.js'
+import {awsErrorLine, isAwsServiceError} from './core/aws-errors.js'
 import {CliError, ExitCode, errorMessage, usageError} from './core/errors.js'
 import {type Prompter, terminalPrompter} from './ui/prompter.js'
 
@@ -35,6 +36,8 @@ function toCliError(err: Error & {oclif?: {exit?: number}}, commandId: string): 
   if (err.oclif?.exit === 2 || /Missing required flag|Unexpected argument|Nonexistent flag|Expected --|Parsing --/.test(err.message)) {
     return usageError(err.message.split('\nSee more help')[0], [`Run sftp-cutover ${commandId} --help for the flags.`])
   }
+  // An AWS answer nobody handled: one line (service, status, code, what to do), whatever its body was.
+  if (isAwsServiceError(err)) return new CliError(awsErrorLine(err), {code: 'AWS_ERROR', suggestions: ['The log file in .sftp-cutover/ has the details.']})
   return new CliError(errorMessage(err), {code: 'UNEXPECTED', suggestions: ['Run again with --verbose; the log file in .sftp-cutover/ has the details.']})
 }
 

@@ -21,9 +21,28 @@ export function awsClientConfig(target: AwsTarget) {
   }
 }
 
+/**
+ * Marks every error a client's requests end with by the service (`$service`), so that an error the SDK could not
+ * parse (an HTML page from a proxy) still says which service failed.
+ */
+export function tagServiceErrors<C extends {middlewareStack: {add: (...args: never[]) => void}}>(client: C, service: string): C {
+  ;(client.middlewareStack as unknown as {add: (mw: unknown, opts: unknown) => void}).add(
+    (next: (args: unknown) => Promise<unknown>) => async (args: unknown) => {
+      try {
+        return await next(args)
+      } catch (err) {
+        if (typeof err === 'object' && err !== null && !('$service' in err)) Object.assign(err, {$service: service})
+        throw err
+      }
+    },
+    {step: 'initialize', name: 'sftpCutoverServiceTag'},
+  )
+  return client
+}
+
 /** S3 uses path-style addressing whenever its endpoint is overridden, as S3-compatible stores need. */
 export function createS3Client(target: AwsTarget, env: NodeJS.ProcessEnv = process.env): S3Client {
   const s3Endpoint = target.s3Endpoint ?? target.endpoint
   const forcePathStyle = Boolean(s3Endpoint || env.AWS_ENDPOINT_URL || env.AWS_ENDPOINT_URL_S3)
-  return new (require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')).S3Client({...awsClientConfig(target), ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle})
+  return tagServiceErrors(new (require('@aws-sdk/client-s3') as typeof import('@aws-sdk/client-s3')).S3Client({...awsClientConfig(target), ...(s3Endpoint ? {endpoint: s3Endpoint} : {}), forcePathStyle}), 'S3')
 }

@@ -7,7 +7,7 @@ import type {S3Client} from '@aws-sdk/client-s3'
 import type {STSClient} from '@aws-sdk/client-sts'
 import type {TransferClient} from '@aws-sdk/client-transfer'
 
-import {awsClientConfig, createS3Client} from './aws-s3.js'
+import {awsClientConfig, createS3Client, tagServiceErrors} from './aws-s3.js'
 
 // Each service's SDK package is loaded when its client is first made, not when a command starts: together they take
 // most of a second to load, and a command uses two or three of them. (Node loads the SDK's CommonJS build for
@@ -52,12 +52,12 @@ export function createAwsClients(target: AwsTarget, env: NodeJS.ProcessEnv = pro
   }
   return {
     s3: once('s3', () => createS3Client(target, env)),
-    transfer: once('transfer', () => new (require('@aws-sdk/client-transfer') as typeof import('@aws-sdk/client-transfer')).TransferClient(common)),
-    route53: once('route53', () => new (require('@aws-sdk/client-route-53') as typeof import('@aws-sdk/client-route-53')).Route53Client(common)),
-    ec2: once('ec2', () => new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(common)),
-    efs: once('efs', () => new (require('@aws-sdk/client-efs') as typeof import('@aws-sdk/client-efs')).EFSClient(common)),
-    sts: once('sts', () => new (require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts')).STSClient(common)),
-    cloudformation: once('cloudformation', () => new (require('@aws-sdk/client-cloudformation') as typeof import('@aws-sdk/client-cloudformation')).CloudFormationClient(common)),
+    transfer: once('transfer', () => tagServiceErrors(new (require('@aws-sdk/client-transfer') as typeof import('@aws-sdk/client-transfer')).TransferClient(common), 'Transfer')),
+    route53: once('route53', () => tagServiceErrors(new (require('@aws-sdk/client-route-53') as typeof import('@aws-sdk/client-route-53')).Route53Client(common), 'Route 53')),
+    ec2: once('ec2', () => tagServiceErrors(new (require('@aws-sdk/client-ec2') as typeof import('@aws-sdk/client-ec2')).EC2Client(common), 'EC2')),
+    efs: once('efs', () => tagServiceErrors(new (require('@aws-sdk/client-efs') as typeof import('@aws-sdk/client-efs')).EFSClient(common), 'EFS')),
+    sts: once('sts', () => tagServiceErrors(new (require('@aws-sdk/client-sts') as typeof import('@aws-sdk/client-sts')).STSClient(common), 'STS')),
+    cloudformation: once('cloudformation', () => tagServiceErrors(new (require('@aws-sdk/client-cloudformation') as typeof import('@aws-sdk/client-cloudformation')).CloudFormationClient(common), 'CloudFormation')),
     destroy: () => {
       for (const c of made.values()) c.destroy()
       made.clear()

@@ -9,6 +9,8 @@ export interface InventoryRun {
   finishedAt?: string
   status: 'running' | 'complete' | 'failed'
   accountsSource?: string
+  /** The readings that failed when accounts were read (set: accounts or keys may be missing from this run) */
+  accountsIncomplete?: string[]
   host: string
   summary?: InventorySummary
 }
@@ -129,6 +131,11 @@ export class InventoryStore {
     this.db.prepare('DELETE FROM inventory_runs WHERE id NOT IN (?, ?)').run(runId, previous?.id ?? runId)
   }
 
+  /** Records that the run read accounts only in part, and which readings failed. */
+  setAccountsIncomplete(runId: number, readings: string[]): void {
+    this.db.prepare('UPDATE inventory_runs SET accounts_incomplete = ? WHERE id = ?').run(readings.length ? JSON.stringify(readings) : null, runId)
+  }
+
   latestCompleteRun(): InventoryRun | undefined {
     return this.toRun(this.db.prepare(`SELECT * FROM inventory_runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1`).get())
   }
@@ -139,13 +146,23 @@ export class InventoryStore {
 
   private toRun(row: unknown): InventoryRun | undefined {
     if (!row) return undefined
-    const r = row as {id: number; started_at: string; finished_at: string | null; status: InventoryRun['status']; accounts_source: string | null; host: string; summary_json: string | null}
+    const r = row as {
+      id: number
+      started_at: string
+      finished_at: string | null
+      status: InventoryRun['status']
+      accounts_source: string | null
+      accounts_incomplete: string | null
+      host: string
+      summary_json: string | null
+    }
     return {
       id: r.id,
       startedAt: r.started_at,
       finishedAt: r.finished_at ?? undefined,
       status: r.status,
       accountsSource: r.accounts_source ?? undefined,
+      ...(r.accounts_incomplete ? {accountsIncomplete: JSON.parse(r.accounts_incomplete) as string[]} : {}),
       host: r.host,
       summary: r.summary_json ? (JSON.parse(r.summary_json) as InventorySummary) : undefined,
     }

@@ -54,6 +54,19 @@ export interface Problem {
   reason: string
 }
 
+/** One entry of the saved listing, with what the manifest holds for it and the listing run's problem for it. */
+export interface ListedEntry {
+  owner: string
+  path: Buffer
+  type: FileType
+  size: number
+  mtime: number
+  /** Why a directory could not be listed */
+  error?: string
+  manifest?: ManifestEntry
+  problem?: {kind: string; reason: string}
+}
+
 type ManifestRow = {
   owner: string
   path: Buffer
@@ -206,8 +219,77 @@ export class ManifestStore {
     return r && {startedAt: r.started_at, status: r.status, options: JSON.parse(r.options_json ?? '{}') as Record<string, unknown>}
   }
 
+  /** The options the newest complete run used (what the cutover's final delta carries over). */
+  lastCompleteRun(): {id: number; options: Record<string, unknown>} | undefined {
+    const r = this.db.prepare(`SELECT id, options_json FROM sync_runs WHERE status = 'complete' ORDER BY id DESC LIMIT 1`).get() as {id: number; options_json: string | null} | undefined
+    return r && {id: r.id, options: JSON.parse(r.options_json ?? '{}') as Record<string, unknown>}
+  }
+
   finishRun(id: number, status: SyncRun['status'], summary: unknown): void {
     this.db.prepare('UPDATE sync_runs SET status = ?, finished_at = ?, summary_json = ? WHERE id = ?').run(status, new Date().toISOString(), JSON.stringify(summary), id)
+  }
+
+  // The last complete listing (what verify accounts for)
+
+  /**
+   * Keeps this run's listing once it is complete: its regular files (after --include/--exclude, symbolic links
+   * followed) and the directories that could not be listed. Replaces the previous run's in one transaction.
+   */
+  saveListing(runId: number): void {
+    this.db.transaction(() => {
+      this.db.exec('DELETE FROM sync_listing')
+      this.db
+        .prepare(
+          `INSERT INTO sync_listing (owner, path, type, size, mtime, error)
+           SELECT owner, path, type, size, mtime, error FROM temp.sync_scan WHERE (type = 'file' AND error IS NULL) OR (type = 'dir' AND error IS NOT NULL)`,
+        )
+        .run()
+      this.db.prepare('UPDATE sync_runs SET listed_at = ? WHERE id = ?').run(new Date().toISOString(), runId)
+    })()
+  }
+
+  /** The run whose listing sync_listing holds: its id, when it listed, its status and options. */
+  listingRun(): {id: number; listedAt: string; status: SyncRun['status']; options: Record<string, unknown>} | undefined {
+    const r = this.db.prepare('SELECT id, listed_at, status, options_json FROM sync_runs WHERE listed_at IS NOT NULL ORDER BY id DESC LIMIT 1').get() as
+      | {id: number; listed_at: string; status: SyncRun['status']; options_json: string | null}
+      | undefined
+    return r && {id: r.id, listedAt: r.listed_at, status: r.status, options: JSON.parse(r.options_json ?? '{}') as Record<string, unknown>}
+  }
+
+  /** Files of the listing in sync_listing. */
+  listingCount(): number {
+    return (this.db.prepare(`SELECT COUNT(*) AS n FROM sync_listing WHERE type = 'file'`).get() as {n: number}).n
+  }
+
+  /**
+   * Every entry of the saved listing with its manifest row (if any) and the problem the listing run recorded for it
+   * (if any), in (owner, path) pages.
+   */
+  *listing(runId: number): IterableIterator<ListedEntry> {
+    const page = this.db.prepare(
+      `SELECT l.owner, l.path, l.type, l.size, l.mtime, l.error,
+              (SELECT p.kind || char(0) || p.reason FROM sync_problems p WHERE p.run_id = ? AND p.owner = l.owner AND p.path = l.path LIMIT 1) AS problem
+       FROM sync_listing l WHERE (l.owner, l.path) > (?, ?) ORDER BY l.owner, l.path LIMIT ${PAGE}`,
+    )
+    let after: [string, Buffer] = ['', Buffer.alloc(0)]
+    for (;;) {
+      const rows = page.all(runId, ...after) as Array<{owner: string; path: Buffer; type: FileType; size: number; mtime: number; error: string | null; problem: string | null}>
+      for (const r of rows) {
+        const [kind, reason] = r.problem === null ? [] : r.problem.split('\0')
+        yield {
+          owner: r.owner,
+          path: r.path,
+          type: r.type,
+          size: r.size,
+          mtime: r.mtime,
+          ...(r.error === null ? {} : {error: r.error}),
+          manifest: this.get(r.owner, r.path),
+          ...(kind === undefined ? {} : {problem: {kind, reason}}),
+        }
+      }
+      if (rows.length < PAGE) return
+      after = [rows[rows.length - 1].owner, rows[rows.length - 1].path]
+    }
   }
 
   // The listing of this run (TEMP)

@@ -4,6 +4,7 @@ import {
   CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
+  GetBucketEncryptionCommand,
   GetObjectCommand,
   HeadBucketCommand,
   HeadObjectCommand,
@@ -19,11 +20,13 @@ import {Agent as HttpAgent, request as httpRequest, type IncomingMessage} from '
 import {Agent as HttpsAgent, request as httpsRequest} from 'node:https'
 import type {Readable} from 'node:stream'
 
+import {awsErrorLine} from '../core/aws-errors.js'
+import type {Encryption} from '../core/encryption.js'
 import {CliError} from '../core/errors.js'
 
 /** How objects are written: server-side encryption from the configuration and the storage class. */
 export interface WriteSettings {
-  /** SSE-KMS with this key when set, SSE-S3 (AES256) otherwise. */
+  /** SSE-KMS with this key when set; otherwise no encryption header, so the bucket's default encryption applies. */
   kmsKeyId?: string
   storageClass?: StorageClass
 }
@@ -46,6 +49,8 @@ export interface ObjectHead {
   checksumType?: string
   metadata: Record<string, string>
   etag?: string
+  /** The server-side encryption S3 reports for the object */
+  encryption: Encryption
 }
 
 export interface CompletedPart {
@@ -75,6 +80,8 @@ export interface ObjectTarget {
   abortMultipart(key: string, uploadId: string): Promise<void>
   listMultipartUploads(prefix: string): AsyncIterable<{key: string; uploadId: string}>
   head(key: string): Promise<ObjectHead | undefined>
+  /** The bucket's default encryption; `none` when it has none configured. Throws what S3 answered otherwise. */
+  defaultEncryption(): Promise<Encryption | 'none'>
   read(key: string): Promise<Readable>
   /** Deletes up to 1,000 keys per request; returns the keys S3 refused, with its reason. */
   deleteObjects(keys: string[]): Promise<Array<{key: string; reason: string}>>
@@ -99,11 +106,9 @@ export function urlDecodeKey(encoded: string): string {
   return decodeURIComponent(encoded.replace(/\+/g, ' '))
 }
 
-/** A short reason for reports: the S3 error name and status, never request details. */
+/** A short reason for reports, one line: S3, the status, the error code, the message and what to do; never request details. */
 export function s3Reason(err: unknown): string {
-  const e = err as S3Error
-  const code = status(err)
-  return `${e.name ?? 'Error'}${code ? ` (HTTP ${code})` : ''}: ${e.message ?? String(err)}`
+  return awsErrorLine(err, 'S3')
 }
 
 // The CRC-32 header already protects the body end to end; hashing it again for the SigV4 payload signature (what
@@ -185,7 +190,8 @@ class DirectRequests {
     const metadata: Record<string, string> = {}
     for (const [name, value] of Object.entries(h)) if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice(11)] = value
     const one = (name: string) => (typeof h[name] === 'string' ? (h[name] as string) : undefined)
-    return {size: Number(h['content-length'] ?? -1), crc32: one('x-amz-checksum-crc32'), checksumType: one('x-amz-checksum-type'), metadata, etag: one('etag')}
+    const encryption = {algorithm: one('x-amz-server-side-encryption'), kmsKeyId: one('x-amz-server-side-encryption-aws-kms-key-id')}
+    return {size: Number(h['content-length'] ?? -1), crc32: one('x-amz-checksum-crc32'), checksumType: one('x-amz-checksum-type'), metadata, etag: one('etag'), encryption}
   }
 
   /** GetObject as a stream of the body: bounded memory for any size (verify --deep hashes it as it arrives). */
@@ -264,7 +270,8 @@ export class S3ObjectTarget implements ObjectTarget {
 
   private get encryption() {
     const sc = this.settings.storageClass && this.settings.storageClass !== 'STANDARD' ? {StorageClass: this.settings.storageClass} : {}
-    return this.settings.kmsKeyId ? {ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.settings.kmsKeyId, ...sc} : {ServerSideEncryption: 'AES256' as const, ...sc}
+    // Without a key, no header: a header would override the bucket's default (SSE-KMS in the reference architecture).
+    return this.settings.kmsKeyId ? {ServerSideEncryption: 'aws:kms' as const, SSEKMSKeyId: this.settings.kmsKeyId, ...sc} : sc
   }
 
   /** Checks the bucket answers, and learns from that request where (and how signed) its objects are written. */
@@ -299,8 +306,8 @@ export class S3ObjectTarget implements ObjectTarget {
   async put(key: string, body: Buffer, crc: string, metadata: Record<string, string>): Promise<WriteResult> {
     if (this.direct) {
       const {kmsKeyId, storageClass} = this.settings
-      const headers: Record<string, string> = {'x-amz-checksum-crc32': crc, 'x-amz-sdk-checksum-algorithm': 'CRC32', 'x-amz-server-side-encryption': kmsKeyId ? 'aws:kms' : 'AES256'}
-      if (kmsKeyId) headers['x-amz-server-side-encryption-aws-kms-key-id'] = kmsKeyId
+      const headers: Record<string, string> = {'x-amz-checksum-crc32': crc, 'x-amz-sdk-checksum-algorithm': 'CRC32'}
+      if (kmsKeyId) Object.assign(headers, {'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': kmsKeyId})
       if (storageClass && storageClass !== 'STANDARD') headers['x-amz-storage-class'] = storageClass
       for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v
       return this.direct.put(key, body, headers)
@@ -418,9 +425,21 @@ export class S3ObjectTarget implements ObjectTarget {
     if (this.direct) return this.direct.head(key)
     try {
       const out = await this.s3.send(new HeadObjectCommand({Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED'}))
-      return {size: out.ContentLength ?? -1, crc32: out.ChecksumCRC32, checksumType: out.ChecksumType, metadata: out.Metadata ?? {}, etag: out.ETag}
+      const encryption = {algorithm: out.ServerSideEncryption, kmsKeyId: out.SSEKMSKeyId}
+      return {size: out.ContentLength ?? -1, crc32: out.ChecksumCRC32, checksumType: out.ChecksumType, metadata: out.Metadata ?? {}, etag: out.ETag, encryption}
     } catch (err) {
       if ((err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchKey' || status(err) === 404) return undefined
+      throw err
+    }
+  }
+
+  async defaultEncryption(): Promise<Encryption | 'none'> {
+    try {
+      const out = await this.s3.send(new GetBucketEncryptionCommand({Bucket: this.bucket}))
+      const rule = out.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault
+      return rule?.SSEAlgorithm ? {algorithm: rule.SSEAlgorithm, kmsKeyId: rule.KMSMasterKeyID} : 'none'
+    } catch (err) {
+      if ((err as Error).name === 'ServerSideEncryptionConfigurationNotFoundError') return 'none'
       throw err
     }
   }

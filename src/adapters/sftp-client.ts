@@ -54,6 +54,8 @@ export interface Attrs {
 export interface DirEntry {
   name: Buffer
   attrs: Attrs
+  /** Hard link count, from the long listing when the server writes it as ls -l does (OpenSSH) */
+  links?: number
 }
 
 export interface SftpServerLimits {
@@ -384,10 +386,11 @@ export class SftpClient extends EventEmitter {
         const count = r.u32()
         for (let i = 0; i < count; i++) {
           const name = Buffer.from(r.bytes())
-          r.bytes() // longname
+          // "-rw-r--r--    2 alice  staff  12 Jan  1 00:00 name": the link count is the second field.
+          const links = /^[-a-z][-rwxsStTl]{9}\S*\s+(\d+)\s/.exec(Buffer.from(r.bytes()).toString('latin1'))?.[1]
           const attrs = r.attrs()
           if ((name.length === 1 && name[0] === 0x2e) || (name.length === 2 && name[0] === 0x2e && name[1] === 0x2e)) continue
-          entries.push({name, attrs})
+          entries.push(links === undefined ? {name, attrs} : {name, attrs, links: Number(links)})
         }
       }
     } finally {

@@ -279,6 +279,34 @@ export const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       CREATE INDEX carry_back_dest ON carry_back_items (dest);
     `,
   },
+  {
+    version: 9,
+    name: 'sync: the source listing verify accounts for',
+    sql: `
+      -- The eligible files (and directories that could not be listed) of the last sync whose listing completed:
+      -- verify accounts for each of them (verified, mismatched, or not copied with the reason in sync_problems).
+      CREATE TABLE sync_listing (
+        owner TEXT NOT NULL,
+        path BLOB NOT NULL,
+        type TEXT NOT NULL,
+        size INTEGER NOT NULL,
+        mtime INTEGER NOT NULL,
+        error TEXT,
+        PRIMARY KEY (owner, path)
+      ) WITHOUT ROWID;
+      -- Set on the run whose listing sync_listing holds.
+      ALTER TABLE sync_runs ADD COLUMN listed_at TEXT;
+      CREATE INDEX sync_problems_file ON sync_problems (run_id, owner, path);
+    `,
+  },
+  {
+    version: 10,
+    name: 'inventory: runs whose account reading was incomplete',
+    sql: `
+      -- JSON array of the readings that failed (sshd config, sshd -T, passwd, key files); NULL when complete.
+      ALTER TABLE inventory_runs ADD COLUMN accounts_incomplete TEXT;
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -9,6 +9,7 @@ import type {RunbookResult} from '../services/runbook.js'
 export default class Cutover extends RunbookCommand<typeof Cutover> {
   static override summary = 'Run the cutover night: preflight, confirm, freeze, final sync, verify, DNS switch, smoke test, report.'
   static override description = `Each step's status, start, end and output are kept in the state database: a re-run resumes after the last completed step, and a completed cutover is not repeated. A failed step stops the run and says what to do next; sftp-cutover rollback goes back to the legacy box.
+The final sync copies with the options of the last complete sync (--include, --exclude, --symlinks, --storage-class, --bwlimit, --transfers, --connections, --include-ssh-dirs), which --dry-run prints; a runbook's "- sync: {...}" step overrides them one by one.
 Exits 3 when preflight, verify or the smoke test find problems (nothing after them runs).
 --soft switches without freezing first: preflight, confirm, DNS switch, smoke test, then the delta repeated until the legacy box has been quiet for --until-quiet (stragglers still connecting to it are reported as they appear), then freeze, final sync, verify, report. Files may then arrive on both sides; rollback's conflict rule covers that.`
   static override examples = ['<%= config.bin %> cutover --dry-run', '<%= config.bin %> cutover --yes', '<%= config.bin %> cutover --from verify', '<%= config.bin %> cutover --soft --until-quiet 10m --yes']

@@ -5,7 +5,7 @@ import {awsFlags, awsOverrides} from '../aws-flags.js'
 import {BaseCommand} from '../base-command.js'
 import {ExitCode, usageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
-import {parseByteSize} from '../core/sync-plan.js'
+import {parseByteSize, STORAGE_CLASSES} from '../core/sync-plan.js'
 import {loadConfig} from '../services/config.js'
 import {runSync, type SyncDeps, type SyncOptions, type SyncResult} from '../services/sync.js'
 import {quietLine, syncUntilQuiet, type UntilQuietResult} from '../services/sync-until-quiet.js'
@@ -48,6 +48,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     'max-delete': Flags.integer({summary: 'With --delete, refuse to delete anything when more objects than this would go.', default: 100, min: 0}),
     include: Flags.string({summary: 'Only copy paths matching this glob (relative to the user\'s home; repeatable), e.g. "reports/**".', multiple: true}),
     exclude: Flags.string({summary: 'Do not copy paths matching this glob (repeatable), e.g. "**/*.tmp".', multiple: true}),
+    'include-ssh-dirs': Flags.boolean({summary: 'Also copy the homes\' .ssh directories (left out by default: the legacy login\'s keys; Transfer keys come from users import).', default: false}),
     bwlimit: Flags.string({summary: 'Limit reading from the source to this many bytes per second, e.g. 10M (K, M, G are powers of 1024).'}),
     'allow-control-chars': Flags.boolean({
       summary: 'Also copy files whose names hold control characters (CR, LF, tab, other C0 bytes), which the inventory blocks.',
@@ -60,7 +61,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       description: 'After each pass a line says how long the box has been quiet and what came in last. It returns when a pass that starts at least this long after the last change finds nothing to copy. A file that keeps failing counts as a change, so the run does not end while one does; Ctrl-C stops it.',
     }),
     'storage-class': Flags.option({
-      options: ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const,
+      options: STORAGE_CLASSES,
       default: 'STANDARD' as const,
       summary: 'S3 storage class of the objects (classes Transfer Family can read directly).',
     })(),
@@ -90,6 +91,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
         maxDelete: this.flags['max-delete'],
         include: this.flags.include ?? [],
         exclude: this.flags.exclude ?? [],
+        sshDirs: this.flags['include-ssh-dirs'],
         bwlimit,
         dryRun: this.flags['dry-run'],
         storageClass: this.flags['storage-class'],

@@ -12,10 +12,11 @@ import {createProgress} from '../ui/progress.js'
 import {renderVerifyResult} from '../ui/verify-report.js'
 
 export default class Verify extends BaseCommand<typeof Verify> {
-  static override summary = 'Check that S3 (and the EFS copy) holds exactly what sync read from the source.'
-  static override description = `For every file in the manifest: the object exists, its size, the full-object CRC32 S3 reports and the sha256 in its metadata equal what sync computed while streaming.
+  static override summary = 'Check that S3 (and the EFS copy) holds exactly what sync read from the source, for every source file.'
+  static override description = `Accounts for every eligible file of the last complete listing of the source (the last sync's, after --include/--exclude): verified, mismatched, or not copied (with the reason sync recorded); directories sync could not list are reported too. The summary reads "X of Y source files verified".
+For every copied file: the object exists, its size, the full-object CRC32 S3 reports and the sha256 in its metadata equal what sync computed while streaming, and its encryption is SSE-KMS with target.kmsKeyId (when set) or the bucket's default encryption.
 --deep downloads every object and re-hashes it (catches bytes changed behind S3's back). --source-hash re-hashes the source (batched sha256sum over SSH when the login may run commands, else over SFTP) to catch files changed since they were copied. With efs.path or --efs-path, the Lambda's copies <efs-path>/<key> are checked too, and files there that the manifest does not know are listed as extra.
-Exits 0 when everything matches, 3 on any mismatch.`
+Exits 0 when every source file is verified, 3 on any mismatch or file not copied.`
   static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json']
   static override flags = {
     ...awsFlags,

@@ -9,8 +9,13 @@ export const BUNDLE_FORMAT = 'sftp-cutover-bundle'
 export const BUNDLE_VERSION = 1
 
 export interface CollectScriptOptions {
-  /** sshd's configuration file; default /etc/ssh/sshd_config. The script's first argument overrides it. */
+  /**
+   * sshd's configuration file. The script's first argument overrides it. Default: the configuration of the sshd
+   * listening on `port` (its -f argument), else /etc/ssh/sshd_config.
+   */
   sshdConfig?: string
+  /** The port clients connect to: the script reads the configuration (and uses the binary) of the sshd serving it. */
+  port?: number
   /** sshd binary for `sshd -T`; default: sshd on PATH, else /usr/sbin/sshd or /usr/local/sbin/sshd */
   sshdBinary?: string
 }
@@ -90,6 +95,42 @@ UID_MAX=\${UID_LIMITS#* }
 # Accounts worth asking sshd about: uid 0 and uids in [UID_MIN, UID_MAX]. "name:uid:home" lines.
 CANDIDATES=$(printf '%s\n' "$PASSWD" | awk -F: -v min="$UID_MIN" -v max="$UID_MAX" \
   'NF >= 6 && !seen[$1]++ && ($3 + 0 == 0 || ($3 + 0 >= min && $3 + 0 <= max)) { print $1 ":" $3 ":" $6 }')
+
+# ---- the sshd that serves the port clients use: its binary and its -f configuration --------------------
+# Not only /etc/ssh/sshd_config: a box may run its SFTP sshd with another file (or several sshds). The listening
+# process is found with ss, else through /proc (the socket inode of a LISTEN entry, then the fd that holds it).
+if [ -z "$SSHD_CONFIG" ] && [ -n "$SERVE_PORT" ]; then
+  PID=''
+  have ss && PID=$(ss -ltnpH "sport = :$SERVE_PORT" 2>/dev/null | sed -n 's/.*pid=\([0-9][0-9]*\).*/\1/p' | sed -n 1p)
+  if [ -z "$PID" ] && [ -r /proc/net/tcp ]; then
+    HEXPORT=$(printf '%04X' "$SERVE_PORT")
+    for inode in $(awk -v p="$HEXPORT" '$4 == "0A" { n = split($2, a, ":"); if (a[n] == p) print $10 }' /proc/net/tcp /proc/net/tcp6 2>/dev/null); do
+      for fd in /proc/[0-9]*/fd/*; do
+        if [ "$(readlink "$fd" 2>/dev/null)" = "socket:[$inode]" ]; then PID=\${fd#/proc/}; PID=\${PID%%/*}; break 2; fi
+      done
+    done
+  fi
+  if [ -z "$PID" ]; then
+    err "cannot tell which process serves port $SERVE_PORT (ss and /proc show no listener to uid $MY_UID): its sshd configuration is unknown"
+  else
+    EXE=$(readlink "/proc/$PID/exe" 2>/dev/null)
+    case \${EXE##*/} in
+      sshd*) ;;
+      *) err "port $SERVE_PORT is served by \${EXE:-process $PID}, not OpenSSH sshd: accounts cannot be read from an sshd configuration" ;;
+    esac
+    # Its arguments, NUL-separated; sshd also rewrites them into one title line ("sshd: /usr/sbin/sshd -f FILE [listener] ...").
+    SSHD_CONFIG=$(tr '\000' '\n' < "/proc/$PID/cmdline" 2>/dev/null |
+      awk '{ if (prev == "-f") { print; exit } if ($0 ~ /^-f./) { print substr($0, 3); exit } for (i = 1; i < NF; i++) if ($i == "-f") { print $(i + 1); exit } prev = $0 }')
+    case $SSHD_CONFIG in
+      '') SSHD_CONFIG=/etc/ssh/sshd_config ;;
+      /*) ;;
+      *) SSHD_CONFIG=$(readlink "/proc/$PID/cwd" 2>/dev/null)/$SSHD_CONFIG ;;
+    esac
+    # The running binary (unless it was replaced since it started) answers sshd -T as the server does.
+    [ -z "\${SSHD_BIN:-}" ] && [ -x "$EXE" ] && SSHD_BIN=$EXE
+  fi
+fi
+[ -n "$SSHD_CONFIG" ] || SSHD_CONFIG=/etc/ssh/sshd_config
 
 if [ -z "\${SSHD_BIN:-}" ]; then
   SSHD_BIN=$(command -v sshd 2>/dev/null)
@@ -180,6 +221,7 @@ fi
 SSHD_PORT=$(printf '%s' "$CONFIG_FILES" | while IFS= read -r f; do
   awk '{ sub(/^[ \t]+/, "") } tolower($1) == "match" { exit } tolower($1) == "port" && $2 ~ /^[0-9]+$/ { print $2; exit }' "$f" 2>/dev/null
 done | sed -n 1p)
+[ -n "\${PID:-}" ] && SSHD_PORT=$SERVE_PORT
 [ -n "$SSHD_PORT" ] || SSHD_PORT=22
 SPEC_REST="host=localhost,addr=127.0.0.1,laddr=127.0.0.1,lport=$SSHD_PORT"
 # AKF holds "user<TAB>authorizedkeysfile value" for the accounts sshd -T answered for.
@@ -302,7 +344,8 @@ export function collectScript(opts: CollectScriptOptions = {}): string {
     '#   sh collect.sh [/path/to/sshd_config] > bundle.json',
     '# Prints one JSON document; never prints password hashes or private keys. Text is copied as it is (expected',
     '# to be UTF-8; bytes >= 0x80 pass through unchecked), NUL bytes are dropped.',
-    `SSHD_CONFIG=${shellQuote(opts.sshdConfig ?? '/etc/ssh/sshd_config')}`,
+    `SSHD_CONFIG=${opts.sshdConfig ? shellQuote(opts.sshdConfig) : "''"}`,
+    `SERVE_PORT=${opts.port ?? "''"}`,
     `SSHD_BIN=${opts.sshdBinary ? shellQuote(opts.sshdBinary) : "''"}`,
   ].join('\n')
   // The awk library is embedded in a single-quoted shell string: it must not contain a single quote.

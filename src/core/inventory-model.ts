@@ -82,6 +82,8 @@ export interface FileEntry {
   gid: number
   /** for symlinks */
   linkTarget?: Buffer
+  /** Hard link count, when the server reports it (not stored) */
+  links?: number
   /** Why the entry could not be read (e.g. permission denied on a directory); the walk goes on */
   error?: string
 }

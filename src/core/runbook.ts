@@ -2,6 +2,7 @@ import {createHash} from 'node:crypto'
 import {z} from 'zod'
 
 import {parseDuration} from './duration.js'
+import {parseByteSize, STORAGE_CLASSES} from './sync-plan.js'
 
 /**
  * A cutover runbook: an ordered list of steps, each a known type with its options. Written in YAML, e.g.
@@ -11,7 +12,7 @@ import {parseDuration} from './duration.js'
  *     - preflight
  *     - confirm
  *     - freeze
- *     - sync
+ *     - sync                      # the last complete sync's options; override e.g. with sync: {storageClass: STANDARD_IA}
  *     - verify: {efs: true}
  *     - dns-switch: {timeoutSeconds: 300}
  *     - smoke-test
@@ -24,8 +25,28 @@ export const STEP_OPTIONS = {
   preflight: z.object({skip: z.array(z.enum(['doctor', 'users', 'hostkeys', 'sync', 'verify', 'dns'])).default([])}).strict(),
   confirm: z.object({message: z.string().default('Start the cutover: freeze the legacy box and switch clients to AWS Transfer Family?')}).strict(),
   freeze: z.object({where: z.enum(['remote', 'local']).default('remote'), command: z.string().min(1).optional()}).strict(),
-  // untilQuiet (soft cutover): repeat the delta until the box has been quiet this long, e.g. "5m"
-  sync: z.object({untilQuiet: z.string().refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 90s, 5m or 1h').optional()}).strict(),
+  // Each given option replaces the one the last complete sync ran with (the final delta carries those over).
+  sync: z
+    .object({
+      transfers: z.number().int().min(1).max(256).optional(),
+      connections: z.number().int().min(1).max(32).optional(),
+      symlinks: z.enum(['skip', 'follow']).optional(),
+      include: z.array(z.string().min(1)).optional(),
+      exclude: z.array(z.string().min(1)).optional(),
+      bwlimit: z
+        .union([z.number().int().positive(), z.string()])
+        .transform((v, ctx) => {
+          const n = typeof v === 'number' ? v : parseByteSize(v)
+          if (n === undefined) ctx.addIssue({code: 'custom', message: 'must be bytes per second, e.g. 10M, 512K or 1G'})
+          return n
+        })
+        .optional(),
+      storageClass: z.enum(STORAGE_CLASSES).optional(),
+      sshDirs: z.boolean().optional(),
+      // soft cutover: repeat the delta until the box has been quiet this long, e.g. "5m"
+      untilQuiet: z.string().refine((v) => parseDuration(v) !== undefined, 'must be a duration such as 90s, 5m or 1h').optional(),
+    })
+    .strict(),
   verify: z.object({efs: z.boolean().default(true), sourceHash: z.boolean().default(false)}).strict(),
   'dns-switch': z.object({timeoutSeconds: seconds.default(300)}).strict(),
   'smoke-test': z.object({}).strict(),

@@ -80,6 +80,8 @@ export type ProblemKind =
   | 'special'
   | 'delete-refused'
   | 'source-hash-mismatch'
+  /** a home's .ssh directory, left out by default */
+  | 'ssh-dir'
 
 /** Kinds that mean data was not migrated and the operator must act (the run exits 3). */
 export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set([
@@ -171,4 +173,64 @@ export function isWithin(path: Buffer, dir: Buffer): boolean {
 /** User metadata on each object: what the EFS Lambda (sha256, mtime) and a later restore need. */
 export function objectMetadata(m: {mtime: number; mode: number; uid: number; gid: number; sha256: string}): Record<string, string> {
   return {mtime: String(m.mtime), mode: m.mode.toString(8), uid: String(m.uid), gid: String(m.gid), sha256: m.sha256}
+}
+
+/** Storage classes sync may write: those Transfer Family reads directly (no restore needed). */
+export const STORAGE_CLASSES = ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const
+export type SyncStorageClass = (typeof STORAGE_CLASSES)[number]
+
+/** The sync options that decide what is copied and how: the cutover's final delta carries them over. */
+export interface CarriedSyncOptions {
+  transfers: number
+  connections: number
+  symlinks: 'skip' | 'follow'
+  include: string[]
+  exclude: string[]
+  /** bytes per second */
+  bwlimit?: number
+  storageClass: SyncStorageClass
+  /** --include-ssh-dirs */
+  sshDirs: boolean
+}
+
+export const SYNC_DEFAULTS: CarriedSyncOptions = {transfers: 16, connections: 4, symlinks: 'skip', include: [], exclude: [], storageClass: 'STANDARD', sshDirs: false}
+
+/**
+ * The options of the final delta: those the last complete sync ran with (as stored with the run), each replaced by
+ * the runbook step's value where it gives one; sync's defaults only where neither says anything.
+ */
+export function carriedSyncOptions(stored: Record<string, unknown> | undefined, override: Partial<CarriedSyncOptions> = {}): CarriedSyncOptions {
+  const s = stored ?? {}
+  const strings = (v: unknown) => (Array.isArray(v) && v.every((x) => typeof x === 'string') ? (v as string[]) : undefined)
+  const positive = (v: unknown) => (typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : undefined)
+  const fromRun: Partial<CarriedSyncOptions> = {
+    transfers: positive(s.transfers),
+    connections: positive(s.connections),
+    symlinks: s.symlinks === 'follow' || s.symlinks === 'skip' ? s.symlinks : undefined,
+    include: strings(s.include),
+    exclude: strings(s.exclude),
+    bwlimit: positive(s.bwlimit),
+    storageClass: (STORAGE_CLASSES as readonly unknown[]).includes(s.storageClass) ? (s.storageClass as SyncStorageClass) : undefined,
+    sshDirs: typeof s.sshDirs === 'boolean' ? s.sshDirs : undefined,
+  }
+  const out: CarriedSyncOptions = {...SYNC_DEFAULTS}
+  for (const source of [fromRun, override]) {
+    for (const [k, v] of Object.entries(source)) if (v !== undefined) (out as unknown as Record<string, unknown>)[k] = v
+  }
+  return out
+}
+
+/** The options as sync flags, e.g. `--transfers 16 --exclude '**\/*.tmp'`, for the cutover's dry run. */
+export function describeSyncOptions(o: CarriedSyncOptions): string {
+  const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`
+  return [
+    `--transfers ${o.transfers}`,
+    `--connections ${o.connections}`,
+    `--symlinks ${o.symlinks}`,
+    `--storage-class ${o.storageClass}`,
+    ...(o.bwlimit ? [`--bwlimit ${o.bwlimit}`] : []),
+    ...(o.sshDirs ? ['--include-ssh-dirs'] : []),
+    ...o.include.map((g) => `--include ${quote(g)}`),
+    ...o.exclude.map((g) => `--exclude ${quote(g)}`),
+  ].join(' ')
 }

@@ -15,6 +15,7 @@ import {ExitCode, usageError} from '../core/errors.js'
 import {homeKeyPrefix} from '../core/key-mapping.js'
 import {findRecordSets} from '../adapters/route53.js'
 import type {RunbookStep} from '../core/runbook.js'
+import type {CarriedSyncOptions} from '../core/sync-plan.js'
 import type {Prompter} from '../ui/prompter.js'
 import {switchRecord} from './dns.js'
 import {runDoctor} from './doctor.js'
@@ -32,12 +33,15 @@ export interface PreflightCheck {
 export interface MigrationParts {
   /** Files not yet synced (and files that failed), without copying: the preflight's "nothing left to sync" */
   pendingSync(): Promise<{pending: number; failed: number; detail: string}>
-  finalSync(dryRun: boolean): Promise<StepOutcome>
+  /** The final delta with the last complete sync's options, each replaced by the step's where it gives one */
+  finalSync(override: Partial<CarriedSyncOptions>, dryRun: boolean): Promise<StepOutcome>
   /** Soft cutover: the delta repeated until the box is quiet, stragglers reported */
   drain(quietMs: number, dryRun: boolean): Promise<StepOutcome>
   verify(opts: {efs: boolean; sourceHash: boolean}, dryRun: boolean): Promise<StepOutcome>
   /** Users and keys still to import, host keys not imported */
   identityChecks(): Promise<PreflightCheck[]>
+  /** The last inventory read every account (else nothing may act on it) */
+  accountsCheck(): PreflightCheck
   /** The last verify had no mismatch */
   lastVerify(): PreflightCheck
   writeReport(dryRun: boolean): Promise<StepOutcome>
@@ -83,7 +87,7 @@ export async function runOnSource(deps: Pick<StepDeps, 'config' | 'env' | 'askSe
 
 async function preflight(step: RunbookStep, deps: StepDeps): Promise<StepOutcome> {
   const skip = new Set(step.options.skip as string[])
-  const checks: PreflightCheck[] = []
+  const checks: PreflightCheck[] = [deps.parts.accountsCheck()]
   if (!skip.has('doctor')) {
     const doctor = await runDoctor(deps.config, {aws: deps.aws, env: deps.env, askSecret: deps.askSecret})
     const failed = doctor.checks.filter((c) => c.status === 'fail')
@@ -177,10 +181,13 @@ async function smokeTest(deps: StepDeps, dryRun: boolean): Promise<StepOutcome> 
 /** The handlers of every step type, bound to this project. */
 export function cutoverHandlers(deps: StepDeps): StepHandlers {
   return {
-    preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
+    preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: accounts fully read, doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
     confirm: (step, {dryRun}) => confirmStep(step, deps, dryRun),
     freeze: (step, {dryRun}) => freezeStep(step, deps, dryRun),
-    sync: (step, {dryRun}) => (step.options.untilQuiet ? deps.parts.drain(parseDuration(String(step.options.untilQuiet))!, dryRun) : deps.parts.finalSync(dryRun)),
+    sync: (step, {dryRun}) => {
+      const {untilQuiet, ...override} = step.options as Partial<CarriedSyncOptions> & {untilQuiet?: string}
+      return untilQuiet ? deps.parts.drain(parseDuration(untilQuiet)!, dryRun) : deps.parts.finalSync(override, dryRun)
+    },
     verify: (step, {dryRun}) => deps.parts.verify({efs: Boolean(step.options.efs), sourceHash: Boolean(step.options.sourceHash)}, dryRun),
     'dns-switch': async (step, {dryRun}) => {
       const r = await switchRecord(deps, {dryRun, timeoutSeconds: Number(step.options.timeoutSeconds)})

@@ -4,6 +4,7 @@ import {SftpClient} from '../adapters/sftp-client.js'
 import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import {probeTcp} from '../adapters/tcp.js'
 import {describeRecordSet} from '../core/dns-plan.js'
+import {awsErrorLine, isAwsServiceError, oneLine} from '../core/aws-errors.js'
 import type {Config} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
 
@@ -38,8 +39,7 @@ function awsReason(err: unknown, profile?: string): string {
       ? `no AWS credentials for profile ${profile} (is it in ~/.aws/config or ~/.aws/credentials?): ${e.message}`
       : `no AWS credentials found (environment, ~/.aws profiles, SSO or instance role): ${e.message}`
   }
-  const status = e.$metadata?.httpStatusCode ? ` (HTTP ${e.$metadata.httpStatusCode})` : ''
-  return `${e.name ?? 'Error'}: ${e.message ?? String(err)}${status}`
+  return isAwsServiceError(err) ? awsErrorLine(err) : `${e.name ?? 'Error'}: ${oneLine(e.message ?? String(err))}`
 }
 
 /** Source checks: reachability, host key, login, SFTP, exec, server software and limits. */
@@ -125,6 +125,21 @@ function fixSkips(checks: Check[], remaining: string[][], why: string): Check[] 
   return checks
 }
 
+/** The configuration key (or variable) that sets where a service's requests go: named in every fix. */
+function endpointKey(config: Config, service: 's3' | 'other', env: NodeJS.ProcessEnv): string {
+  const t = config.target
+  if (service === 's3' && t.s3Endpoint) return 'target.s3Endpoint'
+  if (t.endpoint) return 'target.endpoint'
+  if (service === 's3' && env.AWS_ENDPOINT_URL_S3) return 'AWS_ENDPOINT_URL_S3'
+  return env.AWS_ENDPOINT_URL ? 'AWS_ENDPOINT_URL' : 'target.endpoint (unset: AWS itself)'
+}
+
+/** The endpoint does not implement the request (an S3-compatible store without that API). */
+function notImplemented(err: unknown): boolean {
+  const e = err as {name?: string; Code?: string; $metadata?: {httpStatusCode?: number}}
+  return e.name === 'NotImplemented' || e.Code === 'NotImplemented' || e.$metadata?.httpStatusCode === 501
+}
+
 async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
   const [{GetCallerIdentityCommand}, {GetBucketEncryptionCommand, GetPublicAccessBlockCommand, HeadBucketCommand}, {DescribeServerCommand}, {GetHostedZoneCommand}, {findRecordSets}, {replicationCheck}] =
     await Promise.all([
@@ -137,11 +152,12 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     ])
   const t = config.target
   const checks: Check[] = []
-  const run = async (id: string, title: string, fn: () => Promise<Omit<Check, 'id' | 'title'>>) => {
+  const run = async (id: string, title: string, fn: () => Promise<Omit<Check, 'id' | 'title'>>, service: 's3' | 'other' = 'other') => {
     try {
       checks.push({id, title, ...(await fn())})
     } catch (err) {
-      checks.push({id, title, status: 'fail', detail: awsReason(err, t.profile), fix: 'Check the AWS credentials, region and endpoint (target.region, target.profile, target.endpoint).'})
+      const where = endpointKey(config, service, deps.env)
+      checks.push({id, title, status: 'fail', detail: awsReason(err, t.profile), fix: `Check the AWS credentials, region and endpoint (target.region, target.profile, ${where}).`})
     }
   }
 
@@ -184,37 +200,42 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
       throw err
     }
     const notes: string[] = []
+    const fixes: string[] = []
     let status: CheckStatus = 'pass'
-    let fix: string | undefined
+    const warn = (note: string, fix: string) => {
+      status = 'warn'
+      notes.push(note)
+      fixes.push(fix)
+    }
+    // A store that does not implement a request cannot tell: said as a warning, not as a failure of the bucket.
+    const unanswered = (request: string, what: string) =>
+      warn(`${endpointKey(config, 's3', deps.env)} does not implement ${request} (NotImplemented): ${what} cannot be checked`, `Check ${what} on the store itself; AWS S3 answers ${request}.`)
+    const kmsFix = `Set the bucket's default encryption to SSE-KMS (PutBucketEncryption with aws:kms and the key, as the infra/ template does)${t.kmsKeyId ? '' : ': sync sends no encryption header without target.kmsKeyId, so the bucket default applies'}.`
     try {
       const enc = await s3.send(new GetBucketEncryptionCommand({Bucket: t.bucket}))
       const rule = enc.ServerSideEncryptionConfiguration?.Rules?.[0]?.ApplyServerSideEncryptionByDefault
-      notes.push(`default encryption ${rule?.SSEAlgorithm ?? 'none'}${rule?.KMSMasterKeyID ? ` (${rule.KMSMasterKeyID})` : ''}`)
-      if (t.kmsKeyId && rule?.SSEAlgorithm !== 'aws:kms') {
-        status = 'warn'
-        fix = 'target.kmsKeyId is set but the bucket default is not SSE-KMS: objects written by other clients will not use the key.'
-      }
+      const note = `default encryption ${rule?.SSEAlgorithm ?? 'none'}${rule?.KMSMasterKeyID ? ` (${rule.KMSMasterKeyID})` : ''}`
+      if (rule?.SSEAlgorithm === 'aws:kms' || rule?.SSEAlgorithm === 'aws:kms:dsse') notes.push(note)
+      else warn(`${note}, not SSE-KMS`, kmsFix)
     } catch (err) {
-      if ((err as {name?: string}).name !== 'ServerSideEncryptionConfigurationNotFoundError') throw err
-      notes.push('no default encryption configuration (S3 applies SSE-S3)')
+      if (notImplemented(err)) unanswered('GetBucketEncryption', 'the default encryption')
+      else if ((err as {name?: string}).name === 'ServerSideEncryptionConfigurationNotFoundError') warn('no default encryption configuration (not SSE-KMS)', kmsFix)
+      else throw err
     }
+    const blockFix = 'Block all public access on the bucket (PutPublicAccessBlock with all four settings true).'
     try {
       const pab = await s3.send(new GetPublicAccessBlockCommand({Bucket: t.bucket}))
       const c = pab.PublicAccessBlockConfiguration
       const all = c?.BlockPublicAcls && c.IgnorePublicAcls && c.BlockPublicPolicy && c.RestrictPublicBuckets
-      notes.push(all ? 'public access blocked' : 'public access NOT fully blocked')
-      if (!all) {
-        status = 'warn'
-        fix = 'Block all public access on the bucket (PutPublicAccessBlock with all four settings true).'
-      }
+      if (all) notes.push('public access blocked')
+      else warn('public access NOT fully blocked', blockFix)
     } catch (err) {
-      if ((err as {name?: string}).name !== 'NoSuchPublicAccessBlockConfiguration') throw err
-      status = 'warn'
-      notes.push('no public access block')
-      fix = 'Block all public access on the bucket (PutPublicAccessBlock with all four settings true).'
+      if (notImplemented(err)) unanswered('GetPublicAccessBlock', 'public access blocking')
+      else if ((err as {name?: string}).name === 'NoSuchPublicAccessBlockConfiguration') warn('no public access block', blockFix)
+      else throw err
     }
-    return {status, detail: `${t.bucket}: ${notes.join(', ')}`, fix}
-  })
+    return {status, detail: `${t.bucket}: ${notes.join(', ')}`, ...(fixes.length ? {fix: fixes.join(' ')} : {})}
+  }, 's3')
 
   // Only shown when the bucket replicates (infra option ReplicaBucketArn).
   try {

@@ -1,10 +1,11 @@
 import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 
-import {InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
+import {type InventoryRun, InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
 import {type AskSecret, probeHostKey, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
+import {completeReadingFix, incompleteReadings} from '../core/account-reading.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
 import {collectScript} from '../core/collect-script.js'
 import type {Config} from '../core/config.js'
@@ -13,6 +14,7 @@ import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbe
 import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
+import {permissionFindings} from '../core/permission-findings.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
 import {parseUsersCsv} from '../core/users-csv.js'
 import {walkRoots, type WalkRoot} from './walk.js'
@@ -32,6 +34,8 @@ export type AccountsSource = 'online' | 'bundle' | 'csv' | 'none'
 
 export interface InventoryChanges {
   since: string
+  /** Why users and keys were not compared (this run or the one before read accounts only in part): none is "removed" */
+  accountsNotCompared?: string
   users: {added: string[]; removed: string[]}
   keys: {added: string[]; removed: string[]}
   files: {added: number; removed: number; changed: number; examples: Array<{owner: string; path: string; change: string}>}
@@ -46,6 +50,8 @@ export interface InventoryResult {
   summary: InventorySummary
   findings: Finding[]
   changes?: InventoryChanges
+  /** The readings that failed when accounts were read: set, the run is incomplete for accounts and keys */
+  accountsIncomplete?: string[]
   /** True when a finding at or above --fail-on exists (the command then exits 3). */
   failed: boolean
 }
@@ -115,7 +121,7 @@ export async function collectHostKeys(session: SshSession, host: string, port: n
 }
 
 /** Accounts from the chosen source; online, the collect script runs over exec (the same script admins run by hand). */
-async function collectAccounts(session: SshSession, opts: InventoryOptions, log: InventoryDeps['log']): Promise<{accounts: Account[]; source: AccountsSource; notes: string[]}> {
+async function collectAccounts(session: SshSession, opts: InventoryOptions, port: number, log: InventoryDeps['log']): Promise<{accounts: Account[]; source: AccountsSource; notes: string[]}> {
   if (opts.fromBundle) {
     const text = await readFile(opts.fromBundle, 'utf8').catch((err: unknown) => {
       throw new CliError(`cannot read the bundle ${opts.fromBundle}: ${errorMessage(err)}`, {exitCode: ExitCode.usage, code: 'BUNDLE_UNREADABLE'})
@@ -131,7 +137,7 @@ async function collectAccounts(session: SshSession, opts: InventoryOptions, log:
   }
   let output: Buffer
   try {
-    const r = await session.exec('sh -s', {stdin: collectScript({sshdConfig: opts.sshdConfig}), timeoutMs: 120_000})
+    const r = await session.exec('sh -s', {stdin: collectScript({sshdConfig: opts.sshdConfig, port}), timeoutMs: 120_000})
     if (r.code !== 0 || !r.stdout.toString('utf8').trimStart().startsWith('{')) {
       throw new Error(r.stderr.toString('utf8').trim() || r.stdout.toString('utf8').trim().slice(0, 200) || `exit ${r.code}`)
     }
@@ -154,6 +160,17 @@ function noAccountsFinding(note: string): Finding {
   }
 }
 
+/** A blocker: accounts or keys may be missing from this run; nothing may be deleted on its word. */
+function incompleteFinding(readings: string[], port: number): Finding {
+  return {
+    rule: 'inventory.accounts-incomplete',
+    severity: 'blocker',
+    subject: 'inventory',
+    reason: `the accounts were read only in part (${readings.join('; ')}): accounts and keys missing from this inventory may still exist; users import --prune, sync --delete and the cutover refuse to act on it`,
+    fix: completeReadingFix(port),
+  }
+}
+
 /** Rolls per-file "recently modified" findings up per owner: one line per user says who is still active. */
 function rollUpRecent(owner: string, count: number, examples: string[]): Finding {
   return {
@@ -165,17 +182,22 @@ function rollUpRecent(owner: string, count: number, examples: string[]): Finding
   }
 }
 
-function diffRuns(store: InventoryStore, previousId: number, currentId: number, since: string, accounts: Account[]): InventoryChanges {
+function diffRuns(store: InventoryStore, previous: InventoryRun, currentId: number, accounts: Account[], incomplete?: string[]): InventoryChanges {
+  const previousId = previous.id
+  const since = previous.startedAt
   const before = store.accounts(previousId)
   const names = (list: Account[]) => new Set(list.map((a) => a.name))
   const keySet = (list: Account[]) => new Set(list.flatMap((a) => a.keys.filter((k) => k.fingerprint).map((k) => `${a.name} ${k.type} ${k.fingerprint}`)))
   const [bn, cn, bk, ck] = [names(before), names(accounts), keySet(before), keySet(accounts)]
   const {counts, examples} = store.fileChanges(previousId, currentId, 20)
   const files = {...counts, examples: examples.map((c) => ({owner: c.owner, path: displayPath(c.path), change: c.change}))}
+  // A reading that was incomplete (now or then) cannot tell a removed account from one it did not see.
+  const notCompared = incomplete?.length ? `this inventory read the accounts only in part (${incomplete.join('; ')})` : previous.accountsIncomplete ? 'the inventory before read the accounts only in part' : undefined
   return {
     since,
-    users: {added: [...cn].filter((n) => !bn.has(n)), removed: [...bn].filter((n) => !cn.has(n))},
-    keys: {added: [...ck].filter((k) => !bk.has(k)), removed: [...bk].filter((k) => !ck.has(k))},
+    ...(notCompared ? {accountsNotCompared: notCompared} : {}),
+    users: {added: [...cn].filter((n) => !bn.has(n)), removed: notCompared ? [] : [...bn].filter((n) => !cn.has(n))},
+    keys: {added: [...ck].filter((k) => !bk.has(k)), removed: notCompared ? [] : [...bk].filter((k) => !ck.has(k))},
     files,
   }
 }
@@ -209,7 +231,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
         .then(() => SshSession.connect(src, creds))
         .then((s) => (session = s)),
     )
-    const accountsRead = failFast(connected.then((s) => collectAccounts(s, opts, deps.log)))
+    const accountsRead = failFast(connected.then((s) => collectAccounts(s, opts, src.port, deps.log)))
     const roots: Promise<WalkRoot[]> =
       configuredRoots.length > 0
         ? Promise.resolve(configuredRoots)
@@ -228,12 +250,15 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     store.addAccounts(runId, accounts)
     const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys), ...probeFindings]
     if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source'))
+    const incomplete = incompleteReadings(source, notes)
+    if (incomplete.length > 0) store.setAccountsIncomplete(runId, incomplete)
+    if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, src.port))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
     store.addFindings(runId, findings)
 
     const summary = store.summarize(runId, accounts.length, hostKeys.length)
     const previous = store.previousCompleteRun(runId)
-    const changes = previous ? diffRuns(store, previous.id, runId, previous.startedAt, accounts) : undefined
+    const changes = previous ? diffRuns(store, previous, runId, accounts, incomplete) : undefined
     store.finishRun(runId, 'complete', source, summary)
     const all = store.findings(runId)
     return {
@@ -245,6 +270,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
       summary,
       findings: all,
       changes,
+      ...(incomplete.length ? {accountsIncomplete: incomplete} : {}),
       failed: all.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn]),
     }
   } catch (err) {
@@ -282,6 +308,18 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
       }
     }
   }
+  // Directories the group may list and enter (g+rx): an owner-only file in one is a finding. Roots are stat'ed.
+  const dirKey = (owner: string, path: Buffer) => `${owner}\0${path.toString('latin1')}`
+  const groupShared = new Set<string>()
+  const isShared = (mode: number) => (mode & 0o050) === 0o050
+  for (const r of roots) {
+    const st = await pool.withSftp((s) => s.stat(r.path)).catch(() => undefined)
+    if (st && isShared(st.mode)) groupShared.add(dirKey(r.owner, Buffer.alloc(0)))
+  }
+  const parentOf = (path: Buffer) => {
+    const slash = path.lastIndexOf(0x2f)
+    return slash < 0 ? Buffer.alloc(0) : path.subarray(0, slash)
+  }
   store.beginWrites()
   try {
     await walkRoots(
@@ -290,7 +328,11 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
       {
         entries: (batch) => {
           const findings: Finding[] = []
-          for (const e of batch) take(fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}), e, findings)
+          for (const e of batch) {
+            take(fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}), e, findings)
+            findings.push(...permissionFindings(e, {groupShared: groupShared.has(dirKey(e.owner, parentOf(e.path))), links: e.links}))
+            if (e.type === 'dir' && isShared(e.mode)) groupShared.add(dirKey(e.owner, e.path))
+          }
           store.addFiles(runId, batch)
           if (findings.length > 0) store.addFindings(runId, findings)
         },
@@ -333,7 +375,7 @@ export function inventoryReportData(state: SqliteStateStore): InventoryReportDat
     hostKeys: store.hostKeys(run.id),
     summary: run.summary,
     findings: store.findings(run.id),
-    changes: previous ? diffRuns(store, previous.id, run.id, previous.startedAt, accounts) : undefined,
+    changes: previous ? diffRuns(store, previous, run.id, accounts, run.accountsIncomplete) : undefined,
   }
 }
 

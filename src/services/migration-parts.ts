@@ -1,5 +1,6 @@
 import type {AwsClients} from '../adapters/aws.js'
 import {InventoryStore} from '../adapters/inventory-store.js'
+import {ManifestStore} from '../adapters/manifest-store.js'
 import type {AskSecret} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {TransferStore} from '../adapters/transfer-store.js'
@@ -7,8 +8,11 @@ import {S3HomeFolders, SdkTransfer} from '../adapters/transfer-users.js'
 import type {Config} from '../core/config.js'
 import {ExitCode} from '../core/errors.js'
 import {hostKeyImportable} from '../core/transfer-rules.js'
+import {completeReadingFix} from '../core/account-reading.js'
+import {type CarriedSyncOptions, carriedSyncOptions, describeSyncOptions} from '../core/sync-plan.js'
 import type {ProjectPaths} from '../base-command.js'
 import type {MigrationParts, PreflightCheck} from './cutover-steps.js'
+import {incompleteAccounts} from './inventory-guard.js'
 import {writeMigrationReport} from './report.js'
 import {drainLegacyBox} from './soft-cutover.js'
 import {StepFailure} from './runbook.js'
@@ -29,8 +33,18 @@ export interface PartsDeps {
   paths: ProjectPaths
 }
 
-/** The final delta uses sync's defaults: the same options as the runs before it. */
-const FINAL_SYNC: Omit<SyncOptions, 'dryRun'> = {transfers: 16, connections: 4, symlinks: 'skip', checksum: false, sourceHash: false, delete: false, maxDelete: 100, include: [], exclude: []}
+/**
+ * The final delta's options: what is copied and how (include, exclude, symlinks, storage class, bandwidth,
+ * concurrency) as the last complete sync ran, each replaced by the runbook step's value where it gives one.
+ * Re-hashing (--checksum, --source-hash) and --delete are one-off actions, not carried over.
+ */
+function finalSyncOptions(state: SqliteStateStore, override: Partial<CarriedSyncOptions> = {}): {options: Omit<SyncOptions, 'dryRun'>; carried: CarriedSyncOptions; from: string} {
+  const last = new ManifestStore(state).lastCompleteRun()
+  const carried = carriedSyncOptions(last?.options, override)
+  const given = Object.keys(override).filter((k) => override[k as keyof CarriedSyncOptions] !== undefined)
+  const from = `${last ? `the options of sync run ${last.id}` : 'sync\'s defaults (no complete sync is recorded)'}${given.length ? `, with the runbook's ${given.join(', ')}` : ''}`
+  return {options: {...carried, checksum: false, sourceHash: false, delete: false, maxDelete: 100}, carried, from}
+}
 
 async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
   const serverId = deps.config.target.transferServerId
@@ -67,18 +81,32 @@ async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
   return [users, hostKeys]
 }
 
+/** The cutover acts on the inventory: it must have read every account (not skippable). */
+function accountsCheck(deps: PartsDeps): PreflightCheck {
+  const incomplete = incompleteAccounts(deps.state)
+  return {
+    id: 'inventory',
+    name: 'accounts fully read',
+    ok: !incomplete,
+    detail: incomplete
+      ? `the last inventory (run ${incomplete.runId}) read the accounts only in part: ${incomplete.readings.join('; ')}. ${completeReadingFix(deps.config.source.port)}`
+      : 'the last inventory read every account',
+  }
+}
+
 /** The cutover steps' view of sync, verify, users and the report, bound to this project. */
 export function migrationParts(deps: PartsDeps): MigrationParts {
   const syncDeps = {state: deps.state, aws: deps.aws, env: deps.env, askSecret: deps.askSecret, log: deps.log}
   return {
     async pendingSync() {
-      const r = await runSync(deps.config, {...FINAL_SYNC, dryRun: true}, syncDeps)
+      const r = await runSync(deps.config, {...finalSyncOptions(deps.state).options, dryRun: true}, syncDeps)
       return {pending: r.counts.toCopy, failed: r.counts.failed, detail: r.counts.toCopy === 0 ? `${r.counts.unchanged} file(s) in sync` : `${r.counts.toCopy} file(s) not yet synced: run sftp-cutover sync`}
     },
-    drain: (quietMs, dryRun) => drainLegacyBox(deps, FINAL_SYNC, quietMs, dryRun),
-    async finalSync(dryRun) {
-      const r = await runSync(deps.config, {...FINAL_SYNC, dryRun}, syncDeps)
-      const summary = `${dryRun ? 'would copy' : 'copied'} ${r.counts.toCopy} file(s), ${r.bytes.toCopy} bytes; ${r.counts.unchanged} unchanged`
+    drain: (quietMs, dryRun) => drainLegacyBox(deps, finalSyncOptions(deps.state, {}).options, quietMs, dryRun),
+    async finalSync(override, dryRun) {
+      const {options, carried, from} = finalSyncOptions(deps.state, override)
+      const r = await runSync(deps.config, {...options, dryRun}, syncDeps)
+      const summary = `${dryRun ? 'would copy' : 'copied'} ${r.counts.toCopy} file(s), ${r.bytes.toCopy} bytes; ${r.counts.unchanged} unchanged; options (${from}): ${describeSyncOptions(carried)}`
       if (!dryRun && (r.counts.failed > 0 || r.counts.changedDuringRead > 0 || r.interrupted)) {
         throw new StepFailure(`the final sync left ${r.counts.failed} failed and ${r.counts.changedDuringRead} changed-during-read file(s)${r.interrupted ? ' (interrupted)' : ''}`, {
           exitCode: ExitCode.problems,
@@ -103,9 +131,10 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
           suggestions: ['Run sftp-cutover sync again, then sftp-cutover verify; the DNS record was not switched.'],
         })
       }
-      return {summary: `${r.checked} file(s) verified, no mismatch`, details: r.counts}
+      return {summary: `${r.files.verified} of ${r.files.total} source files verified, no mismatch`, details: r.counts}
     },
     identityChecks: () => identityChecks(deps),
+    accountsCheck: () => accountsCheck(deps),
     lastVerify() {
       const last = lastVerifyResult(deps.state)
       if (!last) return {id: 'verify', name: 'last verify clean', ok: false, detail: 'no verify has run: run sftp-cutover verify'}

@@ -69,7 +69,7 @@ function isTransient(err: unknown): boolean {
 function reasonOf(err: unknown): string {
   if (err instanceof SftpStatusError) return `reading the source failed: ${err.statusName}: ${err.message}`
   if (err instanceof SshError) return `reading the source failed: ${err.message}`
-  if ((err as {$metadata?: unknown}).$metadata !== undefined) return `S3: ${s3Reason(err)}`
+  if ((err as {$metadata?: unknown}).$metadata !== undefined) return s3Reason(err)
   return errorMessage(err)
 }
 

@@ -6,6 +6,7 @@ import type {Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import type {Account} from '../core/inventory-model.js'
 import type {KeyAcceptance} from '../core/transfer-rules.js'
+import {refuseOnIncompleteAccounts} from './inventory-guard.js'
 import {
   type ActualUser,
   desiredUsers,
@@ -429,6 +430,7 @@ function finish(plan: UsersPlan, outcomes: UserOutcome[], dryRun: boolean): User
  */
 export async function runUsersImport(deps: UsersDeps, opts: UsersOptions & {dryRun: boolean; wizard?: UsersWizard}): Promise<UsersImportResult> {
   if (opts.prune && opts.only) throw usageError('--prune cannot be combined with --only: pruning looks at every user on the server', ['Run --prune without --only.'])
+  if (opts.prune) refuseOnIncompleteAccounts(sqliteState(deps.state), 'users import --prune', deps.config.source.port)
   if (!opts.wizard) {
     const plan = await planUsersImport(deps, opts)
     return applyUsersPlan(deps, plan, {dryRun: opts.dryRun, remember: {renames: opts.renames ?? {}, excludedKeys: {}}})

@@ -1,15 +1,16 @@
 /**
- * verify: checks that what S3 (and the EFS copy) holds is what was read from the source. For every manifest row:
- * the object exists with the same size, the full-object CRC-32 S3 reports and the sha256 in its metadata equal the
- * manifest's; --deep downloads and re-hashes; --source-hash re-hashes the source; --efs-path checks the Lambda's
- * copies and lists extra files there. Without a manifest it checks the last inventory's files (sizes only).
+ * verify: accounts for every eligible file of the last complete source listing (the last sync's, kept in state):
+ * verified, mismatched, or not copied (with the reason sync recorded). For each copied file the object exists with
+ * the same size, the full-object CRC-32 S3 reports and the sha256 in its metadata equal the manifest's; --deep
+ * downloads and re-hashes; --source-hash re-hashes the source; --efs-path checks the Lambda's copies and lists extra
+ * files there. Before any sync it checks the last inventory's files (sizes only).
  */
 import {createHash} from 'node:crypto'
 
 import type {AwsClients} from '../adapters/aws.js'
 import {efsPathOf, listFiles, sha256File, statFile} from '../adapters/efs-files.js'
 import {InventoryStore} from '../adapters/inventory-store.js'
-import {ManifestStore} from '../adapters/manifest-store.js'
+import {type ListedEntry, ManifestStore} from '../adapters/manifest-store.js'
 import {type ObjectTarget, S3ObjectTarget, s3Reason} from '../adapters/object-target.js'
 import {SftpStatusError} from '../adapters/sftp-client.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
@@ -18,6 +19,7 @@ import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import type {Config} from '../core/config.js'
 import {crc32, crc32Base64} from '../core/crc32.js'
+import {encryptionProblem, type ExpectedEncryption} from '../core/encryption.js'
 import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
@@ -38,7 +40,7 @@ export interface VerifyOptions {
 }
 
 export type Where = 's3' | 'source' | 'efs'
-export type MismatchKind = 'missing' | 'size' | 'crc' | 'sha256' | 'content' | 'changed' | 'extra' | 'unreadable'
+export type MismatchKind = 'missing' | 'size' | 'crc' | 'sha256' | 'content' | 'changed' | 'extra' | 'unreadable' | 'not-copied' | 'unlisted' | 'encryption'
 
 export interface Mismatch {
   where: Where
@@ -50,8 +52,14 @@ export interface Mismatch {
 }
 
 export interface VerifyResult {
-  basis: 'manifest' | 'inventory'
+  /** listing: the last sync's listing of the source; inventory: the last inventory (nothing synced yet) */
+  basis: 'listing' | 'inventory'
+  /** The sync run whose listing was accounted for */
+  listing?: {runId: number; listedAt: string}
   bucket: string
+  /** Eligible source files of that listing: how many are verified (copied, every check passed), how many not copied */
+  files: {total: number; verified: number; notCopied: number}
+  /** Entries (files and empty-directory markers) checked in S3, and how many passed every check */
   checked: number
   ok: number
   counts: {
@@ -62,6 +70,8 @@ export interface VerifyResult {
   }
   /** Per owner: entries checked, and those with at least one mismatch */
   perOwner: Record<string, {checked: number; mismatched: number}>
+  /** The server-side encryption every object must carry (target.kmsKeyId, else the bucket default), or why it was not checked */
+  encryption: {expected: string} | {unchecked: string}
   mismatches: Mismatch[]
   truncated: boolean
   durationMs: number
@@ -90,6 +100,17 @@ interface Expected {
   crc?: string
 }
 
+/** A listed file that S3 does not hold as listed (or a directory that could not be listed): nothing to check. */
+interface NotVerified {
+  owner: string
+  path: Buffer
+  key: string
+  problem: 'not-copied' | 'unlisted'
+  detail: string
+}
+
+type Item = {expected: Expected} | {notVerified: NotVerified}
+
 const LIST_LIMIT = 1000
 const SLASH = Buffer.from('/')
 
@@ -106,32 +127,68 @@ async function forEach<T>(items: Iterator<T> | AsyncIterator<T>, n: number, sign
   await Promise.all(Array.from({length: Math.max(1, n)}, worker))
 }
 
-function* expectedItems(store: ManifestStore, inventory: InventoryStore, basis: 'manifest' | 'inventory', prefix: string): IterableIterator<Expected> {
-  if (basis === 'manifest') {
-    for (const m of store.entries()) yield {owner: m.owner, path: m.path, key: m.key, kind: m.kind, size: m.size, sha256: m.sha256, crc: m.crc}
-    return
+/** Why a listed file is not in S3 as listed: the problem sync recorded for it, or what the manifest says. */
+function notCopiedReason(l: ListedEntry, runId: number): string {
+  if (l.problem) return `sync run ${runId} did not copy it (${l.problem.kind}): ${l.problem.reason}`
+  if (l.manifest) return `S3 holds an older version (${l.manifest.size} bytes, mtime ${l.manifest.mtime}; listed with ${l.size} bytes, mtime ${l.mtime}): run sftp-cutover sync`
+  return `sync run ${runId} listed it but did not copy it (interrupted, or it failed before it was recorded): run sftp-cutover sync`
+}
+
+/** Every eligible file of the saved listing, then the empty-directory markers the manifest holds. */
+function* listingItems(store: ManifestStore, runId: number, prefix: string): IterableIterator<Item> {
+  for (const l of store.listing(runId)) {
+    const m = l.manifest
+    if (l.error !== undefined) {
+      yield {notVerified: {owner: l.owner, path: l.path, key: '', problem: 'unlisted', detail: `the directory could not be listed by sync run ${runId} (${l.error}): its files are not accounted for`}}
+    } else if (m && m.kind === 'file' && m.status === 'synced' && m.size === l.size && m.mtime === l.mtime) {
+      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc}}
+    } else {
+      const key = objectKeyFor(prefix, l.owner, l.path)
+      yield {notVerified: {owner: l.owner, path: l.path, key: key.ok ? key.key : '', problem: 'not-copied', detail: notCopiedReason(l, runId)}}
+    }
   }
+  for (const m of store.entries()) if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc}}
+}
+
+function* inventoryItems(inventory: InventoryStore, prefix: string): IterableIterator<Item> {
   const run = inventory.latestCompleteRun()!
   for (const f of inventory.files(run.id)) {
     if (f.type !== 'file') continue
     const key = objectKeyFor(prefix, f.owner, f.path)
-    if (key.ok) yield {owner: f.owner, path: f.path, key: key.key, kind: 'file', size: f.size}
+    if (key.ok) yield {expected: {owner: f.owner, path: f.path, key: key.key, kind: 'file', size: f.size}}
+    else yield {notVerified: {owner: f.owner, path: f.path, key: '', problem: 'not-copied', detail: `it cannot be copied: ${key.reason}`}}
   }
+}
+
+/** The files --source-hash re-hashes: those copied (listing) or expected (inventory). */
+function* expectedFiles(items: IterableIterator<Item>): IterableIterator<Expected> {
+  for (const i of items) if ('expected' in i && i.expected.kind === 'file') yield i.expected
 }
 
 export async function runVerify(config: Config, opts: VerifyOptions, deps: VerifyDeps): Promise<VerifyResult> {
   const started = Date.now()
   const store = new ManifestStore(deps.state)
   const inventory = new InventoryStore(deps.state)
-  let basis: 'manifest' | 'inventory' = 'manifest'
-  if (store.count() === 0) {
+  const listing = store.listingRun()
+  let basis: 'listing' | 'inventory' = 'listing'
+  if (!listing) {
+    if (store.count() > 0) {
+      throw usageError(
+        'no complete listing of the source is recorded (the last sync ran with an older sftp-cutover, or never finished listing): verify cannot account for every source file',
+        ['Run sftp-cutover sync (it lists the source and copies only what changed), then verify again.'],
+        'NO_SOURCE_LISTING',
+      )
+    }
     if (!inventory.latestCompleteRun()) throw usageError('nothing to verify: the manifest is empty and there is no inventory', ['Run sftp-cutover sync first.'], 'NOTHING_TO_VERIFY')
     basis = 'inventory'
     deps.log('verify.basis.inventory', {})
   }
   const target: ObjectTarget = new S3ObjectTarget(deps.aws.s3(), config.target.bucket)
   try {
-    return await verifyAll(config, opts, deps, store, inventory, basis, target, started)
+    const items = () => (listing ? listingItems(store, listing.id, config.target.prefix) : inventoryItems(inventory, config.target.prefix))
+    const result = await verifyAll(config, opts, deps, store, items, basis, target, started)
+    if (listing) result.listing = {runId: listing.id, listedAt: listing.listedAt}
+    return result
   } finally {
     target.close()
   }
@@ -142,46 +199,89 @@ async function verifyAll(
   opts: VerifyOptions,
   deps: VerifyDeps,
   store: ManifestStore,
-  inventory: InventoryStore,
-  basis: 'manifest' | 'inventory',
+  items: () => IterableIterator<Item>,
+  basis: 'listing' | 'inventory',
   target: ObjectTarget,
   started: number,
 ): Promise<VerifyResult> {
   await target.checkBucket()
-  const result: VerifyResult = {basis, bucket: config.target.bucket, checked: 0, ok: 0, counts: {s3: {checked: 0, mismatched: 0}}, perOwner: {}, mismatches: [], truncated: false, durationMs: 0}
+  const want = await expectedEncryption(config, target)
+  const result: VerifyResult = {
+    encryption: 'from' in want ? {expected: `${want.algorithm}${want.kmsKeyId ? ` with key ${want.kmsKeyId}` : ''} (${want.from})`} : want,
+    basis,
+    bucket: config.target.bucket,
+    files: {total: 0, verified: 0, notCopied: 0},
+    checked: 0,
+    ok: 0,
+    counts: {s3: {checked: 0, mismatched: 0}},
+    perOwner: {},
+    mismatches: [],
+    truncated: false,
+    durationMs: 0,
+  }
   if (opts.deep) result.counts.deep = {checked: 0, mismatched: 0}
   if (opts.efsPath) result.counts.efs = {checked: 0, missing: 0, changed: 0, extra: 0}
+  // Entries checked in S3 that failed a check, and source files that are not verified (checked or not).
   const bad = new Set<string>()
-  const report = (m: Omit<Mismatch, 'path'> & {path: Buffer}) => {
-    if (m.problem !== 'extra') bad.add(`${m.owner}\0${m.path.toString('latin1')}`)
+  const badFiles = new Set<string>()
+  const report = (m: Omit<Mismatch, 'path'> & {path: Buffer}, kind: 'file' | 'dir' = 'file') => {
+    const id = `${m.owner}\0${m.path.toString('latin1')}`
+    if (m.problem !== 'extra' && m.problem !== 'not-copied' && m.problem !== 'unlisted') bad.add(id)
+    if (m.problem !== 'extra' && kind === 'file') badFiles.add(id)
     if (result.mismatches.length < LIST_LIMIT) result.mismatches.push({...m, path: displayPath(m.path)})
     else result.truncated = true
   }
 
-  const total = basis === 'manifest' ? store.count() : 0
-  await forEach(expectedItems(store, inventory, basis, config.target.prefix), opts.concurrency, deps.signal, async (e) => {
-    result.checked++
-    const owner = (result.perOwner[e.owner] ??= {checked: 0, mismatched: 0})
-    owner.checked++
-    await checkObject(target, e, opts, result, report)
-    if (opts.efsPath && e.kind === 'file') await checkEfs(opts.efsPath, e, result, report)
-    deps.progress?.(result.checked, Math.max(total, result.checked), bad.size)
+  const total = basis === 'listing' ? store.listingCount() : 0
+  await forEach(items(), opts.concurrency, deps.signal, async (item) => {
+    if ('notVerified' in item) {
+      const n = item.notVerified
+      if (n.problem === 'not-copied') {
+        result.files.total++
+        result.files.notCopied++
+      }
+      report({where: 's3', ...n}, n.problem === 'unlisted' ? 'dir' : 'file')
+    } else {
+      const e = item.expected
+      if (e.kind === 'file') result.files.total++
+      result.checked++
+      const owner = (result.perOwner[e.owner] ??= {checked: 0, mismatched: 0})
+      owner.checked++
+      await checkObject(target, e, opts, 'from' in want ? want : undefined, result, report)
+      if (opts.efsPath && e.kind === 'file') await checkEfs(opts.efsPath, e, result, report)
+    }
+    deps.progress?.(result.files.total, Math.max(total, result.files.total), badFiles.size)
   })
 
-  if (opts.efsPath && basis === 'manifest') await findEfsExtras(opts.efsPath, config.target.prefix, store, result, report)
-  if (opts.sourceHash) await checkSource(config, opts, deps, store, inventory, basis, target, result, report)
+  if (opts.efsPath && basis === 'listing') await findEfsExtras(opts.efsPath, config.target.prefix, store, result, report)
+  if (opts.sourceHash) await checkSource(config, opts, deps, () => expectedFiles(items()), target, result, report)
   result.ok = result.checked - bad.size
   for (const key of bad) (result.perOwner[key.slice(0, key.indexOf('\0'))] ??= {checked: 0, mismatched: 0}).mismatched++
+  result.files.verified = result.files.total - badFiles.size
   result.durationMs = Date.now() - started
   return result
 }
 
-async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOptions, result: VerifyResult, report: (m: Omit<Mismatch, 'path'> & {path: Buffer}) => void): Promise<void> {
+type Report = (m: Omit<Mismatch, 'path'> & {path: Buffer}, kind?: 'file' | 'dir') => void
+
+/** What every object must carry: SSE-KMS with target.kmsKeyId when set (sync sends it), else the bucket default. */
+async function expectedEncryption(config: Config, target: ObjectTarget): Promise<ExpectedEncryption | {unchecked: string}> {
+  if (config.target.kmsKeyId) return {algorithm: 'aws:kms', kmsKeyId: config.target.kmsKeyId, from: 'target.kmsKeyId'}
+  try {
+    const d = await target.defaultEncryption()
+    if (d === 'none' || !d.algorithm) return {unchecked: 'the bucket has no default encryption and target.kmsKeyId is not set'}
+    return {algorithm: d.algorithm, kmsKeyId: d.kmsKeyId, from: 'the bucket default'}
+  } catch (err) {
+    return {unchecked: `the bucket's default encryption cannot be read (GetBucketEncryption: ${s3Reason(err)})`}
+  }
+}
+
+async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOptions, want: ExpectedEncryption | undefined, result: VerifyResult, report: Report): Promise<void> {
   const base = {owner: e.owner, path: e.path, key: e.key, where: 's3' as const}
   result.counts.s3.checked++
   const mismatch = (problem: MismatchKind, detail: string, counter: {mismatched: number} = result.counts.s3) => {
     counter.mismatched++
-    report({...base, problem, detail})
+    report({...base, problem, detail}, e.kind)
   }
   let head
   try {
@@ -196,6 +296,8 @@ async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOption
   }
   const metaSha = head.metadata.sha256
   if (e.sha256 !== undefined && metaSha !== e.sha256) return mismatch('sha256', metaSha ? `metadata sha256 ${metaSha}, the source's was ${e.sha256}` : 'the object has no sha256 metadata')
+  const encryption = want && encryptionProblem(head.encryption, want)
+  if (encryption) mismatch('encryption', encryption)
   if (!opts.deep || e.kind === 'dir') return
   const deep = result.counts.deep!
   deep.checked++
@@ -225,7 +327,7 @@ async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOption
 }
 
 /** The Lambda writes <efs.path>/<key>; directory markers are not copied. */
-async function checkEfs(efsPath: string, e: Expected, result: VerifyResult, report: (m: Omit<Mismatch, 'path'> & {path: Buffer}) => void): Promise<void> {
+async function checkEfs(efsPath: string, e: Expected, result: VerifyResult, report: Report): Promise<void> {
   const efs = result.counts.efs!
   efs.checked++
   const file = efsPathOf(efsPath, e.key)
@@ -254,7 +356,7 @@ async function checkEfs(efsPath: string, e: Expected, result: VerifyResult, repo
 }
 
 /** Files under each owner's home on EFS that the manifest does not know (left over, or written there by hand). */
-async function findEfsExtras(efsPath: string, prefix: string, store: ManifestStore, result: VerifyResult, report: (m: Omit<Mismatch, 'path'> & {path: Buffer}) => void): Promise<void> {
+async function findEfsExtras(efsPath: string, prefix: string, store: ManifestStore, result: VerifyResult, report: Report): Promise<void> {
   const utf8 = new TextDecoder('utf-8', {fatal: true})
   for (const owner of store.owners()) {
     const home = homeKeyPrefix(prefix, owner)
@@ -280,12 +382,10 @@ async function checkSource(
   config: Config,
   opts: VerifyOptions,
   deps: VerifyDeps,
-  store: ManifestStore,
-  inventory: InventoryStore,
-  basis: 'manifest' | 'inventory',
+  files: () => IterableIterator<Expected>,
   target: ObjectTarget,
   result: VerifyResult,
-  report: (m: Omit<Mismatch, 'path'> & {path: Buffer}) => void,
+  report: Report,
 ): Promise<void> {
   const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
   const pool = new SftpPool(config.source, creds, {connections: opts.connections, perConnection: Math.ceil(opts.concurrency / opts.connections)})
@@ -317,16 +417,16 @@ async function checkSource(
         report({...base, problem: 'changed', detail: `the source's sha256 is now ${sha}, the copy's is ${want ?? 'unknown'}`})
       }
     }
-    const files = (function* () {
-      for (const e of expectedItems(store, inventory, basis, config.target.prefix)) if (e.kind === 'file' && rootOf.has(e.owner)) yield e
+    const toHash = (function* () {
+      for (const e of files()) if (rootOf.has(e.owner)) yield e
     })()
     const absOf = (e: Expected) => (e.path.length ? Buffer.concat([rootOf.get(e.owner)!, SLASH, e.path]) : rootOf.get(e.owner)!)
     if (hasher) {
-      await hasher.hash(files, absOf, async (digests) => {
+      await hasher.hash(toHash, absOf, async (digests) => {
         for (const [e, sha] of digests) await compare(e, sha)
       }, () => deps.signal?.aborted === true)
     } else {
-      await forEach(files, opts.concurrency, deps.signal, async (e) => {
+      await forEach(toHash, opts.concurrency, deps.signal, async (e) => {
         try {
           await compare(e, await hashOverSftp(pool, absOf(e)))
         } catch (err) {

@@ -49,6 +49,7 @@ export async function walkRoots(pool: SftpPool, roots: WalkRoot[], events: WalkE
           const type = fileTypeOf(e.attrs.mode)
           const path = join(rel, e.name)
           const entry: FileEntry = {owner: root.owner, path, type, size: e.attrs.size, mtime: e.attrs.mtime, mode: e.attrs.mode, uid: e.attrs.uid, gid: e.attrs.gid}
+          if (e.links !== undefined) entry.links = e.links
           if (type === 'symlink') entry.linkTarget = await readlink(sftp, join(root.path, path))
           if (type === 'dir') subdirs.push(path)
           out.push(entry)

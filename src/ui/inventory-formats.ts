@@ -40,6 +40,7 @@ export function inventoryMarkdown(d: InventoryReportData): string {
   if (d.changes) {
     const c = d.changes
     out.push('## Changes since the previous inventory', '', `Previous inventory: ${c.since}.`, '')
+    if (c.accountsNotCompared) out.push(`- users and keys removed: not known: ${c.accountsNotCompared}`)
     out.push(`- users added: ${c.users.added.join(', ') || 'none'}; removed: ${c.users.removed.join(', ') || 'none'}`)
     out.push(`- keys added: ${c.keys.added.join('; ') || 'none'}; removed: ${c.keys.removed.join('; ') || 'none'}`)
     out.push(`- files added: ${c.files.added}, removed: ${c.files.removed}, changed: ${c.files.changed}`)

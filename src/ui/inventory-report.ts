@@ -44,6 +44,7 @@ export function renderInventorySummary(r: InventoryResult, maxFindings = 25): st
       '',
       `Since the inventory of ${c.since}: users +${c.users.added.length} -${c.users.removed.length}, keys +${c.keys.added.length} -${c.keys.removed.length}, files +${c.files.added} -${c.files.removed} ~${c.files.changed}`,
     )
+    if (c.accountsNotCompared) lines.push(`  users and keys removed: not known: ${c.accountsNotCompared}`)
     for (const u of c.users.added) lines.push(`  user added: ${u}`)
     for (const u of c.users.removed) lines.push(`  user removed: ${u}`)
     for (const k of c.keys.added) lines.push(`  key added: ${k}`)

@@ -14,6 +14,7 @@ const LABEL: Record<SyncItem['kind'], string> = {
   special: 'SPECIAL',
   'delete-refused': 'NOT DELETED',
   'source-hash-mismatch': 'SOURCE HASH DIFFERS',
+  'ssh-dir': 'NOT COPIED (.ssh)',
 }
 
 const item = (i: SyncItem) => `  ${LABEL[i.kind]} ${i.owner ? `${i.owner}/${i.path}` : ''}${i.owner ? ': ' : ''}${i.reason}`

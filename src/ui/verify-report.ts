@@ -6,15 +6,18 @@ const WHERE: Record<Mismatch['where'], string> = {s3: 'S3', source: 'SOURCE', ef
 /** Mismatches with their reasons, then one summary line per place checked. */
 export function renderVerifyResult(r: VerifyResult): string {
   const lines: string[] = []
-  if (r.basis === 'inventory') lines.push('The manifest is empty (nothing synced yet): checked the last inventory\'s files for existence and size only.', '')
+  if (r.basis === 'inventory') lines.push('Nothing synced yet: checked the last inventory\'s files for existence and size only.', '')
+  else if (r.listing) lines.push(`Accounting for the source files listed by sync run ${r.listing.runId} (${r.listing.listedAt}).`, '')
   for (const m of r.mismatches) lines.push(`  ${WHERE[m.where]} ${m.problem.toUpperCase()} ${m.owner}/${m.path}${m.key ? ` (${m.key})` : ''}: ${m.detail}`)
   if (r.truncated) lines.push('  ... more mismatches than shown (--json lists the first 1000)')
   if (r.mismatches.length > 0) lines.push('')
   const c = r.counts
   lines.push(`S3 (s3://${r.bucket}): ${c.s3.checked} checked, ${c.s3.mismatched} mismatched (size, full-object CRC32, sha256 metadata)`)
+  lines.push('expected' in r.encryption ? `Encryption: every object ${r.encryption.expected}` : `Encryption not checked: ${r.encryption.unchecked}`)
   if (c.deep) lines.push(`Downloaded and re-hashed: ${c.deep.checked}, ${c.deep.mismatched} mismatched`)
   if (c.source) lines.push(`Source re-hashed (${c.source.method === 'exec' ? 'sha256sum over SSH' : 'read over SFTP'}): ${c.source.checked}, ${c.source.mismatched} mismatched`)
   if (c.efs) lines.push(`EFS: ${c.efs.checked} checked, ${c.efs.missing} missing, ${c.efs.changed} changed, ${c.efs.extra} extra`)
-  lines.push(`${r.ok} of ${r.checked} entries verified clean in ${formatDuration(r.durationMs)}.`)
+  if (r.files.notCopied > 0) lines.push(`Not copied: ${r.files.notCopied} source file(s) (the reasons above; fix them, then run sftp-cutover sync)`)
+  lines.push(`${r.files.verified} of ${r.files.total} source files verified in ${formatDuration(r.durationMs)}.`)
   return lines.join('\n')
 }

@@ -145,16 +145,43 @@ export function seedInventory(stateDb: string, roots: Array<{name: string; uid: 
   }
 }
 
-/** An HTTP proxy in front of an S3 peer that records every request and can answer some with a failure instead. */
-export async function startS3Proxy(upstream: string, opts: {fail?: (method: string, path: string, n: number) => number | undefined} = {}) {
+/** A canned answer of the proxy instead of the peer's: status, content type and body as given. */
+export interface ProxyAnswer {
+  status: number
+  contentType: string
+  body: string
+}
+
+/**
+ * An HTTP proxy in front of an S3 peer that records every request and can answer some with a failure instead:
+ * `fail` gives a status (an S3 XML error body is written), `answer` a whole response (e.g. an HTML error page).
+ */
+export async function startS3Proxy(
+  upstream: string,
+  opts: {
+    fail?: (method: string, path: string, n: number) => number | undefined
+    answer?: (req: {method: string; path: string; query: string; headers: Record<string, string | string[] | undefined>}) => ProxyAnswer | undefined
+  } = {},
+) {
   const target = new URL(upstream)
-  const requests: Array<{method: string; path: string; query: string; copySource?: string}> = []
+  const requests: Array<{method: string; path: string; query: string; copySource?: string; sse?: string}> = []
   let n = 0
   let failed = 0
   const server = createHttpServer((req, res) => {
     const url = new URL(req.url ?? '/', 'http://x')
     const copySource = req.headers['x-amz-copy-source'] as string | undefined
-    requests.push({method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.search, ...(copySource ? {copySource: decodeURIComponent(copySource)} : {})})
+    const sse = req.headers['x-amz-server-side-encryption'] as string | undefined
+    requests.push({method: req.method ?? '', path: decodeURIComponent(url.pathname), query: url.search, ...(copySource ? {copySource: decodeURIComponent(copySource)} : {}), ...(sse ? {sse} : {})})
+    const canned = opts.answer?.({method: req.method ?? '', path: url.pathname, query: url.search, headers: req.headers})
+    if (canned) {
+      failed++
+      req.resume()
+      req.on('end', () => {
+        res.writeHead(canned.status, {'content-type': canned.contentType})
+        res.end(req.method === 'HEAD' ? undefined : canned.body)
+      })
+      return
+    }
     const failWith = opts.fail?.(req.method ?? '', url.pathname, ++n)
     if (failWith) {
       failed++
@@ -229,7 +256,10 @@ export function expectedObjects(roots: Array<{owner: string; root: string}>, pre
         const childRel = rel.length ? Buffer.concat([rel, Buffer.from('/'), name]) : name
         const childAbs = Buffer.concat([abs, Buffer.from('/'), name])
         const st = lstatSync(childAbs)
-        if (st.isDirectory()) walk(childRel)
+        // sync leaves each home's .ssh directory out unless --include-ssh-dirs
+        if (st.isDirectory()) {
+          if (rel.length > 0 || name.toString('latin1') !== '.ssh') walk(childRel)
+        }
         else if (st.isFile() && st.size <= MAX_OBJECT_BYTES) {
           const key = objectKeyFor(prefix, owner, childRel)
           if (key.ok) out.set(key.key, sha256(readFileSync(childAbs)))

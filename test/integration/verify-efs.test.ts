@@ -67,7 +67,8 @@ it('finds S3 and the EFS copy in order', async () => {
   const result = r.json<VerifyResult>()
   expect(result.mismatches).toEqual([])
   expect(r.code).toBe(0)
-  expect(result.basis).toBe('manifest')
+  expect(result.basis).toBe('listing')
+  expect(result.files.verified).toBe(result.files.total)
   expect(result.counts.efs).toMatchObject({missing: 0, changed: 0, extra: 0})
   expect(result.counts.efs!.checked).toBeGreaterThan(20)
   expect(result.ok).toBe(result.checked)
@@ -84,7 +85,9 @@ it('says which objects S3 refuses to show (HeadObject 403, which has no body) an
     const result = r.json<VerifyResult>()
     expect(r.code).toBe(3)
     expect(result.mismatches.map(brief)).toEqual([`s3 unreadable ${denied}`])
-    expect(result.mismatches[0].detail).toBe('HeadObject failed: Forbidden (HTTP 403): access denied: the credentials may not read this object (s3:GetObject), or a KMS key refuses them')
+    expect(result.mismatches[0].detail).toBe(
+      "HeadObject failed: S3 HTTP 403 Forbidden: access denied: the credentials may not read this object (s3:GetObject), or a KMS key refuses them; check that the credentials' IAM policy (and the KMS key policy) allow it",
+    )
     expect(proxy.failed()).toBe(1)
   } finally {
     writeFileSync(yaml, config)

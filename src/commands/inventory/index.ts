@@ -17,7 +17,10 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
   static override flags = {
     'from-bundle': Flags.string({summary: 'Read accounts and keys from a bundle written by the collect script.', exclusive: ['users-csv']}),
     'users-csv': Flags.string({summary: 'Read accounts and keys from a CSV (columns: sftp-cutover inventory report --help).', exclusive: ['from-bundle']}),
-    'sshd-config': Flags.string({summary: 'sshd_config path on the box, for the online collect script.', default: '/etc/ssh/sshd_config'}),
+    'sshd-config': Flags.string({
+      summary: 'sshd_config path on the box, for the online collect script.',
+      description: 'Default: the -f file of the sshd listening on source.port (found with ss or /proc), else /etc/ssh/sshd_config.',
+    }),
     'include-system': Flags.boolean({summary: 'Also list system accounts (uid outside the login.defs range, root).', default: false}),
     'fail-on': Flags.option({options: ['blocker', 'warning', 'info'] as const, default: 'blocker' as const, summary: 'Exit 3 when a finding of this severity or worse exists.'})(),
     connections: Flags.integer({summary: 'SSH connections for listing.', default: 4, min: 1, max: 32}),
