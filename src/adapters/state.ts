@@ -234,6 +234,21 @@ const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       ALTER TABLE sync_manifest ADD COLUMN checked_at TEXT;
     `,
   },
+  {
+    version: 7,
+    name: 'project lock: one command that changes the project at a time',
+    sql: `
+      -- At most one row: the command holding the project. token tells the holder's own row from a successor's.
+      CREATE TABLE project_lock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        command TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        token TEXT NOT NULL
+      );
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {createAwsClients} from '../adapters/aws.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, lockFlags} from '../base-command.js'
 import {loadConfig} from '../services/config.js'
 import {runOnSource} from '../services/cutover-steps.js'
 import {type DnsChangeResult, rollbackRecord} from '../services/dns.js'
@@ -14,11 +14,16 @@ export default class Rollback extends BaseCommand<typeof Rollback> {
   static override description = `Checks first that the record is still what the cutover set and refuses otherwise (exit 3) unless --force. Waits until Route 53 reports the change INSYNC, then runs cutover.unfreezeCommand on the legacy box when configured. Running it again changes nothing.`
   static override examples = ['<%= config.bin %> rollback', '<%= config.bin %> rollback --dry-run', '<%= config.bin %> rollback --force']
   static override flags = {
+    ...lockFlags,
     ...awsFlags,
     force: Flags.boolean({summary: 'Restore the saved record even if someone changed the record since the cutover.', default: false}),
     'dry-run': Flags.boolean({summary: 'Show the change batch; change nothing.', default: false}),
     unfreeze: Flags.boolean({summary: 'Run cutover.unfreezeCommand on the legacy box after the record is restored.', default: true, allowNo: true}),
     timeout: Flags.integer({summary: 'Seconds to wait for Route 53 to apply the change.', default: 300, min: 1}),
+  }
+
+  protected override changesProject(): boolean {
+    return !this.flags['dry-run']
   }
 
   public async run(): Promise<DnsChangeResult & {unfrozen?: string}> {

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {createS3Client} from '../adapters/aws-s3.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, lockFlags} from '../base-command.js'
 import {ExitCode, usageError} from '../core/errors.js'
 import {parseByteSize} from '../core/sync-plan.js'
 import {loadConfig} from '../services/config.js'
@@ -26,6 +26,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     '<%= config.bin %> sync --delete --max-delete 500',
   ]
   static override flags = {
+    ...lockFlags,
     ...awsFlags,
     transfers: Flags.integer({summary: 'Files copied at once.', default: 16, min: 1, max: 256}),
     connections: Flags.integer({summary: 'SSH connections to the source (one SFTP channel each).', default: 4, min: 1, max: 32}),
@@ -52,6 +53,10 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       default: 'STANDARD' as const,
       summary: 'S3 storage class of the objects (classes Transfer Family can read directly).',
     })(),
+  }
+
+  protected override changesProject(): boolean {
+    return !this.flags['dry-run']
   }
 
   public async run(): Promise<SyncResult> {
@@ -99,6 +104,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       this.out(renderSyncResult(result))
       if (result.interrupted) process.exitCode = ExitCode.failure
       else if (result.problems.length > 0) this.foundProblems()
+      this.next(result.interrupted || result.problems.length > 0 || result.dryRun ? 'sync' : 'verify')
       return result
     } finally {
       await progress.end()

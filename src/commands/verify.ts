@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {createS3Client} from '../adapters/aws-s3.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, lockFlags} from '../base-command.js'
 import {ExitCode} from '../core/errors.js'
 import {loadConfig} from '../services/config.js'
 import {runVerify, type VerifyResult} from '../services/verify.js'
@@ -18,6 +18,7 @@ export default class Verify extends BaseCommand<typeof Verify> {
 Exits 0 when everything matches, 3 on any mismatch.`
   static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json']
   static override flags = {
+    ...lockFlags,
     ...awsFlags,
     deep: Flags.boolean({summary: 'Download every object and re-hash it.', default: false}),
     'source-hash': Flags.boolean({summary: 'Re-hash the source files and compare with the recorded sha256.', default: false}),
@@ -29,6 +30,10 @@ Exits 0 when everything matches, 3 on any mismatch.`
     'efs-path': Flags.string({summary: 'Mounted EFS directory the Lambda copies into (overrides efs.path).'}),
     concurrency: Flags.integer({summary: 'Objects checked at once.', default: 32, min: 1, max: 256}),
     connections: Flags.integer({summary: 'SSH connections for --source-hash over SFTP.', default: 4, min: 1, max: 32}),
+  }
+
+  protected override changesProject(): boolean {
+    return true
   }
 
   public async run(): Promise<VerifyResult> {
@@ -66,6 +71,7 @@ Exits 0 when everything matches, 3 on any mismatch.`
       this.out(renderVerifyResult(result))
       if (interrupt.signal.aborted) process.exitCode = ExitCode.failure
       else if (result.mismatches.length > 0) this.foundProblems()
+      this.next(interrupt.signal.aborted ? 'verify' : result.mismatches.length > 0 ? 'sync, then sftp-cutover verify' : 'cutover --dry-run')
       return result
     } finally {
       await progress.end()

@@ -1,6 +1,7 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand, lockFlags} from '../../base-command.js'
+import {USERS_CSV_COLUMNS} from '../../core/users-csv.js'
 import {loadConfig} from '../../services/config.js'
 import {type InventoryResult, runInventory} from '../../services/inventory.js'
 import {renderInventorySummary} from '../../ui/inventory-report.js'
@@ -15,13 +16,24 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
     '<%= config.bin %> inventory --users-csv users.csv --fail-on warning',
   ]
   static override flags = {
+    ...lockFlags,
     'from-bundle': Flags.string({summary: 'Read accounts and keys from a bundle written by the collect script.', exclusive: ['users-csv']}),
-    'users-csv': Flags.string({summary: 'Read accounts and keys from a CSV (columns: sftp-cutover inventory report --help).', exclusive: ['from-bundle']}),
+    'users-csv': Flags.string({
+      summary: 'Read accounts and keys from a CSV (its columns: below, under FLAG DESCRIPTIONS).',
+      description: `A header row names the columns, in any order (* required):\n${Object.entries(USERS_CSV_COLUMNS)
+        .map(([name, c]) => `  ${name}${c.required ? ' *' : ''}: ${c.description}`)
+        .join('\n')}\nFields holding commas or quotes are quoted ("..."), with quotes inside doubled ("").`,
+      exclusive: ['from-bundle'],
+    }),
     'sshd-config': Flags.string({summary: 'sshd_config path on the box, for the online collect script.', default: '/etc/ssh/sshd_config'}),
     'include-system': Flags.boolean({summary: 'Also list system accounts (uid outside the login.defs range, root).', default: false}),
     'fail-on': Flags.option({options: ['blocker', 'warning', 'info'] as const, default: 'blocker' as const, summary: 'Exit 3 when a finding of this severity or worse exists.'})(),
     connections: Flags.integer({summary: 'SSH connections for listing.', default: 4, min: 1, max: 32}),
     concurrency: Flags.integer({summary: 'Directories listed at once.', default: 16, min: 1, max: 256}),
+  }
+
+  protected override changesProject(): boolean {
+    return true
   }
 
   public async run(): Promise<InventoryResult> {
@@ -43,6 +55,7 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
     this.state.audit({action: 'inventory.run', target: result.host, after: {runId: result.runId, findings: result.summary.findings}, outcome: 'ok'})
     this.out(renderInventorySummary(result))
     if (result.failed) this.foundProblems()
+    else this.next('users plan')
     return result
   }
 }
