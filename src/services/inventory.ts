@@ -150,7 +150,7 @@ function noAccountsFinding(note: string): Finding {
     severity: 'warning',
     subject: 'inventory',
     reason: `${note}: accounts, keys and chroots were not read, only files`,
-    fix: 'Run `sftp-cutover inventory collect-script > collect.sh` on the box as root, then `sftp-cutover inventory --from-bundle bundle.json`; or describe the users in a CSV and pass --users-csv.',
+    fix: 'Run `sftp-cutover inventory collect-script > collect.sh` on the box as root, then `sftp-cutover inventory --from-bundle bundle.json`; or describe the users in a CSV and pass it with `sftp-cutover inventory --users-csv FILE` (its columns: sftp-cutover inventory --help).',
   }
 }
 
