@@ -15,7 +15,7 @@ MOTO_VERSION=5.2.5
 CFN_LINT_VERSION=1.58.0
 VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
-APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox)
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox tmux)
 
 # Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
 PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"
@@ -33,7 +33,7 @@ peer_line() { printf '%-10s %-28s %s\n' "$1" "$2" "$3"; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (sshd serves several throwaway users; apt installs packages)"
 
-# ---- apt: sshd, ssh client, rclone, python venv ------------------------------------------------
+# ---- apt: sshd, ssh client, rclone, python venv, tmux (terminal tests) ------------------------------------------------
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]; then

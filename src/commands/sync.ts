@@ -96,7 +96,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
           signal: interrupt.signal,
         },
       )
-      await progress.end(result.interrupted ? 'interrupted' : 'finished')
+      await progress.end(result.interrupted ? 'interrupted: run sftp-cutover sync again to continue' : 'finished', {warn: result.interrupted})
       this.logger.info({counts: result.counts, bytes: result.bytes, durationMs: result.durationMs}, 'sync finished')
       if (!result.dryRun) {
         this.state.audit({action: 'sync.run', target: `s3://${result.bucket}`, after: {runId: result.runId, counts: result.counts}, outcome: result.counts.failed > 0 ? 'failed' : 'ok'})

@@ -60,11 +60,11 @@ Exits 0 when everything matches, 3 on any mismatch.`
           env: process.env,
           askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
           log: (msg, detail) => this.logger.info(detail ?? {}, msg),
-          progress: (done, total, mismatched) => progress.update({filesDone: done, filesTotal: total, bytesDone: 0, bytesTotal: 0, failed: mismatched}),
+          progress: (done, total, mismatched) => progress.update({filesDone: done, filesTotal: total, bytesDone: 0, failed: mismatched, noun: 'files checked'}),
           signal: interrupt.signal,
         },
       )
-      await progress.end('finished')
+      await progress.end(interrupt.signal.aborted ? 'interrupted: run sftp-cutover verify again' : 'finished', {warn: interrupt.signal.aborted})
       this.logger.info({checked: result.checked, ok: result.ok, counts: result.counts}, 'verify finished')
       // the cutover's preflight requires the last complete verify to be clean
       if (!interrupt.signal.aborted) recordVerifyResult(this.state, result)

@@ -5,6 +5,7 @@ import {USERS_CSV_COLUMNS} from '../../core/users-csv.js'
 import {loadConfig} from '../../services/config.js'
 import {type InventoryResult, runInventory} from '../../services/inventory.js'
 import {renderInventorySummary} from '../../ui/inventory-report.js'
+import {createProgress} from '../../ui/progress.js'
 
 export default class Inventory extends BaseCommand<typeof Inventory> {
   static override summary = 'Read the legacy box: accounts, keys, host keys and every file, with what will break on Transfer Family and S3.'
@@ -39,6 +40,8 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
   public async run(): Promise<InventoryResult> {
     const config = await loadConfig(this.paths.configFile)
     const prompter = this.prompter()
+    const progress = createProgress(this.jsonEnabled() ? 'off' : process.stderr.isTTY ? 'tty' : 'plain')
+    progress.phase(`reading ${config.source.host}: accounts, keys, host keys, every file`)
     const result = await runInventory(
       config,
       {
@@ -50,12 +53,18 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
         concurrency: this.flags.concurrency,
         failOn: this.flags['fail-on'],
       },
-      {state: this.state, env: process.env, askSecret: prompter ? (message) => prompter.secret({message}) : undefined, log: (msg, detail) => this.logger.info(detail ?? {}, msg)},
-    )
+      {
+        state: this.state,
+        env: process.env,
+        askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
+        log: (msg, detail) => this.logger.info(detail ?? {}, msg),
+        progress: (listed) => progress.update({filesDone: listed.files, bytesDone: listed.bytes, failed: 0, noun: 'entries listed'}),
+      },
+    ).finally(() => progress.end())
     this.state.audit({action: 'inventory.run', target: result.host, after: {runId: result.runId, findings: result.summary.findings}, outcome: 'ok'})
     this.out(renderInventorySummary(result))
     if (result.failed) this.foundProblems()
-    else this.next('users plan')
+    this.next('users plan (it shows which users the findings above keep from being imported)')
     return result
   }
 }
