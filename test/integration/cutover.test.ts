@@ -64,9 +64,12 @@ beforeAll(async () => {
     '--cutover-freeze-command', `touch ${join(peer.dir, 'frozen')}`, '--cutover-unfreeze-command', `rm -f ${join(peer.dir, 'frozen')}`,
   ])
   expect(init.stderr).toBe('')
+  const next: Record<string, string> = {inventory: 'users plan', users: 'hostkeys import', sync: 'verify', verify: 'cutover --dry-run'}
   for (const step of [['inventory', '--sshd-config', peer.configFile], ['users', 'import'], ['sync'], ['verify']]) {
     const r = await cli(step)
     expect({step: step[0], code: r.code, stderr: r.code === 0 || r.code === 3 ? '' : r.stderr}).toEqual({step: step[0], code: expect.any(Number), stderr: ''})
+    // each step of the flow ends naming the next one
+    expect(r.stdout).toContain(`\nNext: sftp-cutover ${next[step[0]]}`)
   }
 })
 
@@ -93,6 +96,7 @@ describe('cutover', () => {
     expect(text.code).toBe(3)
     expect(text.stdout).toMatch(/WOULD FAIL preflight: .*host keys imported/)
     expect(text.stdout).toMatch(/The real run would stop at preflight: 2 step\(s\) would fail \(preflight, smoke-test\)/)
+    expect(text.stdout).toMatch(/Next: sftp-cutover cutover --dry-run \(after the fixes above\)$/m)
 
     const real = await cli(['cutover', '--yes'])
     expect(real.code).toBe(3)
