@@ -153,7 +153,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
-    const cli = toCliError(err, this.id ?? '')
+    const cli = toCliError(err, (this.id ?? '').replaceAll(':', ' '))
     process.exitCode = cli.exitCode
     try {
       this._logger?.error({code: cli.code, exitCode: cli.exitCode, err: cli.code === 'UNEXPECTED' ? err : undefined}, cli.message)

@@ -75,3 +75,11 @@ describe('config', () => {
     expect(readFileSync(file, 'utf8')).toBe(text)
   })
 })
+
+describe('usage errors', () => {
+  it('name the command in the space form', async () => {
+    const r = await cli(['hostkeys', 'import', '--no-such-flag'])
+    expect(r.code).toBe(2)
+    expect(r.stderr).toContain('Run sftp-cutover hostkeys import --help for the flags.')
+  })
+})

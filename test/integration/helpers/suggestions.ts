@@ -111,12 +111,15 @@ export function suggestionProblems(text: string, current: string | undefined, co
   return problems
 }
 
-/** The messages and suggestions of a CLI run: the JSON error, or the Error/Fix lines on stderr. */
+/**
+ * What a CLI run told the operator to do: the Fix lines on stderr, or the JSON error's suggestions (the error message
+ * itself may quote what the operator mistyped).
+ */
 export function runMessages(stdout: string, stderr: string): string[] {
-  const lines = stderr.split('\n').filter((l) => /^(Error|\s+Fix|\s*›?\s*Warning):/.test(l))
+  const lines = stderr.split('\n').filter((l) => /^\s+Fix:/.test(l))
   try {
     const doc = JSON.parse(stdout) as {error?: {message: string; suggestions?: string[]}}
-    if (doc.error) lines.push(doc.error.message, ...(doc.error.suggestions ?? []))
+    if (doc.error) lines.push(...(doc.error.suggestions ?? []))
   } catch {
     // not JSON
   }
