@@ -21,7 +21,8 @@ VERSITYGW_VERSION=v1.8.0
 CFN_GUARD_VERSION=3.1.2
 CLAMAV_EXPECTED_MINOR=1.4        # Debian 12 ships ClamAV 1.4.x
 # chromium: the browser tests of the HTML reports (driven by playwright-core, which downloads no browser of its own)
-APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox clamav clamav-daemon chromium)
+# tmux: the terminal tests drive the CLI in a real 120x40 pseudo-terminal
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox clamav clamav-daemon chromium tmux)
 
 # Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
 PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"
@@ -41,7 +42,7 @@ peer_line() { printf '%-10s %-28s %s\n' "$1" "$2" "$3"; }
 
 [ "$(id -u)" = 0 ] || die "must run as root (sshd serves several throwaway users; apt installs packages)"
 
-# ---- apt: sshd, ssh client, rclone, python venv ------------------------------------------------
+# ---- apt: sshd, ssh client, rclone, python venv, tmux (terminal tests) ------------------------------------------------
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]; then

@@ -3,6 +3,7 @@ import {dirname, join, resolve} from 'node:path'
 import {Command, Flags, type Interfaces} from '@oclif/core'
 
 import {createLogger, type Logger} from './adapters/logger.js'
+import {describeHolder, ProjectLock} from './adapters/project-lock.js'
 import {SqliteStateStore} from './adapters/state.js'
 import {awsErrorLine, isAwsServiceError} from './core/aws-errors.js'
 import {CliError, ExitCode, errorMessage, usageError} from './core/errors.js'
@@ -28,10 +29,15 @@ export function projectPaths(configFile: string): ProjectPaths {
   return {configFile: file, dir, stateDir, stateDb: join(stateDir, 'state.db'), logFile: join(stateDir, 'sftp-cutover.log'), reportsDir: join(stateDir, 'reports')}
 }
 
+/** --wait, on every command that takes the project lock (see BaseCommand.changesProject). */
+export const lockFlags = {
+  wait: Flags.boolean({summary: 'When another command is changing this project, wait for it to finish instead of refusing.', default: false}),
+}
+
 /** Maps anything thrown to what the operator sees: a message, an exit code and what to do. */
 function toCliError(err: Error & {oclif?: {exit?: number}}, commandId: string): CliError {
   if (err instanceof CliError) return err
-  if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') return new CliError('cancelled at a prompt: nothing was changed', {code: 'CANCELLED'})
+  if (err.name === 'ExitPromptError' || err.name === 'AbortPromptError') return new CliError('cancelled at a prompt: nothing was changed', {code: 'CANCELLED', exitCode: ExitCode.cancelled})
   // oclif's own parse errors (unknown flag, missing value) are usage errors.
   if (err.oclif?.exit === 2 || /Missing required flag|Unexpected argument|Nonexistent flag|Expected --|Parsing --/.test(err.message)) {
     return usageError(err.message.split('\nSee more help')[0], [`Run sftp-cutover ${commandId} --help for the flags.`])
@@ -73,6 +79,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected paths!: ProjectPaths
   private _logger?: Logger
   private _state?: SqliteStateStore
+  private _lock?: ProjectLock
 
   public override async init(): Promise<void> {
     await super.init()
@@ -86,6 +93,29 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.flags = flags as BaseFlags<T>
     this.args = args as BaseArgs<T>
     this.paths = projectPaths(this.flags.config)
+    // Without a configuration there is no project to protect: the command fails on loading it.
+    if (this.changesProject() && existsSync(this.paths.configFile)) await this.lockProject()
+  }
+
+  /**
+   * Whether this run changes the project (its state database or AWS): such runs take the project lock, one at a
+   * time. Read-only commands and dry runs keep the default.
+   */
+  protected changesProject(): boolean {
+    return false
+  }
+
+  private async lockProject(): Promise<void> {
+    const lock = new ProjectLock(this.state)
+    const command = (this.id ?? 'unknown').replaceAll(':', ' ')
+    const wait = (this.flags as {wait?: boolean}).wait ?? false
+    const {tookOver} = await lock.acquire(command, {wait, onWait: (holder) => this.logToStderr(`Waiting for ${describeHolder(holder)} to finish...`)})
+    this._lock = lock
+    if (tookOver) {
+      const message = `took over the project lock from ${describeHolder(tookOver)}: that process is gone`
+      this.logger.warn({holder: tookOver}, message)
+      this.logToStderr(`Warning: ${message}`)
+    }
   }
 
   /** The run log, in the state directory once the project exists (init creates it). */
@@ -120,8 +150,13 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     this.log(message)
   }
 
+  /** The one-line hint after each step of the migration flow (init, doctor, inventory, ... cutover), as text only. */
+  protected next(command: string): void {
+    this.out(`Next: sftp-cutover ${command}`)
+  }
+
   public override async catch(err: Error & {exitCode?: number; oclif?: {exit?: number}}): Promise<void> {
-    const cli = toCliError(err, this.id ?? '')
+    const cli = toCliError(err, (this.id ?? '').replaceAll(':', ' '))
     process.exitCode = cli.exitCode
     try {
       this._logger?.error({code: cli.code, exitCode: cli.exitCode, err: cli.code === 'UNEXPECTED' ? err : undefined}, cli.message)
@@ -137,6 +172,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   public override async finally(err: Error | undefined): Promise<void> {
+    this._lock?.release()
     this._state?.close()
     this._logger?.flush()
     await super.finally(err)

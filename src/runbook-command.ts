@@ -2,7 +2,7 @@ import {type Command, Flags} from '@oclif/core'
 
 import {createAwsClients} from './adapters/aws.js'
 import {awsFlags, awsOverrides} from './aws-flags.js'
-import {BaseCommand} from './base-command.js'
+import {BaseCommand, lockFlags} from './base-command.js'
 import type {Runbook} from './core/runbook.js'
 import {loadConfig} from './services/config.js'
 import {cutoverHandlers} from './services/cutover-steps.js'
@@ -14,9 +14,17 @@ import {renderRunbookResult, stepLine} from './ui/runbook-render.js'
 export abstract class RunbookCommand<T extends typeof Command> extends BaseCommand<T> {
   static override flags = {
     ...awsFlags,
+    ...lockFlags,
     yes: Flags.boolean({char: 'y', summary: 'Confirm the cutover without a prompt (for unattended runs).', default: false}),
-    from: Flags.string({summary: 'Start at this step (by id), running it and the ones after it again.'}),
+    from: Flags.string({
+      summary: 'Start at this step (by id), running it and the ones after it again.',
+      description: 'A step\'s id is its type (preflight, confirm, freeze, sync, verify, dns-switch, smoke-test, report, exec, wait), with -2, -3... when the type repeats (wait-2), or the id: given in the runbook. --dry-run lists them.',
+    }),
     'dry-run': Flags.boolean({summary: 'Show every step and the exact Route 53 change batch; change nothing.', default: false}),
+  }
+
+  protected override changesProject(): boolean {
+    return !(this.flags as unknown as {'dry-run': boolean})['dry-run']
   }
 
   protected async runBook(runbook: Runbook): Promise<RunbookResult> {
@@ -34,6 +42,9 @@ export abstract class RunbookCommand<T extends typeof Command> extends BaseComma
         {state: this.state, handlers: cutoverHandlers({...deps, parts: migrationParts(deps)})},
       )
       this.out(renderRunbookResult(result))
+      const wouldFail = result.steps.some((s) => s.status === 'would-fail')
+      if (wouldFail) this.foundProblems()
+      if (this.id === 'cutover') this.next(result.outcome === 'dry-run' ? (wouldFail ? 'cutover --dry-run (after the fixes above)' : 'cutover (--yes when unattended)') : 'report')
       return result
     } finally {
       aws.destroy()

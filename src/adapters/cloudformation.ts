@@ -12,7 +12,7 @@ export async function stackOutputs(cf: CloudFormationClient, stackName: string):
     return out
   } catch (err) {
     if ((err as {name?: string}).name === 'ValidationError') {
-      throw new CliError(`stack ${stackName} does not exist`, {exitCode: ExitCode.usage, code: 'NO_STACK', suggestions: ['Check the stack name and --region (aws cloudformation list-stacks).']})
+      throw new CliError(`stack ${stackName} does not exist`, {exitCode: ExitCode.usage, code: 'NO_STACK', suggestions: ['Check the stack name and its region, --target-region (aws cloudformation list-stacks lists the stacks of a region).']})
     }
     throw err
   }

@@ -38,3 +38,21 @@ export async function writeConfigFile(path: string, doc: Record<string, unknown>
   await writeFile(tmp, body, {mode: 0o644})
   await rename(tmp, path)
 }
+
+/**
+ * Sets (or with undefined, removes) one value in the file, keeping its comments and layout; written atomically. The
+ * caller validates the result first.
+ */
+export async function updateConfigFile(path: string, keyPath: [string, string], value: unknown): Promise<void> {
+  const doc = parseDocument(await readFile(path, 'utf8'))
+  if (value === undefined) {
+    doc.deleteIn(keyPath)
+    const section = doc.getIn([keyPath[0]]) as {items?: unknown[]} | undefined
+    if (section?.items?.length === 0) doc.deleteIn([keyPath[0]])
+  } else {
+    doc.setIn(keyPath, value)
+  }
+  const tmp = `${path}.${randomBytes(4).toString('hex')}.tmp`
+  await writeFile(tmp, doc.toString({lineWidth: 0}), {mode: 0o644})
+  await rename(tmp, path)
+}

@@ -2,6 +2,7 @@ import {readFile} from 'node:fs/promises'
 import ssh2 from 'ssh2'
 import type {Client as SshClient, ConnectConfig} from 'ssh2'
 
+import {configSetHint} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
 import {fingerprintOf, type HostKeyVerdict, keyTypeOf, knownHostsName, parseKnownHosts, preferredHostKeyTypes, verifyHostKey} from '../core/host-keys.js'
 
@@ -64,6 +65,13 @@ export class SshError extends CliError {
 }
 
 const RSA_ALGORITHMS = ['rsa-sha2-512', 'rsa-sha2-256', 'ssh-rsa']
+/** The host key types ssh2 can verify, one family per kind of key a server holds. */
+const KEY_FAMILIES = [['ssh-ed25519'], ['ecdsa-sha2-nistp256', 'ecdsa-sha2-nistp384', 'ecdsa-sha2-nistp521'], RSA_ALGORITHMS]
+/** Host key algorithms to negotiate for a key of this type (an RSA key signs with rsa-sha2-* or ssh-rsa). */
+const algorithmsOf = (keyType: string): string[] => (keyType === 'ssh-rsa' ? RSA_ALGORITHMS : [keyType])
+/** Per pinned host and fingerprint, the algorithms that brought the pinned key: later connections ask for it first. */
+const PINNED_ALGORITHMS = new Map<string, string[]>()
+const pinKey = (t: SshTarget) => `${t.host}:${t.port}:${t.hostKeyFingerprint}`
 
 /** Reads the key file, passphrase and password named by the configuration. Prompts only through askSecret. */
 export async function resolveCredentials(target: SshTarget, env: NodeJS.ProcessEnv, askSecret?: AskSecret): Promise<SshCredentials> {
@@ -75,7 +83,7 @@ export async function resolveCredentials(target: SshTarget, env: NodeJS.ProcessE
       throw new CliError(`cannot read source.identityFile ${target.identityFile}: ${errorMessage(err)}`, {
         exitCode: ExitCode.usage,
         code: 'IDENTITY_FILE',
-        suggestions: ['Point source.identityFile (or --source-identity-file) at a readable private key file.'],
+        suggestions: ['Point source.identityFile at a readable private key file: sftp-cutover config set source.identityFile PATH.'],
       })
     }
     const parsed = ssh2.utils.parseKey(creds.privateKey)
@@ -131,7 +139,7 @@ export async function resolveCredentials(target: SshTarget, env: NodeJS.ProcessE
     throw new CliError('no way to authenticate to the source: set source.identityFile, source.useAgent or source.passwordEnv', {
       exitCode: ExitCode.usage,
       code: 'NO_AUTH',
-      suggestions: ['Pass --source-identity-file, --source-use-agent or --source-password-env to init, or edit sftp-cutover.yaml.'],
+      suggestions: ['Set one: sftp-cutover config set source.identityFile PATH (or source.useAgent true, or source.passwordEnv VARIABLE).'],
     })
   }
   return creds
@@ -143,7 +151,7 @@ async function loadTrust(target: SshTarget) {
     throw new CliError('no host key to verify the source against', {
       exitCode: ExitCode.usage,
       code: 'NO_HOST_KEY',
-      suggestions: ['Set source.hostKeyFingerprint (SHA256:...) or source.knownHostsFile.'],
+      suggestions: ['Pin the host key: sftp-cutover config set source.hostKeyFingerprint SHA256:... (or source.knownHostsFile PATH).'],
     })
   }
   try {
@@ -157,11 +165,24 @@ async function loadTrust(target: SshTarget) {
   }
 }
 
+/** No key of any type the server holds is the pinned one. */
+function pinnedKeyError(target: SshTarget, refused: Array<Extract<HostKeyVerdict, {ok: false}>>): SshError {
+  const presented = refused.map((v) => `${v.keyType} ${v.fingerprint}`)
+  return new SshError(
+    `the host key of ${target.host}:${target.port} does not match: none of its keys (${presented.join(', ')}) is the pinned ${target.hostKeyFingerprint}. Refusing to connect.`,
+    'HOST_KEY_REJECTED',
+    {
+      verdict: refused[0],
+      suggestions: [`Check with the box's administrator which of these is its real host key; if one is, set it: ${configSetHint('source.hostKeyFingerprint', refused[0].fingerprint)}.`],
+    },
+  )
+}
+
 function hostKeyError(target: SshTarget, verdict: Extract<HostKeyVerdict, {ok: false}>): SshError {
   const presented = `${verdict.keyType} ${verdict.fingerprint}`
   const how = target.hostKeyFingerprint
-    ? `pin it with --source-host-key-fingerprint ${verdict.fingerprint} (source.hostKeyFingerprint)`
-    : `add the server's key for ${knownHostsName(target.host, target.port)} to ${target.knownHostsFile} (ssh-keyscan -p ${target.port} ${target.host}), or pin source.hostKeyFingerprint ${verdict.fingerprint}`
+    ? `pin it: ${configSetHint('source.hostKeyFingerprint', verdict.fingerprint)}`
+    : `add the server's key for ${knownHostsName(target.host, target.port)} to ${target.knownHostsFile} (ssh-keyscan -p ${target.port} ${target.host}), or pin it: ${configSetHint('source.hostKeyFingerprint', verdict.fingerprint)}`
   const what =
     verdict.reason === 'revoked'
       ? `the host key of ${target.host}:${target.port} is marked @revoked in ${target.knownHostsFile}`
@@ -230,13 +251,37 @@ export class SshSession {
 
   static async connect(target: SshTarget, creds: SshCredentials, opts: ConnectOptions = {}): Promise<SshSession> {
     const trust = await loadTrust(target)
+    if (opts.hostKeyAlgorithms) return SshSession.connectOnce(target, creds, trust, opts.hostKeyAlgorithms, opts)
+    if (!trust.pinnedFingerprint) {
+      // Offer the types known_hosts holds for this host, as OpenSSH does: the server may prefer another one.
+      const preferred = preferredHostKeyTypes(trust.knownHosts, target.host, target.port).flatMap(algorithmsOf)
+      return SshSession.connectOnce(target, creds, trust, preferred.length > 0 ? preferred : undefined, opts)
+    }
+    // A pinned fingerprint does not say its key type, and the server picks the algorithm it prefers (usually
+    // ed25519). Try the server's choice, then each key type it has not presented yet, until the pinned key turns up;
+    // remember which type it was for the next connections.
+    const remembered = PINNED_ALGORITHMS.get(pinKey(target))
+    const refused: Array<Extract<HostKeyVerdict, {ok: false}>> = []
+    let algorithms = remembered
+    for (;;) {
+      try {
+        const session = await SshSession.connectOnce(target, creds, trust, algorithms, opts)
+        PINNED_ALGORITHMS.set(pinKey(target), algorithmsOf(session.info.hostKey.type))
+        return session
+      } catch (err) {
+        if (!(err instanceof SshError) || err.verdict?.ok !== false || err.verdict.reason !== 'mismatch') throw err
+        refused.push(err.verdict)
+        const presented = new Set(refused.map((v) => v.keyType))
+        const next = KEY_FAMILIES.find((family) => !family.some((t) => presented.has(t)))
+        if (!next) throw pinnedKeyError(target, refused)
+        algorithms = next
+      }
+    }
+  }
+
+  private static async connectOnce(target: SshTarget, creds: SshCredentials, trust: Awaited<ReturnType<typeof loadTrust>>, hostKeyTypes: string[] | undefined, opts: ConnectOptions): Promise<SshSession> {
     let verdict: HostKeyVerdict | undefined
     const client = new ssh2.Client()
-    let hostKeyTypes = opts.hostKeyAlgorithms
-    if (!hostKeyTypes && trust.knownHosts.length > 0) {
-      const preferred = preferredHostKeyTypes(trust.knownHosts, target.host, target.port).flatMap((t) => (t === 'ssh-rsa' ? RSA_ALGORITHMS : [t]))
-      if (preferred.length > 0) hostKeyTypes = preferred
-    }
     const config: ConnectConfig = {
       host: target.host,
       port: target.port,

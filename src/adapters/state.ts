@@ -307,6 +307,21 @@ export const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       ALTER TABLE inventory_runs ADD COLUMN accounts_incomplete TEXT;
     `,
   },
+  {
+    version: 11,
+    name: 'project lock: one command that changes the project at a time',
+    sql: `
+      -- At most one row: the command holding the project. token tells the holder's own row from a successor's.
+      CREATE TABLE project_lock (
+        id INTEGER PRIMARY KEY CHECK (id = 1),
+        command TEXT NOT NULL,
+        pid INTEGER NOT NULL,
+        host TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        token TEXT NOT NULL
+      );
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -6,6 +6,14 @@ import {usageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
 import type {RunbookResult} from '../services/runbook.js'
 
+// --from takes the id of a step of either built-in runbook (the soft one adds drain).
+const CUTOVER_STEP_IDS = [
+  ...new Set([DEFAULT_RUNBOOK, softRunbook('5m')].flatMap((book) => {
+    const parsed = parseRunbook(book)
+    return parsed.ok ? parsed.runbook.steps.map((s) => s.id) : []
+  })),
+]
+
 export default class Cutover extends RunbookCommand<typeof Cutover> {
   static override summary = 'Run the cutover night: preflight, confirm, freeze, final sync, verify, DNS switch, smoke test, report.'
   static override description = `Each step's status, start, end and output are kept in the state database: a re-run resumes after the last completed step, and a completed cutover is not repeated. A failed step stops the run and says what to do next; sftp-cutover rollback goes back to the legacy box.
@@ -17,6 +25,7 @@ Exits 3 when preflight, verify or the smoke test find problems (nothing after th
     ...RunbookCommand.flags,
     soft: Flags.boolean({summary: 'Soft cutover: switch first, drain the legacy box until it is quiet, then freeze (for partners who cannot be coordinated).', default: false}),
     'until-quiet': Flags.string({summary: 'With --soft: how long the legacy box must be quiet before it is frozen (default 5m).'}),
+    from: Flags.option({options: CUTOVER_STEP_IDS, summary: 'Start at this step, running it and the ones after it again.'})(),
   }
 
   public async run(): Promise<RunbookResult> {

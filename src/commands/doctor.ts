@@ -21,7 +21,11 @@ export default class Doctor extends BaseCommand<typeof Doctor> {
       for (const c of result.checks) this.logger.info({check: c.id, status: c.status, detail: c.detail}, 'doctor check')
       this.out(renderChecks(result.checks))
       this.out(`\n${result.summary.pass} passed, ${result.summary.warn} warnings, ${result.summary.fail} failed, ${result.summary.skip} skipped`)
-      if (!result.ok) this.foundProblems()
+      if (result.ok) this.next('inventory')
+      else {
+        this.next('doctor (again, after the fixes above)')
+        this.foundProblems()
+      }
       return result
     } finally {
       aws.destroy()

@@ -47,7 +47,7 @@ Passwords and passphrases are never written: name the environment variable that 
     })
     this.logger.info({outcome: result.outcome, file: result.configFile}, 'init')
     this.out(`${result.outcome === 'unchanged' ? 'Unchanged' : result.outcome === 'created' ? 'Wrote' : 'Replaced'} ${result.configFile}; state in ${this.paths.stateDir}`)
-    this.out('Next: sftp-cutover doctor')
+    this.next('doctor')
     return result
   }
 }

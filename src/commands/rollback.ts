@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {createAwsClients} from '../adapters/aws.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, lockFlags} from '../base-command.js'
 import {carryBack, type CarryBackResult} from '../services/carry-back.js'
 import {loadConfig} from '../services/config.js'
 import {runOnSource} from '../services/cutover-steps.js'
@@ -18,6 +18,7 @@ Then every file that arrived in S3 under the users' homes since the switch (not 
 Only when every file is verified does it run cutover.unfreezeCommand; otherwise it exits 3 and the box stays frozen. An interrupted rollback resumes where it stopped; running it again changes nothing.`
   static override examples = ['<%= config.bin %> rollback --dry-run', '<%= config.bin %> rollback', '<%= config.bin %> rollback --force']
   static override flags = {
+    ...lockFlags,
     ...awsFlags,
     force: Flags.boolean({summary: 'Restore the saved record even if someone changed the record since the cutover.', default: false}),
     'dry-run': Flags.boolean({summary: 'Show the change batch and every file that would be carried back, with its size; change nothing.', default: false}),
@@ -25,6 +26,10 @@ Only when every file is verified does it run cutover.unfreezeCommand; otherwise 
     'replay-deletions': Flags.boolean({summary: 'Delete on the box the files deleted through Transfer since the switch (only those unchanged on the box since the last sync).', default: false}),
     since: Flags.string({summary: 'Carry back what arrived in S3 from this ISO time on (default: when the switch began).'}),
     timeout: Flags.integer({summary: 'Seconds to wait for Route 53 to apply the change.', default: 300, min: 1}),
+  }
+
+  protected override changesProject(): boolean {
+    return !this.flags['dry-run']
   }
 
   public async run(): Promise<DnsChangeResult & {carriedBack: CarryBackResult; unfrozen?: string}> {

@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {createS3Client} from '../adapters/aws-s3.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, lockFlags} from '../base-command.js'
 import {ExitCode, usageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
 import {parseByteSize, STORAGE_CLASSES} from '../core/sync-plan.js'
@@ -29,6 +29,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
     '<%= config.bin %> sync --delete --max-delete 500',
   ]
   static override flags = {
+    ...lockFlags,
     ...awsFlags,
     transfers: Flags.integer({summary: 'Files copied at once.', default: 16, min: 1, max: 256}),
     connections: Flags.integer({summary: 'SSH connections to the source (one SFTP channel each).', default: 4, min: 1, max: 32}),
@@ -65,6 +66,10 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       default: 'STANDARD' as const,
       summary: 'S3 storage class of the objects (classes Transfer Family can read directly).',
     })(),
+  }
+
+  protected override changesProject(): boolean {
+    return !this.flags['dry-run']
   }
 
   public async run(): Promise<SyncResult & {untilQuiet?: Omit<UntilQuietResult, 'last'>}> {
@@ -108,7 +113,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       }
       const quiet = quietMs ? await syncUntilQuiet(config, options, {quietMs, onPass: (p) => void process.stderr.write(`${quietLine(p)}\n`)}, deps) : undefined
       const result: SyncResult & {untilQuiet?: Omit<UntilQuietResult, 'last'>} = quiet ? {...quiet.last, untilQuiet: {passes: quiet.passes, quietForMs: quiet.quietForMs, copied: quiet.copied, lastChange: quiet.lastChange}} : await runSync(config, options, deps)
-      await progress.end(result.interrupted ? 'interrupted' : 'finished')
+      await progress.end(result.interrupted ? 'interrupted: run sftp-cutover sync again to continue' : 'finished', {warn: result.interrupted})
       this.logger.info({counts: result.counts, bytes: result.bytes, durationMs: result.durationMs}, 'sync finished')
       if (!result.dryRun) {
         this.state.audit({action: 'sync.run', target: `s3://${result.bucket}`, after: {runId: result.runId, counts: result.counts}, outcome: result.counts.failed > 0 ? 'failed' : 'ok'})
@@ -117,6 +122,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       if (quiet) this.out(quietSummary(quiet))
       if (result.interrupted) process.exitCode = ExitCode.failure
       else if (result.problems.length > 0) this.foundProblems()
+      this.next(result.interrupted || result.problems.length > 0 || result.dryRun ? 'sync' : 'verify')
       return result
     } finally {
       await progress.end()

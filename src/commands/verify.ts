@@ -2,7 +2,7 @@ import {Flags} from '@oclif/core'
 
 import {createS3Client} from '../adapters/aws-s3.js'
 import {awsFlags, awsOverrides} from '../aws-flags.js'
-import {BaseCommand} from '../base-command.js'
+import {BaseCommand, lockFlags} from '../base-command.js'
 import {ExitCode} from '../core/errors.js'
 import {loadConfig} from '../services/config.js'
 import {runVerify, type VerifyResult} from '../services/verify.js'
@@ -19,6 +19,7 @@ For every copied file: the object exists, its size, the full-object CRC32 S3 rep
 Exits 0 when every source file is verified, 3 on any mismatch or file not copied.`
   static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json']
   static override flags = {
+    ...lockFlags,
     ...awsFlags,
     deep: Flags.boolean({summary: 'Download every object and re-hash it.', default: false}),
     'source-hash': Flags.boolean({summary: 'Re-hash the source files and compare with the recorded sha256.', default: false}),
@@ -30,6 +31,10 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
     'efs-path': Flags.string({summary: 'Mounted EFS directory the Lambda copies into (overrides efs.path).'}),
     concurrency: Flags.integer({summary: 'Objects checked at once.', default: 32, min: 1, max: 256}),
     connections: Flags.integer({summary: 'SSH connections for --source-hash over SFTP.', default: 4, min: 1, max: 32}),
+  }
+
+  protected override changesProject(): boolean {
+    return true
   }
 
   public async run(): Promise<VerifyResult> {
@@ -56,17 +61,18 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
           env: process.env,
           askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
           log: (msg, detail) => this.logger.info(detail ?? {}, msg),
-          progress: (done, total, mismatched) => progress.update({filesDone: done, filesTotal: total, bytesDone: 0, bytesTotal: 0, failed: mismatched}),
+          progress: (done, total, mismatched) => progress.update({filesDone: done, filesTotal: total, bytesDone: 0, failed: mismatched, noun: 'files checked'}),
           signal: interrupt.signal,
         },
       )
-      await progress.end('finished')
+      await progress.end(interrupt.signal.aborted ? 'interrupted: run sftp-cutover verify again' : 'finished', {warn: interrupt.signal.aborted})
       this.logger.info({checked: result.checked, ok: result.ok, counts: result.counts}, 'verify finished')
       // the cutover's preflight requires the last complete verify to be clean
       if (!interrupt.signal.aborted) recordVerifyResult(this.state, result)
       this.out(renderVerifyResult(result))
       if (interrupt.signal.aborted) process.exitCode = ExitCode.failure
       else if (result.mismatches.length > 0) this.foundProblems()
+      this.next(interrupt.signal.aborted ? 'verify' : result.mismatches.length > 0 ? 'sync, then sftp-cutover verify' : 'cutover --dry-run')
       return result
     } finally {
       await progress.end()

@@ -21,7 +21,7 @@ const bucketName = z
     /^(?!xn--|sthree-|amzn-s3-demo-)(?!.*\.\.)(?!\d+\.\d+\.\d+\.\d+$)[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/,
     'must be a valid S3 bucket name: 3-63 characters, lower-case letters, digits, dots and hyphens, starting and ending with a letter or digit',
   )
-  .refine((v) => !v.endsWith('-s3alias') && !v.endsWith('--ol-s3'), 'must not end with -s3alias or --ol-s3')
+  .refine((v) => !v.endsWith('-s3alias') && !v.endsWith('--ol-s3'), 'must not end with "-s3alias" or "--ol-s3"')
 
 const prefix = z
   .string()
@@ -105,12 +105,12 @@ export const CONFIG_KEYS = {
   'source.host': {kind: 'string', required: true, description: 'legacy SFTP server host name or address'},
   'source.port': {kind: 'int', description: 'legacy SFTP server port (default 22)'},
   'source.username': {kind: 'string', required: true, description: 'login used to read the legacy box'},
-  'source.identityFile': {kind: 'string', description: 'private key file for the login'},
+  'source.identityFile': {kind: 'string', path: true, description: 'private key file for the login'},
   'source.identityPassphraseEnv': {kind: 'string', description: 'name of the environment variable holding the key passphrase'},
   'source.useAgent': {kind: 'bool', description: 'authenticate with ssh-agent (SSH_AUTH_SOCK)'},
   'source.passwordEnv': {kind: 'string', description: 'name of the environment variable holding the login password'},
   'source.hostKeyFingerprint': {kind: 'string', description: 'pinned host key fingerprint (SHA256:...)'},
-  'source.knownHostsFile': {kind: 'string', description: 'known_hosts file used to verify the host key'},
+  'source.knownHostsFile': {kind: 'string', path: true, description: 'known_hosts file used to verify the host key'},
   'source.roots': {kind: 'list', description: 'paths to migrate, comma-separated (default: the users\' homes)'},
   'target.region': {kind: 'string', required: true, description: 'AWS region'},
   'target.profile': {kind: 'string', description: 'AWS profile (default credential chain when absent)'},
@@ -121,11 +121,11 @@ export const CONFIG_KEYS = {
   'target.prefix': {kind: 'string', description: 'key prefix in the bucket under which home/<user>/ lives'},
   'target.userRoleArn': {kind: 'string', description: 'IAM role the Transfer users assume'},
   'target.kmsKeyId': {kind: 'string', description: 'KMS key for SSE-KMS (SSE-S3 when absent)'},
-  'efs.path': {kind: 'string', description: 'mounted EFS directory the Lambda copies into'},
+  'efs.path': {kind: 'string', path: true, description: 'mounted EFS directory the Lambda copies into'},
   'dns.hostedZoneId': {kind: 'string', description: 'Route 53 private hosted zone id'},
   'dns.recordName': {kind: 'string', description: 'record clients connect to, e.g. sftp.example.internal'},
   'cutover.canaryUser': {kind: 'string', description: 'Transfer user the smoke test logs in as'},
-  'cutover.canaryIdentityFile': {kind: 'string', description: 'private key of the canary user'},
+  'cutover.canaryIdentityFile': {kind: 'string', path: true, description: 'private key of the canary user'},
   'cutover.endpointHost': {kind: 'string', description: 'host the smoke test connects to (default: dns.recordName)'},
   'cutover.endpointPort': {kind: 'int', description: 'port of the new endpoint (default 22)'},
   'cutover.vpcEndpointId': {kind: 'string', description: 'VPC endpoint of the Transfer server (found through DescribeServer when absent)'},
@@ -133,7 +133,7 @@ export const CONFIG_KEYS = {
   'cutover.unfreezeCommand': {kind: 'string', description: 'command run on the legacy box to undo the freeze at rollback'},
   'cutover.efsWaitSeconds': {kind: 'int', description: 'how long the smoke test waits for the canary on efs.path (0: do not wait)'},
   'cutover.sshdLog': {kind: 'string', description: 'the legacy sshd\'s log file, read by cutover stragglers (default: the journal, /var/log/auth.log or /var/log/secure)'},
-} as const satisfies Record<string, {kind: Kind; required?: boolean; description: string}>
+} as const satisfies Record<string, {kind: Kind; required?: boolean; path?: boolean; description: string}>
 
 export type ConfigKey = keyof typeof CONFIG_KEYS
 export const configKeys = Object.keys(CONFIG_KEYS) as ConfigKey[]
@@ -141,6 +141,11 @@ export const configKeys = Object.keys(CONFIG_KEYS) as ConfigKey[]
 /** source.identityFile -> SFTP_CUTOVER_SOURCE_IDENTITY_FILE */
 export function envVarFor(key: ConfigKey): string {
   return 'SFTP_CUTOVER_' + key.replace(/\./g, '_').replace(/([a-z0-9])([A-Z])/g, '$1_$2').toUpperCase()
+}
+
+/** The command that changes one setting in the project's sftp-cutover.yaml, for fixes to name. */
+export function configSetHint(key: ConfigKey, value: string): string {
+  return `sftp-cutover config set ${key} ${/^[\w@%+=:,./-]+$/.test(value) ? value : `'${value.replaceAll("'", `'\\''`)}'`}`
 }
 
 /** source.identityFile -> source-identity-file (the init flag) */
@@ -213,6 +218,24 @@ export interface Layers {
   env?: FlatValues
   flags?: FlatValues
   fileName?: string
+  /** Expands ~ and ${VAR} in local path settings, as OpenSSH does for IdentityFile (absent: taken as written). */
+  expand?: {home: string; env: NodeJS.ProcessEnv}
+}
+
+/** Local path settings: ~ and ${VAR} are expanded in them. */
+export const pathKeys = configKeys.filter((k) => (CONFIG_KEYS[k] as {path?: boolean}).path)
+
+/** "~/x" -> home/x, "${VAR}" -> its value, as OpenSSH expands IdentityFile; an unset variable is an error. */
+export function expandPath(value: string, expand: NonNullable<Layers['expand']>): {value: string} | {error: string} {
+  let out = value.replace(/^~(?=\/|$)/, expand.home)
+  const unset: string[] = []
+  out = out.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)\}/g, (_m, name: string) => {
+    const v = expand.env[name]
+    if (v === undefined) unset.push(name)
+    return v ?? ''
+  })
+  if (/^~[^/]/.test(value)) return {error: 'only ~ and ~/ are expanded (the home of this user), not ~user'}
+  return unset.length ? {error: `names the environment variable ${unset.join(', ')}, which is not set`} : {value: out}
 }
 
 export interface ConfigProblem {
@@ -238,6 +261,19 @@ export function resolveConfig(layers: Layers): ConfigResult {
   apply(layers.file, 'file')
   apply(layers.env, 'env')
   apply(layers.flags, 'flag')
+  const expanded: ConfigProblem[] = []
+  for (const key of Object.keys(merged)) {
+    const value = merged[key]
+    if (typeof value !== 'string' || !(key in CONFIG_KEYS)) continue
+    // YAML reads port: "42757" as text: a quoted whole number is the number, with the same range check
+    if (CONFIG_KEYS[key as ConfigKey].kind === 'int') merged[key] = parseValue(key as ConfigKey, value)
+    if (layers.expand && pathKeys.includes(key as ConfigKey)) {
+      const r = expandPath(value, layers.expand)
+      if ('error' in r) expanded.push({key, value, origin: origins[key], message: r.error})
+      else merged[key] = r.value
+    }
+  }
+  if (expanded.length > 0) return {ok: false, problems: expanded}
   const parsed = configSchema.safeParse(unflatten(merged))
   if (parsed.success) return {ok: true, config: parsed.data, origins}
   const problems = parsed.error.issues.map((issue) => {

@@ -5,6 +5,8 @@ export const ExitCode = {
   usage: 2,
   /** The command ran to the end but found problems (failed checks, blocking findings, mismatches). */
   problems: 3,
+  /** Cancelled at a prompt (Ctrl-C or Esc), nothing changed: 128 + SIGINT, as shells report an interrupted command. */
+  cancelled: 130,
 } as const
 
 export type ExitCodeValue = (typeof ExitCode)[keyof typeof ExitCode]

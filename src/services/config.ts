@@ -1,3 +1,5 @@
+import {homedir} from 'node:os'
+
 import {readConfigFile} from '../adapters/config-file.js'
 import {type Config, type FlatValues, describeProblem, flatten, resolveConfig, valuesFromEnv} from '../core/config.js'
 import {usageError} from '../core/errors.js'
@@ -9,7 +11,7 @@ export async function loadConfig(configFile: string, flags: FlatValues = {}, env
   if (file === undefined && given.length === 0) {
     throw usageError(`no configuration: ${configFile} does not exist`, ['Run sftp-cutover init in the project directory, or pass --config PATH.'], 'NO_CONFIG')
   }
-  const result = resolveConfig({file: file ? flatten(file) : {}, env: valuesFromEnv(env), flags})
+  const result = resolveConfig({file: file ? flatten(file) : {}, env: valuesFromEnv(env), flags, expand: {home: homedir(), env}})
   if (!result.ok) {
     throw usageError(
       `invalid configuration:\n${result.problems.map((p) => '  ' + describeProblem(p, configFile)).join('\n')}`,

@@ -153,7 +153,7 @@ async function smokeTest(deps: StepDeps, dryRun: boolean): Promise<StepOutcome> 
   if (!c.canaryUser || !c.canaryIdentityFile || !host) {
     throw new StepFailure('the smoke test needs cutover.canaryUser, cutover.canaryIdentityFile and cutover.endpointHost (or dns.recordName)', {
       exitCode: ExitCode.usage,
-      suggestions: ['Import a canary user with users import, then set cutover.canaryUser and cutover.canaryIdentityFile.'],
+      suggestions: ['Import a canary user with sftp-cutover users import, then set it: sftp-cutover config set cutover.canaryUser NAME, then sftp-cutover config set cutover.canaryIdentityFile PATH.'],
     })
   }
   const store = new InventoryStore(deps.state)
@@ -181,7 +181,8 @@ async function smokeTest(deps: StepDeps, dryRun: boolean): Promise<StepOutcome> 
 /** The handlers of every step type, bound to this project. */
 export function cutoverHandlers(deps: StepDeps): StepHandlers {
   return {
-    preflight: async (step, {dryRun}) => (dryRun ? {summary: 'would check: accounts fully read, doctor, users and keys imported, host keys imported, nothing left to sync, last verify clean, record points at the legacy box'} : preflight(step, deps)),
+    // Every check is read-only, so a dry run runs them for real: it must not pass where the real run would stop.
+    preflight: (step) => preflight(step, deps),
     confirm: (step, {dryRun}) => confirmStep(step, deps, dryRun),
     freeze: (step, {dryRun}) => freezeStep(step, deps, dryRun),
     sync: (step, {dryRun}) => {

@@ -29,7 +29,7 @@ export interface DnsChangeResult {
 function dnsTarget(deps: DnsDeps): {zone: DnsZone; recordName: string; store: CutoverStore} {
   const {hostedZoneId, recordName} = deps.config.dns
   if (!hostedZoneId || !recordName) {
-    throw usageError('dns.hostedZoneId and dns.recordName are not both set', ['Set them in sftp-cutover.yaml (init --dns-hosted-zone-id … --dns-record-name …).'], 'NO_DNS')
+    throw usageError('dns.hostedZoneId and dns.recordName are not both set', ['Set them: sftp-cutover config set dns.hostedZoneId ZONE, then sftp-cutover config set dns.recordName NAME.'], 'NO_DNS')
   }
   return {zone: deps.zone ?? route53Zone(deps.aws.route53(), hostedZoneId), recordName, store: new CutoverStore(deps.state)}
 }

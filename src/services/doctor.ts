@@ -56,7 +56,7 @@ async function sourceChecks(config: Config, deps: DoctorDeps, onConnected: () =>
   ]
   const tcp = await probeTcp(s.host, s.port)
   if (!tcp.ok) {
-    checks.push({id: 'source.reachable', title: 'Source reachable', status: 'fail', detail: `cannot open TCP ${where}: ${tcp.reason}`, fix: 'Check source.host and source.port, and the firewall or VPN between this machine and the box.'})
+    checks.push({id: 'source.reachable', title: 'Source reachable', status: 'fail', detail: `cannot open TCP ${where}: ${tcp.reason}`, fix: 'Check source.host and source.port (sftp-cutover config set source.port PORT), and the firewall or VPN between this machine and the box.'})
     return fixSkips(checks, later, 'the source is not reachable')
   }
   checks.push({id: 'source.reachable', title: 'Source reachable', status: 'pass', detail: `TCP ${where} answered in ${tcp.ms} ms`})
@@ -167,7 +167,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
   })
 
   await run('transfer.server', 'Transfer Family server', async () => {
-    if (!t.transferServerId) return {status: 'warn', detail: 'target.transferServerId is not set', fix: 'Set target.transferServerId (init --from-stack reads it from the stack outputs).'}
+    if (!t.transferServerId) return {status: 'warn', detail: 'target.transferServerId is not set', fix: 'Set it: sftp-cutover config set target.transferServerId s-... (init --from-stack reads it from the stack outputs).'}
     try {
       const {Server: srv} = await deps.aws.transfer().send(new DescribeServerCommand({ServerId: t.transferServerId}))
       const problems: string[] = []
@@ -183,7 +183,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     } catch (err) {
       // AWS answers ResourceNotFoundException; moto answers ServerNotFound.
       if (['ResourceNotFoundException', 'ServerNotFound'].includes((err as {name?: string}).name ?? '')) {
-        return {status: 'fail', detail: `server ${t.transferServerId} does not exist in ${t.region}`, fix: 'Check target.transferServerId and target.region (aws transfer list-servers).'}
+        return {status: 'fail', detail: `server ${t.transferServerId} does not exist in ${t.region}`, fix: 'Check target.transferServerId and target.region (aws transfer list-servers); correct them with sftp-cutover config set KEY VALUE.'}
       }
       throw err
     }
@@ -195,7 +195,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
       await s3.send(new HeadBucketCommand({Bucket: t.bucket}))
     } catch (err) {
       const status = (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
-      if (status === 404) return {status: 'fail', detail: `bucket ${t.bucket} does not exist`, fix: 'Create it with the infra/ template, or correct target.bucket.'}
+      if (status === 404) return {status: 'fail', detail: `bucket ${t.bucket} does not exist`, fix: 'Create it with the infra/ template, or correct it: sftp-cutover config set target.bucket NAME.'}
       if (status === 403) return {status: 'fail', detail: `access to bucket ${t.bucket} is denied`, fix: 'Grant this identity s3:ListBucket, s3:GetObject and s3:PutObject on the bucket.'}
       throw err
     }
@@ -251,12 +251,12 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
   checks.push(
     t.userRoleArn
       ? {id: 'iam.userRole', title: 'Transfer user role', status: 'pass', detail: `${t.userRoleArn} is a well-formed role ARN`}
-      : {id: 'iam.userRole', title: 'Transfer user role', status: 'warn', detail: 'target.userRoleArn is not set', fix: 'Set target.userRoleArn: users import needs the role Transfer users assume.'},
+      : {id: 'iam.userRole', title: 'Transfer user role', status: 'warn', detail: 'target.userRoleArn is not set', fix: 'Set the role Transfer users assume (users import needs it): sftp-cutover config set target.userRoleArn arn:aws:iam::ACCOUNT:role/NAME.'},
   )
 
   const dns = config.dns
   await run('dns.zone', 'Route 53 hosted zone', async () => {
-    if (!dns.hostedZoneId) return {status: 'warn', detail: 'dns.hostedZoneId is not set', fix: 'Set dns.hostedZoneId and dns.recordName: cutover switches that record.'}
+    if (!dns.hostedZoneId) return {status: 'warn', detail: 'dns.hostedZoneId is not set', fix: 'Set the record cutover switches: sftp-cutover config set dns.hostedZoneId ZONE, then sftp-cutover config set dns.recordName NAME.'}
     try {
       const zone = await deps.aws.route53().send(new GetHostedZoneCommand({Id: dns.hostedZoneId}))
       const name = zone.HostedZone?.Name
@@ -266,13 +266,13 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
       const vpcs = (zone.VPCs ?? []).map((v) => v.VPCId).join(', ')
       return {status: 'pass', detail: `${dns.hostedZoneId} (${name}) is private${vpcs ? `, associated with ${vpcs}` : ''}`}
     } catch (err) {
-      if ((err as {name?: string}).name === 'NoSuchHostedZone') return {status: 'fail', detail: `hosted zone ${dns.hostedZoneId} does not exist`, fix: 'Correct dns.hostedZoneId (aws route53 list-hosted-zones).'}
+      if ((err as {name?: string}).name === 'NoSuchHostedZone') return {status: 'fail', detail: `hosted zone ${dns.hostedZoneId} does not exist`, fix: 'Correct it (aws route53 list-hosted-zones lists them): sftp-cutover config set dns.hostedZoneId ZONE.'}
       throw err
     }
   })
 
   await run('dns.record', 'Friendly DNS record', async () => {
-    if (!dns.hostedZoneId || !dns.recordName) return {status: 'warn', detail: 'dns.recordName is not set', fix: 'Set dns.recordName to the name clients connect to.'}
+    if (!dns.hostedZoneId || !dns.recordName) return {status: 'warn', detail: 'dns.recordName is not set', fix: 'Set the name clients connect to: sftp-cutover config set dns.recordName NAME.'}
     const sets = await findRecordSets(deps.aws.route53(), dns.hostedZoneId, dns.recordName)
     if (sets.length === 0) return {status: 'warn', detail: `${dns.recordName} has no record in ${dns.hostedZoneId}`, fix: 'Create the record pointing at the legacy box before cutover, so that clients already use the name.'}
     return {status: 'pass', detail: `${dns.recordName} -> ${sets.map(describeRecordSet).join('; ')}`}
@@ -287,7 +287,7 @@ async function efsCheck(config: Config): Promise<Check> {
   const r = await probeDirectory(path)
   return r.ok
     ? {id: 'efs.path', title: 'EFS mount', status: 'pass', detail: `${path} is readable and writable`}
-    : {id: 'efs.path', title: 'EFS mount', status: 'fail', detail: r.reason, fix: 'Mount the EFS file system (or its access point) at efs.path with read and write access.'}
+    : {id: 'efs.path', title: 'EFS mount', status: 'fail', detail: r.reason, fix: 'Mount the EFS file system (or its access point) at efs.path with read and write access, or point efs.path elsewhere: sftp-cutover config set efs.path DIR.'}
 }
 
 /** Checks everything the migration depends on and says, for each, pass/warn/fail/skip with the reason and the fix. */

@@ -1,5 +1,6 @@
-import {existsSync} from 'node:fs'
+import {existsSync, readFileSync} from 'node:fs'
 import {mkdir, writeFile} from 'node:fs/promises'
+import {homedir} from 'node:os'
 import {join} from 'node:path'
 
 import {createAwsClients} from '../adapters/aws.js'
@@ -7,8 +8,9 @@ import {stackOutputs} from '../adapters/cloudformation.js'
 import {readConfigFile, writeConfigFile} from '../adapters/config-file.js'
 import {probeHostKey} from '../adapters/ssh.js'
 import {SqliteStateStore} from '../adapters/state.js'
-import {CONFIG_KEYS, type Config, type ConfigKey, type FlatValues, configKeys, describeProblem, envVarFor, flagFor, flatten, parseValue, resolveConfig, unflatten} from '../core/config.js'
-import {CliError, ExitCode, usageError} from '../core/errors.js'
+import {CONFIG_KEYS, type Config, type ConfigKey, type FlatValues, configKeys, describeProblem, envVarFor, expandPath, flagFor, flatten, parseValue, pathKeys, resolveConfig, unflatten} from '../core/config.js'
+import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
+import {knownHostsName, parseKnownHosts, preferredHostKeyTypes} from '../core/host-keys.js'
 import type {Prompter} from '../ui/prompter.js'
 
 export interface InitInput {
@@ -59,31 +61,66 @@ function asFlags(key: string): string {
     .join(' or ')
 }
 
-async function ask(key: ConfigKey, prompter: Prompter, values: FlatValues): Promise<void> {
-  if (key === 'source.hostKeyFingerprint') {
-    const host = String(values['source.host'])
-    const port = Number(values['source.port'] ?? 22)
-    const seen = await probeHostKey(host, port).catch(() => undefined)
-    if (seen) {
-      const pin = await prompter.confirm({
-        message: `${host}:${port} presents ${seen.type} ${seen.fingerprint}. Pin this key? Say yes only if the box's administrator confirms this fingerprint`,
-        default: false,
-      })
-      if (pin) {
-        values[key] = seen.fingerprint
-        return
-      }
-    }
+/** What is wrong with a local path as entered (after ~ and ${VAR}), checked at the prompt rather than at first use. */
+function pathProblem(key: ConfigKey, value: string, values: FlatValues): string | undefined {
+  const expanded = expandPath(value, {home: homedir(), env: process.env})
+  if ('error' in expanded) return expanded.error
+  if (!existsSync(expanded.value)) return `${expanded.value} does not exist`
+  if (key !== 'source.knownHostsFile') return undefined
+  const host = String(values['source.host'])
+  const port = Number(values['source.port'] ?? 22)
+  try {
+    if (preferredHostKeyTypes(parseKnownHosts(readFileSync(expanded.value, 'utf8')), host, port).length === 0) return `${expanded.value} has no key for ${knownHostsName(host, port)}`
+  } catch (err) {
+    return `cannot read ${expanded.value}: ${errorMessage(err)}`
   }
+  return undefined
+}
+
+async function ask(key: ConfigKey, prompter: Prompter, values: FlatValues, opts: {default?: string} = {}): Promise<void> {
   const raw = await prompter.input({
     message: `${key}: ${CONFIG_KEYS[key].description}`,
+    default: opts.default,
     validate: (v) => {
       const probe = resolveConfig({flags: {...values, [key]: parseValue(key, v)}})
       const problem = probe.ok ? undefined : probe.problems.find((p) => p.key === key)
-      return problem ? problem.message : true
+      if (problem) return problem.message
+      return (pathKeys.includes(key) && pathProblem(key, v, values)) || true
     },
   })
   values[key] = parseValue(key, raw)
+}
+
+/**
+ * How the host key is verified: pin the key the server presents on the port given (after the administrator confirms
+ * it), a known_hosts file that holds the host, or a fingerprint typed in.
+ */
+async function askHostKey(prompter: Prompter, values: FlatValues): Promise<void> {
+  const host = String(values['source.host'])
+  const port = Number(values['source.port'] ?? 22)
+  const seen = await probeHostKey(host, port).then(
+    (k) => k,
+    (err: unknown) => new Error(errorMessage(err)),
+  )
+  if (!(seen instanceof Error)) {
+    const pin = await prompter.confirm({
+      message: `${host}:${port} presents ${seen.type} ${seen.fingerprint}. Pin this key? Say yes only if the box's administrator confirms this fingerprint`,
+      default: false,
+    })
+    if (pin) {
+      values['source.hostKeyFingerprint'] = seen.fingerprint
+      return
+    }
+  }
+  const how = await prompter.select({
+    message: `${seen instanceof Error ? `Could not read the host key of ${host}:${port} (${seen.message}). ` : ''}How should the host key be verified?`,
+    choices: [
+      {name: `a known_hosts file that holds ${knownHostsName(host, port)}`, value: 'known-hosts'},
+      {name: 'a fingerprint (SHA256:...) from the box\'s administrator', value: 'fingerprint'},
+    ],
+  })
+  if (how === 'known-hosts') await ask('source.knownHostsFile', prompter, values, {default: '~/.ssh/known_hosts'})
+  else await ask('source.hostKeyFingerprint', prompter, values)
 }
 
 /** Fills what is missing by asking, or fails naming the flags to pass when asking is not possible. */
@@ -97,8 +134,10 @@ async function complete(values: FlatValues, prompter?: Prompter): Promise<void> 
       'INIT_MISSING',
     )
   }
-  for (const key of ['source.host', 'source.username'] as ConfigKey[]) if (values[key] === undefined) await ask(key, prompter, values)
-  if (values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) await ask('source.hostKeyFingerprint', prompter, values)
+  if (values['source.host'] === undefined) await ask('source.host', prompter, values)
+  if (values['source.port'] === undefined) await ask('source.port', prompter, values, {default: '22'})
+  if (values['source.username'] === undefined) await ask('source.username', prompter, values)
+  if (values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) await askHostKey(prompter, values)
   if (missingRequired(values).includes('source.identityFile|source.useAgent|source.passwordEnv')) {
     const how = await prompter.select({
       message: 'How does sftp-cutover log in to the legacy box?',

@@ -61,6 +61,8 @@ export interface InventoryDeps {
   env: NodeJS.ProcessEnv
   askSecret?: AskSecret
   log: (msg: string, detail?: Record<string, unknown>) => void
+  /** Files and bytes listed so far, as the walk goes (a walk of millions of files must not look like a hang) */
+  progress?: (listed: {files: number; bytes: number}) => void
 }
 
 /** Like Promise.all, but waits for every promise to settle before failing, so nothing is left running behind. */
@@ -156,7 +158,7 @@ function noAccountsFinding(note: string): Finding {
     severity: 'warning',
     subject: 'inventory',
     reason: `${note}: accounts, keys and chroots were not read, only files`,
-    fix: 'Run `sftp-cutover inventory collect-script > collect.sh` on the box as root, then `sftp-cutover inventory --from-bundle bundle.json`; or describe the users in a CSV and pass --users-csv.',
+    fix: 'Run `sftp-cutover inventory collect-script > collect.sh` on the box as root, then `sftp-cutover inventory --from-bundle bundle.json`; or describe the users in a CSV and pass it with `sftp-cutover inventory --users-csv FILE` (its columns: sftp-cutover inventory --help).',
   }
 }
 
@@ -243,7 +245,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     const [{accounts, source, notes}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
       accountsRead,
       connected.then((s) => collectHostKeys(s, src.host, src.port)),
-      failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log}))),
+      failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}))),
       warmed, // last: when something else failed first, its error is the one reported
     ])
     store.addHostKeys(runId, hostKeys)
@@ -286,7 +288,8 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
  * Lists every file under the roots into the store, raising the per-file findings as it goes. Each directory's
  * entries go to the store as they arrive (it commits every few thousand rows), so nothing accumulates here.
  */
-async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']}): Promise<void> {
+async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']; progress?: InventoryDeps['progress']}): Promise<void> {
+  const listed = {files: 0, bytes: 0}
   opts.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
   const recent = new Map<string, {count: number; examples: string[]}>()
   // The key length of every file under an owner's home: worked out once per owner, not per file.
@@ -334,6 +337,11 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
             if (e.type === 'dir' && isShared(e.mode)) groupShared.add(dirKey(e.owner, e.path))
           }
           store.addFiles(runId, batch)
+          for (const e of batch) {
+            listed.files++
+            listed.bytes += e.type === 'file' ? e.size : 0
+          }
+          opts.progress?.(listed)
           if (findings.length > 0) store.addFindings(runId, findings)
         },
         emptyDir: (owner, path) => {

@@ -18,13 +18,17 @@ export class StepFailure extends CliError {
   readonly details?: unknown
 }
 
+/** Steps after which the clients' way back needs rollback (unfreeze, the record as it was); before them nothing changed for clients. */
+const CHANGES_LEGACY_SIDE = new Set<RunbookStep['type']>(['freeze', 'dns-switch', 'exec'])
+
 export type StepHandler = (step: RunbookStep, run: {dryRun: boolean}) => Promise<StepOutcome>
 export type StepHandlers = Record<RunbookStep['type'], StepHandler>
 
 export interface StepResult {
   id: string
   type: string
-  status: 'done' | 'failed' | 'pending' | 'running' | 'would-run'
+  /** would-fail: a dry run found that the real run would stop at this step */
+  status: 'done' | 'failed' | 'pending' | 'running' | 'would-run' | 'would-fail'
   startedAt?: string
   finishedAt?: string
   durationMs?: number
@@ -64,10 +68,16 @@ export async function runRunbook(
   if ('error' in start) throw new CliError(start.error, {exitCode: ExitCode.usage, code: 'NO_SUCH_STEP'})
 
   if (opts.dryRun) {
+    // Every step is asked, even after one that would fail: the operator sees all the gaps at once.
     const steps: StepResult[] = []
     for (const step of runbook.steps.slice(start.index)) {
-      const outcome = await deps.handlers[step.type](step, {dryRun: true})
-      steps.push({id: step.id, type: step.type, status: 'would-run', summary: outcome.summary, details: outcome.details})
+      try {
+        const outcome = await deps.handlers[step.type](step, {dryRun: true})
+        steps.push({id: step.id, type: step.type, status: 'would-run', summary: outcome.summary, details: outcome.details})
+      } catch (err) {
+        if (!(err instanceof CliError)) throw err
+        steps.push({id: step.id, type: step.type, status: 'would-fail', summary: errorMessage(err), details: {suggestions: err.suggestions, ...(err instanceof StepFailure && err.details !== undefined ? {checks: err.details} : {})}})
+      }
     }
     return {runbook: runbook.name, outcome: 'dry-run', steps}
   }
@@ -93,10 +103,14 @@ export async function runRunbook(
       store.finishRun(run.id, 'failed')
       opts.onStep?.(step, 'failed', errorMessage(err))
       const cli = err instanceof CliError ? err : undefined
+      const changed = runbook.steps.slice(0, idx).some((s, i) => CHANGES_LEGACY_SIDE.has(s.type) && (i >= start.index || completed.has(s.id)))
       throw new CliError(`step ${step.id} failed: ${errorMessage(err)}`, {
         exitCode: cli?.exitCode ?? ExitCode.failure,
         code: 'STEP_FAILED',
-        suggestions: [...(cli?.suggestions ?? []), `Fix it, then run the same command again: it resumes at ${step.id}. To go back to the legacy box: sftp-cutover rollback.`],
+        suggestions: [
+          ...(cli?.suggestions ?? []),
+          `Fix it, then run the same command again: it resumes at ${step.id}.${changed ? ' To go back to the legacy box: sftp-cutover rollback.' : ''}`,
+        ],
         cause: err,
       })
     }

@@ -41,7 +41,7 @@ function logSources(config: Config, opts: StragglersOptions, since: Date): Array
   if (path) return [{source: path, command: `cat -- ${q(path)}`}]
   const epoch = Math.floor(since.getTime() / 1000)
   return [
-    {source: 'journalctl', command: `journalctl --no-pager -q -o short-iso --since @${epoch} _COMM=sshd _COMM=sshd-session`},
+    {source: 'journalctl', command: `journalctl --no-pager -q -o short-iso --since @${epoch} _COMM=sshd _COMM=sshd-session`}, // runs on the box
     {source: '/var/log/auth.log', command: 'cat -- /var/log/auth.log'},
     {source: '/var/log/secure', command: 'cat -- /var/log/secure'},
   ]

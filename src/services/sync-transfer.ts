@@ -38,6 +38,8 @@ export interface TransferDeps {
   log: (msg: string, detail?: Record<string, unknown>) => void
   /** Bytes stored in S3 (for progress) */
   onBytes: (n: number) => void
+  /** Bytes read by a hash pass ahead of the upload (negative when the pass ends), for progress */
+  onHashing?: (n: number) => void
 }
 
 /** A file (or empty directory) to copy, with where it is on the box. */
@@ -220,6 +222,7 @@ async function hashPass(file: SourceFile, partSize: number, deps: TransferDeps):
   let crc = 0
   let inPart = 0
   let offset = 0
+  let shown = 0
   return resilient(deps, file.key, async (sftp) => {
     if (deps.signal.aborted) throw new Interrupted()
     const handle = await openSource(sftp, file)
@@ -229,6 +232,8 @@ async function hashPass(file: SourceFile, partSize: number, deps: TransferDeps):
       await sftp.readRange(handle, offset, file.size - offset, deps.readAhead, async (chunk) => {
         hash.update(chunk)
         offset += chunk.length
+        shown += chunk.length
+        deps.onHashing?.(chunk.length)
         for (let off = 0; off < chunk.length; ) {
           const take = Math.min(partSize - inPart, chunk.length - off)
           crc = crc32(chunk.subarray(off, off + take), crc)
@@ -250,7 +255,7 @@ async function hashPass(file: SourceFile, partSize: number, deps: TransferDeps):
     } finally {
       sftp.close(handle).catch(noop)
     }
-  })
+  }).finally(() => deps.onHashing?.(-shown))
 }
 
 async function hashOnly(file: SourceFile, deps: TransferDeps): Promise<string> {

@@ -62,6 +62,8 @@ export interface SyncProgress {
   bytesDone: number
   bytesTotal: number
   failed: number
+  /** bytes of large files read by their hash pass, not yet uploaded */
+  bytesHashing: number
 }
 
 export interface SyncEvents {
@@ -496,8 +498,9 @@ async function copy(
   // The roots' raw bytes: result.roots holds them for display, escaped where they are not UTF-8.
   const rootOf = new Map(roots.map((r) => [r.owner, r.path]))
   const writer = new ManifestWriter(store, runId)
-  const progress: {filesDone: number; bytesDone: number} = {filesDone: 0, bytesDone: 0}
-  const emit = () => deps.events?.progress({filesDone: progress.filesDone, filesTotal: expected.files, bytesDone: progress.bytesDone, bytesTotal: expected.bytes, failed: result.counts.failed})
+  const progress = {filesDone: 0, bytesDone: 0, bytesHashing: 0}
+  const emit = () =>
+    deps.events?.progress({filesDone: progress.filesDone, filesTotal: expected.files, bytesDone: progress.bytesDone, bytesTotal: expected.bytes, failed: result.counts.failed, bytesHashing: progress.bytesHashing})
   const transfer: TransferDeps = {
     pool,
     target,
@@ -512,9 +515,15 @@ async function copy(
     attempts: TUNING.attempts,
     retryBaseMs: TUNING.retryBaseMs,
     log: deps.log,
+    // progress moves as each part is stored and as large files are hashed, not only when a file completes
     onBytes: (n) => {
       progress.bytesDone += n
       result.bytes.copied += n
+      emit()
+    },
+    onHashing: (n) => {
+      progress.bytesHashing += n
+      emit()
     },
   }
   const failedKeys = new Set<string>()

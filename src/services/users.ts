@@ -174,7 +174,7 @@ export async function planUsersImport(deps: UsersDeps, opts: UsersOptions): Prom
   const inv = latestInventory(deps.state)
   if (inv.accounts.length === 0) {
     throw usageError('the last inventory recorded no accounts, so there are no users to import', [
-      'Run inventory with a login that may run commands (ideally root), or pass --from-bundle or --users-csv.',
+      'Run sftp-cutover inventory with a login that may run commands (ideally root), or sftp-cutover inventory --from-bundle FILE, or sftp-cutover inventory --users-csv FILE (its columns: sftp-cutover inventory --help).',
     ], 'NO_ACCOUNTS')
   }
   const server = await describeServerOrFail(transfer)

@@ -50,6 +50,8 @@ export function renderInventorySummary(r: InventoryResult, maxFindings = 25): st
     for (const k of c.keys.added) lines.push(`  key added: ${k}`)
     for (const k of c.keys.removed) lines.push(`  key removed: ${k}`)
     for (const e of c.files.examples) lines.push(`  file ${e.change}: ${e.owner}/${e.path}`)
+    const unshown = c.files.added + c.files.removed + c.files.changed - c.files.examples.length
+    if (unshown > 0) lines.push(`  ... and ${unshown} more (every file: sftp-cutover inventory report --format csv --files)`)
   }
   return lines.join('\n')
 }

@@ -64,11 +64,13 @@ beforeAll(async () => {
     '--cutover-freeze-command', `touch ${join(peer.dir, 'frozen')}`, '--cutover-unfreeze-command', `rm -f ${join(peer.dir, 'frozen')}`,
   ])
   expect(init.stderr).toBe('')
+  const next: Record<string, string> = {inventory: 'users plan', users: 'hostkeys import', sync: 'verify', verify: 'cutover --dry-run'}
   for (const step of [['inventory', '--sshd-config', peer.configFile], ['users', 'import'], ['sync'], ['verify']]) {
     const r = await cli(step)
     expect({step: step[0], code: r.code, stderr: r.code === 0 || r.code === 3 ? '' : r.stderr}).toEqual({step: step[0], code: expect.any(Number), stderr: ''})
+    // each step of the flow ends naming the next one
+    expect(r.stdout).toContain(`\nNext: sftp-cutover ${next[step[0]]}`)
   }
-  recordHostKeysAsImported()
 })
 
 afterAll(async () => {
@@ -77,6 +79,35 @@ afterAll(async () => {
 })
 
 describe('cutover', () => {
+  it('--dry-run runs the preflight for real and reports every gap at once, exit 3; the real run stops without suggesting rollback', async () => {
+    // host keys not imported yet, and a configuration without the canary user: two gaps, in two steps
+    const noCanary = join(dir, 'no-canary.yaml')
+    writeFileSync(noCanary, readFileSync(join(dir, 'sftp-cutover.yaml'), 'utf8').replace(/^\s*canaryUser:.*\n/m, ''))
+    const before = await record()
+    const dry = await cli(['cutover', '--dry-run', '--json', '--config', noCanary])
+    expect(dry.code).toBe(3)
+    const steps = dry.json<{outcome: string; steps: Array<{id: string; status: string; summary: string}>}>().steps
+    const failing = steps.filter((s) => s.status === 'would-fail')
+    expect(failing.map((s) => s.id)).toEqual(['preflight', 'smoke-test'])
+    expect(failing[0].summary).toMatch(/host keys imported: not imported: \S+ SHA256:/)
+    expect(failing[1].summary).toMatch(/cutover\.canaryUser/)
+    expect(steps.find((s) => s.id === 'dns-switch')!.status).toBe('would-run')
+    const text = await cli(['cutover', '--dry-run', '--config', noCanary])
+    expect(text.code).toBe(3)
+    expect(text.stdout).toMatch(/WOULD FAIL preflight: .*host keys imported/)
+    expect(text.stdout).toMatch(/The real run would stop at preflight: 2 step\(s\) would fail \(preflight, smoke-test\)/)
+    expect(text.stdout).toMatch(/Next: sftp-cutover cutover --dry-run \(after the fixes above\)$/m)
+
+    const real = await cli(['cutover', '--yes'])
+    expect(real.code).toBe(3)
+    expect(real.stderr).toMatch(/step preflight failed: .*host keys imported: not imported/)
+    expect(real.stderr).toMatch(/Nothing was changed/)
+    expect(real.stderr).not.toMatch(/rollback/)
+    expect(await record()).toEqual(before)
+    expect(existsSync(join(peer.dir, 'frozen'))).toBe(false)
+    recordHostKeysAsImported()
+  })
+
   it('--dry-run shows every step and the exact change batch, and changes nothing', async () => {
     const before = await record()
     const r = await cli(['cutover', '--dry-run', '--json'])

@@ -111,7 +111,7 @@ describe('init', () => {
 
   it('asks for a fingerprint when the presented key is not pinned, and validates answers', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'sct-interactive-'))
-    const prompter = scriptedPrompter([false, 'not-a-fingerprint'])
+    const prompter = scriptedPrompter([false, 'fingerprint', 'not-a-fingerprint'])
     await expect(
       initProject({
         configFile: join(dir, 'sftp-cutover.yaml'),
@@ -122,6 +122,40 @@ describe('init', () => {
       }),
     ).rejects.toThrow(/would refuse not-a-fingerprint: must be an OpenSSH SHA-256 fingerprint/)
     expect(existsSync(join(dir, 'sftp-cutover.yaml'))).toBe(false)
+  })
+
+  it('asks for the port and probes the port given; offers a known_hosts file, checked for the host as entered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sct-interactive-'))
+    const base = {'source.host': sshd.host, 'source.username': 'x', 'target.region': 'eu-west-1', 'target.bucket': 'b-b-b', 'source.useAgent': true}
+    const prompter = scriptedPrompter([String(sshd.port), false, 'known-hosts', sshd.knownHostsFile])
+    const result = await initProject({configFile: join(dir, 'sftp-cutover.yaml'), stateDir: join(dir, '.sftp-cutover'), values: {...base}, force: false, prompter})
+    expect(prompter.asked[0]).toMatch(/^source\.port: /)
+    expect(prompter.asked[1]).toContain(`${sshd.host}:${sshd.port} presents`)
+    expect(prompter.asked[2]).toBe('How should the host key be verified?')
+    expect(result.config.source).toMatchObject({port: sshd.port, knownHostsFile: sshd.knownHostsFile})
+
+    const other = join(dir, 'other_known_hosts')
+    writeFileSync(other, readFileSync(sshd.knownHostsFile, 'utf8').replaceAll(`[127.0.0.1]:${sshd.port}`, 'elsewhere.example.com'))
+    const dir2 = mkdtempSync(join(tmpdir(), 'sct-interactive-'))
+    const refused = scriptedPrompter([String(sshd.port), false, 'known-hosts', other])
+    await expect(initProject({configFile: join(dir2, 'sftp-cutover.yaml'), stateDir: join(dir2, '.sftp-cutover'), values: {...base}, force: false, prompter: refused})).rejects.toThrow(
+      `has no key for [127.0.0.1]:${sshd.port}`,
+    )
+    expect(existsSync(join(dir2, 'sftp-cutover.yaml'))).toBe(false)
+  })
+
+  it('refuses a key file that does not exist as it is entered', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sct-interactive-'))
+    const prompter = scriptedPrompter(['key', '~/no-such-dir/id_ed25519'])
+    await expect(
+      initProject({
+        configFile: join(dir, 'sftp-cutover.yaml'),
+        stateDir: join(dir, '.sftp-cutover'),
+        values: {'source.host': sshd.host, 'source.port': sshd.port, 'source.username': 'x', 'source.knownHostsFile': sshd.knownHostsFile, 'target.region': 'eu-west-1', 'target.bucket': 'b-b-b'},
+        force: false,
+        prompter,
+      }),
+    ).rejects.toThrow(/would refuse ~\/no-such-dir\/id_ed25519: \/.*\/no-such-dir\/id_ed25519 does not exist/)
   })
 
   it('writes nothing when the engineer cancels at a prompt', async () => {

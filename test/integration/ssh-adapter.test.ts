@@ -147,6 +147,32 @@ describe('SSH sessions', () => {
     }
   })
 
+  it('accepts a pinned fingerprint of any key type the server holds (RSA, ECDSA), not only the one it prefers', async () => {
+    const types = sshd.hostKeys.map((k) => k.type)
+    expect(types).toEqual(expect.arrayContaining(['ssh-rsa', 'ecdsa-sha2-nistp256', 'ssh-ed25519']))
+    for (const key of sshd.hostKeys) {
+      const pinned = target({knownHostsFile: undefined, hostKeyFingerprint: key.fingerprint})
+      const creds = await resolveCredentials(pinned, {})
+      for (const attempt of ['first', 'remembered']) {
+        const session = await SshSession.connect(pinned, creds)
+        expect({attempt, hostKey: session.info.hostKey}).toEqual({attempt, hostKey: {type: key.type, fingerprint: key.fingerprint}})
+        session.close()
+      }
+    }
+  })
+
+  it('refuses a pinned fingerprint that none of the server\'s keys has, listing every key it presented', async () => {
+    const pinned = target({knownHostsFile: undefined, hostKeyFingerprint: `SHA256:${'x'.repeat(43)}`})
+    const err = await SshSession.connect(pinned, await resolveCredentials(pinned, {})).then(
+      () => undefined,
+      (e: unknown) => e as SshError,
+    )
+    expect(err).toBeInstanceOf(SshError)
+    expect(err!.code).toBe('HOST_KEY_REJECTED')
+    for (const key of sshd.hostKeys) expect(err!.message).toContain(`${key.type} ${key.fingerprint}`)
+    expect(err!.suggestions.join(' ')).toMatch(/sftp-cutover config set source\.hostKeyFingerprint SHA256:/)
+  })
+
   it('times out on a server that accepts TCP but never speaks SSH', async () => {
     const silent = createServer(() => {})
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', () => resolve()))

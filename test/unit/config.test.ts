@@ -59,6 +59,39 @@ describe('configuration', () => {
     expect(text).toContain('sftp-cutover.yaml')
   })
 
+  it('expands ~ and ${VAR} in every local path setting, as OpenSSH does for IdentityFile', () => {
+    const expand = {home: '/home/op', env: {KEYS: '/srv/keys'}}
+    const r = resolveConfig({
+      file: {...valid, 'source.identityFile': '~/.ssh/id_ed25519', 'source.knownHostsFile': '${KEYS}/known_hosts', 'cutover.canaryIdentityFile': '~', 'efs.path': '/mnt/${KEYS}'},
+      expand,
+    })
+    if (!r.ok) throw new Error(JSON.stringify(r.problems))
+    expect([r.config.source.identityFile, r.config.source.knownHostsFile, r.config.cutover.canaryIdentityFile, r.config.efs.path]).toEqual([
+      '/home/op/.ssh/id_ed25519',
+      '/srv/keys/known_hosts',
+      '/home/op',
+      '/mnt//srv/keys',
+    ])
+    // a name that is not a local path is left alone
+    const roots = resolveConfig({file: {...valid, 'source.roots': ['/data/~x']}, expand})
+    expect(roots.ok && roots.config.source.roots).toEqual(['/data/~x'])
+    const unset = resolveConfig({file: {...valid, 'source.identityFile': '${NOPE}/id'}, expand})
+    expect(unset.ok).toBe(false)
+    if (!unset.ok) expect(describeProblem(unset.problems[0])).toBe('source.identityFile = "${NOPE}/id" (sftp-cutover.yaml): names the environment variable NOPE, which is not set')
+    const other = resolveConfig({file: {...valid, 'source.identityFile': '~bob/id'}, expand})
+    expect(!other.ok && other.problems[0].message).toMatch(/not ~user/)
+  })
+
+  it('accepts a quoted whole number for a number setting, with the same range check', () => {
+    const r = resolveConfig({file: {...valid, 'source.port': '42757', 'cutover.efsWaitSeconds': ' 30 '}})
+    if (!r.ok) throw new Error(JSON.stringify(r.problems))
+    expect([r.config.source.port, r.config.cutover.efsWaitSeconds]).toEqual([42757, 30])
+    const big = resolveConfig({file: {...valid, 'source.port': '70000'}})
+    expect(!big.ok && describeProblem(big.problems[0])).toBe('source.port = 70000 (sftp-cutover.yaml): must be from 1 to 65535')
+    const text = resolveConfig({file: {...valid, 'source.port': '22a'}})
+    expect(!text.ok && text.problems[0].message).toMatch(/expected number/i)
+  })
+
   it('says where a bad value came from', () => {
     const r = resolveConfig({file: valid, env: valuesFromEnv({SFTP_CUTOVER_SOURCE_PORT: 'twenty-two'})})
     expect(r.ok).toBe(false)

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {createAwsClients} from '../../adapters/aws.js'
 import {SdkTransfer, type TransferHostKeys} from '../../adapters/transfer-users.js'
 import {awsFlags, awsOverrides} from '../../aws-flags.js'
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand, lockFlags} from '../../base-command.js'
 import {ExitCode} from '../../core/errors.js'
 import {loadConfig} from '../../services/config.js'
 import {type HostKeysResult, runHostKeysImport} from '../../services/hostkeys.js'
@@ -20,6 +20,7 @@ Exit codes: 0 every key the legacy server offers is on Transfer and active; 1 an
     '<%= config.bin %> hostkeys import --key-file ssh_host_rsa_key --passphrase-env HOSTKEY_PASSPHRASE --json',
   ]
   static override flags = {
+    ...lockFlags,
     'key-file': Flags.string({summary: 'A private host key of the legacy server (repeatable: one per key type it offers).', multiple: true, required: true}),
     'passphrase-env': Flags.string({summary: 'NAME of the environment variable holding the passphrase of encrypted key files (not the passphrase itself).'}),
     replace: Flags.boolean({summary: 'After importing, delete older host keys of the same types, so that the imported keys are the active ones.', default: false}),
@@ -29,6 +30,10 @@ Exit codes: 0 every key the legacy server offers is on Transfer and active; 1 an
 
   /** Tests replace the Transfer client (moto has no ImportHostKey). */
   static transferOverride: ((serverId: string) => TransferHostKeys) | undefined
+
+  protected override changesProject(): boolean {
+    return !this.flags['dry-run']
+  }
 
   public async run(): Promise<HostKeysResult> {
     const config = await loadConfig(this.paths.configFile, awsOverrides(this.flags))
@@ -50,6 +55,7 @@ Exit codes: 0 every key the legacy server offers is on Transfer and active; 1 an
       this.out(renderHostKeys(result))
       if (result.failed) process.exitCode = ExitCode.failure
       else if (result.problems.length > 0) this.foundProblems()
+      this.next(result.failed || this.flags['dry-run'] ? 'hostkeys import (without --dry-run, or again after a failure)' : 'dns prepare --ttl 60 (days before the cutover), then sftp-cutover sync')
       return result
     } finally {
       aws.destroy()

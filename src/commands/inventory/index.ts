@@ -1,9 +1,11 @@
 import {Flags} from '@oclif/core'
 
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand, lockFlags} from '../../base-command.js'
+import {USERS_CSV_COLUMNS} from '../../core/users-csv.js'
 import {loadConfig} from '../../services/config.js'
 import {type InventoryResult, runInventory} from '../../services/inventory.js'
 import {renderInventorySummary} from '../../ui/inventory-report.js'
+import {createProgress} from '../../ui/progress.js'
 
 export default class Inventory extends BaseCommand<typeof Inventory> {
   static override summary = 'Read the legacy box: accounts, keys, host keys and every file, with what will break on Transfer Family and S3.'
@@ -15,8 +17,15 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
     '<%= config.bin %> inventory --users-csv users.csv --fail-on warning',
   ]
   static override flags = {
+    ...lockFlags,
     'from-bundle': Flags.string({summary: 'Read accounts and keys from a bundle written by the collect script.', exclusive: ['users-csv']}),
-    'users-csv': Flags.string({summary: 'Read accounts and keys from a CSV (columns: sftp-cutover inventory report --help).', exclusive: ['from-bundle']}),
+    'users-csv': Flags.string({
+      summary: 'Read accounts and keys from a CSV (its columns: below, under FLAG DESCRIPTIONS).',
+      description: `A header row names the columns, in any order (* required):\n${Object.entries(USERS_CSV_COLUMNS)
+        .map(([name, c]) => `  ${name}${c.required ? ' *' : ''}: ${c.description}`)
+        .join('\n')}\nFields holding commas or quotes are quoted ("..."), with quotes inside doubled ("").`,
+      exclusive: ['from-bundle'],
+    }),
     'sshd-config': Flags.string({
       summary: 'sshd_config path on the box, for the online collect script.',
       description: 'Default: the -f file of the sshd listening on source.port (found with ss or /proc), else /etc/ssh/sshd_config.',
@@ -27,9 +36,15 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
     concurrency: Flags.integer({summary: 'Directories listed at once.', default: 16, min: 1, max: 256}),
   }
 
+  protected override changesProject(): boolean {
+    return true
+  }
+
   public async run(): Promise<InventoryResult> {
     const config = await loadConfig(this.paths.configFile)
     const prompter = this.prompter()
+    const progress = createProgress(this.jsonEnabled() ? 'off' : process.stderr.isTTY ? 'tty' : 'plain')
+    progress.phase(`reading ${config.source.host}: accounts, keys, host keys, every file`)
     const result = await runInventory(
       config,
       {
@@ -41,11 +56,18 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
         concurrency: this.flags.concurrency,
         failOn: this.flags['fail-on'],
       },
-      {state: this.state, env: process.env, askSecret: prompter ? (message) => prompter.secret({message}) : undefined, log: (msg, detail) => this.logger.info(detail ?? {}, msg)},
-    )
+      {
+        state: this.state,
+        env: process.env,
+        askSecret: prompter ? (message) => prompter.secret({message}) : undefined,
+        log: (msg, detail) => this.logger.info(detail ?? {}, msg),
+        progress: (listed) => progress.update({filesDone: listed.files, bytesDone: listed.bytes, failed: 0, noun: 'entries listed'}),
+      },
+    ).finally(() => progress.end())
     this.state.audit({action: 'inventory.run', target: result.host, after: {runId: result.runId, findings: result.summary.findings}, outcome: 'ok'})
     this.out(renderInventorySummary(result))
     if (result.failed) this.foundProblems()
+    this.next('users plan (it shows which users the findings above keep from being imported)')
     return result
   }
 }

@@ -3,7 +3,7 @@ import {Flags} from '@oclif/core'
 import {createAwsClients} from '../../adapters/aws.js'
 import {S3HomeFolders, SdkTransfer} from '../../adapters/transfer-users.js'
 import {awsFlags, awsOverrides} from '../../aws-flags.js'
-import {BaseCommand} from '../../base-command.js'
+import {BaseCommand, lockFlags} from '../../base-command.js'
 import {ExitCode} from '../../core/errors.js'
 import {loadConfig} from '../../services/config.js'
 import {requireServerId, runUsersImport, type UsersImportResult} from '../../services/users.js'
@@ -24,10 +24,15 @@ Exit codes: 0 done; 1 an AWS call failed for some user (the others were applied;
     '<%= config.bin %> users import --only alice,bob --rename "j doe=jdoe" --json',
   ]
   static override flags = {
+    ...lockFlags,
     ...usersFlags,
     'dry-run': Flags.boolean({summary: 'Show the plan and change nothing.', default: false}),
     interactive: Flags.boolean({char: 'i', summary: 'Choose users, names and keys on a terminal, then confirm the plan.', default: false}),
     ...awsFlags,
+  }
+
+  protected override changesProject(): boolean {
+    return !this.flags['dry-run']
   }
 
   public async run(): Promise<UsersImportResult> {
@@ -60,6 +65,7 @@ Exit codes: 0 done; 1 an AWS call failed for some user (the others were applied;
       this.out(renderUsersImport(result))
       if (result.failed) process.exitCode = ExitCode.failure
       else if (result.problems.length > 0) this.foundProblems()
+      this.next(result.failed ? 'users import (again: it carries on where it failed)' : this.flags['dry-run'] ? 'users import' : 'hostkeys import --key-file /path/to/ssh_host_ed25519_key --key-file ...')
       return result
     } finally {
       aws.destroy()

@@ -29,6 +29,7 @@ Exit codes: 0 every selected user can be imported as planned; 2 usage or configu
         usersOptions(this.flags),
       )
       this.out(renderUsersPlan(plan))
+      this.next('users import')
       if (plan.problems.length > 0) this.foundProblems()
       return plan
     } finally {
