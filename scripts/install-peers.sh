@@ -140,3 +140,27 @@ exec 9>&-
 mkdir -p "$PEERS_DIR/bin"
 ln -sfn "$VGW_BIN" "$PEERS_DIR/bin/versitygw"
 peer_line versitygw "$VERSITYGW_VERSION" "$VGW_BIN"
+
+# ---- toxiproxy (pinned Go module, cached outside the repo): the shaped link of bench/wan.ts ------
+TOXIPROXY_MODULE=github.com/Shopify/toxiproxy/v2
+TOXIPROXY_VERSION=v2.12.0
+TP_DIR="$PEER_CACHE/toxiproxy-$TOXIPROXY_VERSION"
+TP_BIN="$TP_DIR/toxiproxy-server"
+toxiproxy_version() { # the toxiproxy module version recorded in a Go binary, or nothing
+  [ -x "$1" ] || return 0
+  awk -v m="$TOXIPROXY_MODULE" '$1 == "mod" && $2 == m && !found {print $3; found = 1}' <<<"$("$GO" version -m "$1" 2>/dev/null || true)"
+}
+mkdir -p "$TP_DIR"
+exec 9>"$TP_DIR/.lock"
+flock 9
+if [ "$(toxiproxy_version "$TP_BIN")" != "$TOXIPROXY_VERSION" ]; then
+  log "building toxiproxy-server $TOXIPROXY_VERSION with go install"
+  tmpbin="$(mktemp -d "$TP_DIR/build.XXXXXX")"
+  GOBIN="$tmpbin" "$GO" install "$TOXIPROXY_MODULE/cmd/server@$TOXIPROXY_VERSION"
+  mv -f "$tmpbin/server" "$TP_BIN"
+  rm -rf "$tmpbin"
+  [ "$(toxiproxy_version "$TP_BIN")" = "$TOXIPROXY_VERSION" ] || die "$TP_BIN is not toxiproxy $TOXIPROXY_VERSION"
+fi
+exec 9>&-
+ln -sfn "$TP_BIN" "$PEERS_DIR/bin/toxiproxy-server"
+peer_line toxiproxy "$TOXIPROXY_VERSION" "$TP_BIN"
