@@ -178,6 +178,12 @@ async function main(): Promise<void> {
     if (CASES.has('list')) {
       const label = `list ${LIST_FILES} files`
       const ours = await timed(label, 'sftp-cutover inventory', cli('inventory', listDir, 'wan-unused', ['--fail-on', 'blocker', '--sshd-config', sshd.configFile]))
+      try {
+        const result = JSON.parse(ours.m.stdout) as {summary: {owners: Array<{files: number}>}}
+        ours.detail = `${result.summary.owners.reduce((n, o) => n + o.files, 0)} files`
+      } catch {
+        ours.detail = 'no JSON result'
+      }
       const find = await timed(label, "ssh find -printf (baseline)", async () => {
         const m = await measure(binaries.ssh, [...opensshOptions(box), '-p', String(box.port), `${box.user}@${box.host}`, 'find', listDir, '-printf', "'%s %T@ %p\\n'"], {timeoutMs: TIMEOUT_MS})
         return {...m, note: m.note ?? `${m.stdout.split('\n').filter(Boolean).length} lines (files and directories)`, stdout: ''}
