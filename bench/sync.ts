@@ -13,10 +13,8 @@
  * --repeat times (the median is compared, the spread shown); rclone, minutes per run, once. The load average beside
  * each row tells how busy the machine was.
  */
-import {spawn} from 'node:child_process'
-import {randomBytes} from 'node:crypto'
-import {chownSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync} from 'node:fs'
-import {cpus, loadavg, tmpdir} from 'node:os'
+import {chownSync, mkdirSync, mkdtempSync, rmSync} from 'node:fs'
+import {cpus, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import type {SyncResult} from '../src/services/sync.js'
@@ -25,67 +23,16 @@ import {versitygwClientConfig} from '../test/peers/env.js'
 import {binaries, describePeers, type Peers, startAllPeers, stopAllPeers} from '../test/peers/index.js'
 import {CLI} from '../test/integration/helpers/cli.js'
 import {makeProject, newBucket, removeScratch, type S3Peer} from '../test/integration/sync-helpers.js'
+import {type BoxLogin, cliOption, log, type Measure, measure, rcloneEnv as rcloneEnvFor, repeated, sftpGet, writeRandomFile, writeTree} from './lib.js'
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
-const opt = (name: string, fallback: string) => {
-  const i = args.indexOf(`--${name}`)
-  return i >= 0 && args[i + 1] ? args[i + 1] : fallback
-}
+const opt = (name: string, fallback: string) => cliOption(args, name, fallback)
 const cases = new Set(opt('cases', 'a,b,c').split(','))
 const BIG_MIB = Number(opt('big-mib', '1024'))
 const SMALL = Number(opt('small', '20000'))
 const RESYNC = Number(opt('resync', '100000'))
 const REPEAT = Math.max(1, Number(opt('repeat', '3')))
-
-interface Measure {
-  seconds: number
-  rssKb?: number
-  ok: boolean
-  note?: string
-  stdout: string
-  /** all runs' seconds when repeated */
-  runs?: number[]
-  load?: number
-}
-
-/** Runs a measurement `times` times: the median run, with every run's time. */
-async function repeated(times: number, one: () => Promise<Measure>): Promise<Measure> {
-  const all: Measure[] = []
-  for (let i = 0; i < times; i++) all.push(await one())
-  const sorted = [...all].sort((x, y) => x.seconds - y.seconds)
-  const median = sorted[Math.floor((sorted.length - 1) / 2)]
-  return {...median, ok: all.every((m) => m.ok), rssKb: Math.max(...all.map((m) => m.rssKb ?? 0)), runs: all.map((m) => m.seconds)}
-}
-
-/** Runs a command under GNU time: wall seconds and peak RSS of the process. */
-function measure(command: string, argv: string[], opts: {cwd?: string; env?: NodeJS.ProcessEnv} = {}): Promise<Measure> {
-  const timeFile = join(tmpdir(), `bench-time-${process.pid}-${Math.random().toString(36).slice(2)}`)
-  return new Promise((resolve) => {
-    const started = process.hrtime.bigint()
-    const child = spawn('/usr/bin/time', ['-o', timeFile, '-f', '%e %M', command, ...argv], {cwd: opts.cwd, env: opts.env ?? process.env, stdio: ['ignore', 'pipe', 'pipe']})
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()))
-    child.stderr.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)))
-    const load = loadavg()[0]
-    child.on('exit', (code) => {
-      const wall = Number(process.hrtime.bigint() - started) / 1e9
-      let rssKb: number | undefined
-      try {
-        rssKb = Number(readFileSync(timeFile, 'utf8').trim().split(/\s+/).pop())
-        rmSync(timeFile)
-      } catch {
-        // time did not write: the command could not start
-      }
-      resolve({seconds: wall, rssKb, load, ok: code === 0 || code === 3, note: code === 0 ? undefined : `exit ${code}: ${stderr.trim().split('\n').slice(-3).join(' | ')}`, stdout})
-    })
-  })
-}
-
-function log(message: string): void {
-  process.stderr.write(`[bench ${new Date().toISOString().slice(11, 19)}] ${message} (load ${loadavg()[0].toFixed(2)})\n`)
-}
 
 /** Source data in the key user's home (readable by every tool that logs in as that user). */
 function makeData(home: string, owner: {uid: number; gid: number}): {a: string; b: string; c: string} {
@@ -97,27 +44,9 @@ function makeData(home: string, owner: {uid: number; gid: number}): {a: string; 
     mkdirSync(d)
     own(d)
   }
-  if (cases.has('a')) {
-    const file = join(a, 'big.bin')
-    writeFileSync(file, Buffer.alloc(0))
-    for (let left = BIG_MIB * MiB; left > 0; left -= 64 * MiB) writeFileSync(file, randomBytes(Math.min(64 * MiB, left)), {flag: 'a'})
-    own(file)
-  }
-  const tree = (root: string, files: number, dirs: number, size: number) => {
-    const perDir = Math.ceil(files / dirs)
-    for (let i = 0; i < files; i++) {
-      const dir = join(root, `d${String(Math.floor(i / perDir)).padStart(4, '0')}`)
-      if (i % perDir === 0) {
-        mkdirSync(dir)
-        own(dir)
-      }
-      const f = join(dir, `f${i}.dat`)
-      writeFileSync(f, randomBytes(size))
-      own(f)
-    }
-  }
-  if (cases.has('b')) tree(b, SMALL, 200, 4096)
-  if (cases.has('c')) tree(c, RESYNC, 500, 256)
+  if (cases.has('a')) writeRandomFile(join(a, 'big.bin'), BIG_MIB * MiB, owner)
+  if (cases.has('b')) writeTree(b, SMALL, 200, 4096, owner)
+  if (cases.has('c')) writeTree(c, RESYNC, 500, 256, owner)
   return {a, b, c}
 }
 
@@ -147,50 +76,13 @@ async function main(): Promise<void> {
       const env = {...process.env, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey}
       return {bucket: b, project, run: (command = 'sync') => measure(CLI, [command, '--json'], {cwd: project.dir, env})}
     }
-    const rcloneEnv = {
-      ...process.env,
-      RCLONE_CONFIG: join(work, 'rclone.conf'),
-      RCLONE_CONFIG_SRC_TYPE: 'sftp',
-      RCLONE_CONFIG_SRC_HOST: peers.sshd.host,
-      RCLONE_CONFIG_SRC_PORT: String(peers.sshd.port),
-      RCLONE_CONFIG_SRC_USER: user.name,
-      RCLONE_CONFIG_SRC_KEY_FILE: user.privateKeyPath!,
-      RCLONE_CONFIG_SRC_KNOWN_HOSTS_FILE: peers.sshd.knownHostsFile,
-      RCLONE_CONFIG_DST_TYPE: 's3',
-      RCLONE_CONFIG_DST_PROVIDER: 'Other',
-      RCLONE_CONFIG_DST_ACCESS_KEY_ID: s3.config.credentials.accessKeyId,
-      RCLONE_CONFIG_DST_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey,
-      RCLONE_CONFIG_DST_ENDPOINT: s3.config.endpoint,
-      RCLONE_CONFIG_DST_REGION: s3.config.region,
-      RCLONE_CONFIG_DST_FORCE_PATH_STYLE: 'true',
-    }
-    writeFileSync(rcloneEnv.RCLONE_CONFIG, '')
+    const box: BoxLogin = {host: peers.sshd.host, port: peers.sshd.port, user: user.name, keyFile: user.privateKeyPath!, knownHostsFile: peers.sshd.knownHostsFile}
+    const rcloneEnv = rcloneEnvFor(join(work, 'rclone.conf'), box, s3.config)
     const rclone = async (verb: 'copy' | 'sync', root: string, label: string, extra: string[] = [], bucket?: string) => {
       const b = bucket ?? (await newBucket(s3, label))
       return {bucket: b, result: await measure(binaries.rclone, [verb, ...extra, `src:${root}`, `dst:${b}`], {env: rcloneEnv})}
     }
-    const sftp = async (remote: string, cipher?: string) => {
-      const dest = mkdtempSync(join(work, 'sftp-'))
-      const batch = join(work, 'batch')
-      writeFileSync(batch, `get -r ${remote} ${dest}/\n`)
-      const r = await measure(binaries.sftp, [
-        '-q',
-        '-b',
-        batch,
-        '-i',
-        user.privateKeyPath!,
-        '-o',
-        `UserKnownHostsFile=${peers!.sshd.knownHostsFile}`,
-        '-o',
-        'BatchMode=yes',
-        ...(cipher ? ['-c', cipher] : []),
-        '-P',
-        String(peers!.sshd.port),
-        `${user.name}@${peers!.sshd.host}`,
-      ])
-      rmSync(dest, {recursive: true, force: true})
-      return r
-    }
+    const sftp = (remote: string, cipher?: string) => sftpGet(box, work, remote, cipher)
     const copied = (m: Measure) => {
       try {
         const r = JSON.parse(m.stdout) as SyncResult

@@ -124,19 +124,19 @@ peer_line cfn-lint "$CFN_LINT_VERSION" "$VENV/bin/cfn-lint"
 # ---- versitygw (pinned Go module, cached outside the repo) --------------------------------------
 command -v go >/dev/null || [ -x /usr/local/go/bin/go ] || die "go is required to build versitygw"
 GO="$(command -v go || echo /usr/local/go/bin/go)"
-module_version() { # prints the main module version recorded in a Go binary, or nothing
+module_version() { # BINARY MODULE: prints the module's version recorded in a Go binary, or nothing
   [ -x "$1" ] || return 0
   local info
   info="$("$GO" version -m "$1" 2>/dev/null || true)"
-  awk -v m="$VERSITYGW_MODULE" '$1 == "mod" && $2 == m && !found {print $3; found = 1}' <<<"$info"
+  awk -v m="$2" '$1 == "mod" && $2 == m && !found {print $3; found = 1}' <<<"$info"
 }
 mkdir -p "$VGW_DIR"
 exec 9>"$VGW_DIR/.lock"
 flock 9   # two checkouts installing at once build once
-if [ "$(module_version "$VGW_BIN")" != "$VERSITYGW_VERSION" ]; then
+if [ "$(module_version "$VGW_BIN" "$VERSITYGW_MODULE")" != "$VERSITYGW_VERSION" ]; then
   reused=""
   for cand in "$("$GO" env GOPATH 2>/dev/null)/bin/versitygw" "$(command -v versitygw || true)"; do
-    if [ -n "$cand" ] && [ "$(module_version "$cand")" = "$VERSITYGW_VERSION" ]; then
+    if [ -n "$cand" ] && [ "$(module_version "$cand" "$VERSITYGW_MODULE")" = "$VERSITYGW_VERSION" ]; then
       log "reusing $cand ($VERSITYGW_VERSION)"
       cp "$cand" "$VGW_BIN.tmp" && mv -f "$VGW_BIN.tmp" "$VGW_BIN"
       reused=1
@@ -150,7 +150,7 @@ if [ "$(module_version "$VGW_BIN")" != "$VERSITYGW_VERSION" ]; then
     mv -f "$tmpbin/versitygw" "$VGW_BIN"
     rm -rf "$tmpbin"
   fi
-  [ "$(module_version "$VGW_BIN")" = "$VERSITYGW_VERSION" ] || die "$VGW_BIN is not versitygw $VERSITYGW_VERSION"
+  [ "$(module_version "$VGW_BIN" "$VERSITYGW_MODULE")" = "$VERSITYGW_VERSION" ] || die "$VGW_BIN is not versitygw $VERSITYGW_VERSION"
 fi
 exec 9>&-
 mkdir -p "$PEERS_DIR/bin"
@@ -176,3 +176,23 @@ fi
 exec 9>&-
 ln -sfn "$GUARD_BIN" "$PEERS_DIR/bin/cfn-guard"
 peer_line cfn-guard "$CFN_GUARD_VERSION" "$GUARD_BIN"
+
+# ---- toxiproxy (pinned Go module, cached outside the repo): the shaped link of bench/wan.ts ------
+TOXIPROXY_MODULE=github.com/Shopify/toxiproxy/v2
+TOXIPROXY_VERSION=v2.12.0
+TP_DIR="$PEER_CACHE/toxiproxy-$TOXIPROXY_VERSION"
+TP_BIN="$TP_DIR/toxiproxy-server"
+mkdir -p "$TP_DIR"
+exec 9>"$TP_DIR/.lock"
+flock 9
+if [ "$(module_version "$TP_BIN" "$TOXIPROXY_MODULE")" != "$TOXIPROXY_VERSION" ]; then
+  log "building toxiproxy-server $TOXIPROXY_VERSION with go install"
+  tmpbin="$(mktemp -d "$TP_DIR/build.XXXXXX")"
+  GOBIN="$tmpbin" "$GO" install "$TOXIPROXY_MODULE/cmd/server@$TOXIPROXY_VERSION"
+  mv -f "$tmpbin/server" "$TP_BIN"
+  rm -rf "$tmpbin"
+  [ "$(module_version "$TP_BIN" "$TOXIPROXY_MODULE")" = "$TOXIPROXY_VERSION" ] || die "$TP_BIN is not toxiproxy $TOXIPROXY_VERSION"
+fi
+exec 9>&-
+ln -sfn "$TP_BIN" "$PEERS_DIR/bin/toxiproxy-server"
+peer_line toxiproxy "$TOXIPROXY_VERSION" "$TP_BIN"

@@ -13,6 +13,7 @@ export {resetMoto, startMoto, type MotoPeer} from './moto.js'
 export {binaries, INSTALL_HINT, repoRoot, runDir} from './paths.js'
 export {fingerprintOfBlob, fingerprintOfPublicKeyLine, keyTypeOfBlob} from './ssh-keys.js'
 export {startSshd, sweepStaleSshdRuns, type SshdPeer, type StartSshdOptions} from './sshd.js'
+export {startToxiproxy, type ShapedProxy, type ToxiproxyPeer} from './toxiproxy.js'
 export {startVersitygw, sweepStaleVersitygwDirs, type VersitygwPeer} from './versitygw.js'
 export type * from './types.js'
 

@@ -35,6 +35,8 @@ export const binaries = {
     const cache = process.env.SFTP_CUTOVER_PEER_CACHE ?? join(homedir(), '.cache', 'sftp-cutover', 'peers')
     return join(cache, `versitygw-${VERSITYGW_VERSION}`, 'versitygw')
   },
+  /** the link made by install-peers.sh (bench/wan.ts only) */
+  toxiproxy: join(peersDir, 'bin', 'toxiproxy-server'),
 }
 
 /** Throws a clear error when a peer binary is missing. */
