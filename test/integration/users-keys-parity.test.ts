@@ -152,7 +152,7 @@ describe('users plan imports exactly the keys that log in today', () => {
     expect(plan.stdout).toMatch(new RegExp(`^UNCHANGED +${keyUser.name}$`, 'm'))
 
     const report = await cli(['report', '--json'])
-    const markdown = readFileSync(report.json<{files: {markdown: string}}>().files.markdown, 'utf8')
+    const markdown = readFileSync(report.json<{files: {md: string}}>().files.md, 'utf8')
     expect(markdown).toContain('## Accepted risks')
     expect(markdown).toContain(`| ${keyUser.name} | keys are imported without the authorized_keys options that restricted them (users import --accept-key-options) |`)
     expect(markdown).toMatch(new RegExp(`\\| key\\.options \\| key:${keyUser.name}:${fps.from.replace(/[+/]/g, '\\$&')} \\| accepted risk: imported without its options \\|`))
