@@ -25,7 +25,8 @@ export function incompleteReadings(source: 'online' | 'bundle' | 'csv' | 'none',
 /** What to do about an incomplete reading, for findings and refusals. */
 export function completeReadingFix(port: number): string {
   return (
-    `Fix the reading named above (run the inventory as root; pass --sshd-config with the configuration of the sshd serving port ${port} ` +
-    'and check that `sshd -T -f FILE` accepts it; or use --from-bundle / --users-csv), then run sftp-cutover inventory again.'
+    'Fix the reading named above, then run the inventory again: as root, or as sftp-cutover inventory --sshd-config FILE ' +
+    `with the configuration of the sshd serving port ${port} (\`sshd -T -f FILE\` must accept it), or offline as ` +
+    'sftp-cutover inventory --from-bundle FILE or sftp-cutover inventory --users-csv FILE.'
   )
 }
