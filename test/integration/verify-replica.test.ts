@@ -2,8 +2,9 @@
  * verify --replica against real peers: two buckets on versitygw stand for the source and the cross-region replica
  * (the test copies the objects into the replica as S3 replication would: same bytes, metadata and CRC-32), one
  * replica object corrupted, one left out. The S3 endpoint is a counting proxy, so the test also sees that verify
- * without --replica sends nothing to the replica. Then moto, whose bucket has a replication configuration, for
- * finding the replica bucket from it. Neither peer replicates or reports x-amz-replication-status, so the PENDING
+ * without --replica sends nothing to the replica. Then the replication rule as S3 answers it (canned by the proxy:
+ * versitygw answers GetBucketReplication 501) for its prefix, and moto, whose bucket has a replication configuration
+ * (moto answers every rule with prefix ""), for finding the replica bucket from it. Neither peer replicates or reports x-amz-replication-status, so the PENDING
  * verdicts are unit-tested (test/unit/replica.test.ts).
  */
 import {
@@ -124,7 +125,48 @@ it('versitygw: the corrupted replica object is a mismatch, the one left out miss
   }
 })
 
-it('moto: the replica bucket and the replicated prefix come from the bucket replication configuration', async () => {
+it('versitygw behind a proxy that answers GetBucketReplication: only files under the rule prefix are eligible', async () => {
+  const peer = versitygw()
+  const root = join(sshd.dir, 'replica-prefix')
+  mkdirSync(join(root, 'sub'), {recursive: true})
+  for (const f of ['a.txt', 'b.txt', 'sub/c.txt', 'sub/d.txt']) writeFileSync(join(root, f), `${f}\n`)
+  const bucket = await newBucket(peer, 'repl-src')
+  const replicaBucket = await newBucket(peer, 'repl-dst')
+  let rulePrefix = ''
+  // versitygw does not implement bucket replication (501): the proxy answers as S3 does for a bucket with one rule.
+  const proxy = await startS3Proxy(peer.config.endpoint, {
+    answer: ({method, path, query}) =>
+      method === 'GET' && path.replace(/\/$/, '') === `/${bucket}` && /[?&]replication(=|&|$)/.test(query)
+        ? {
+            status: 200,
+            contentType: 'application/xml',
+            body: `<?xml version="1.0" encoding="UTF-8"?><ReplicationConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Role>arn:aws:iam::123456789012:role/replication</Role><Rule><ID>home</ID><Status>Enabled</Status><Priority>1</Priority><Filter><Prefix>${rulePrefix}</Prefix></Filter><DeleteMarkerReplication><Status>Disabled</Status></DeleteMarkerReplication><Destination><Bucket>arn:aws:s3:::${replicaBucket}</Bucket></Destination></Rule></ReplicationConfiguration>`,
+          }
+        : undefined,
+  })
+  const s3 = s3Of(peer)
+  try {
+    const project = makeProject({sshd, s3: peer, s3Endpoint: proxy.url, bucket, roots: [root]})
+    expect((await project.run(['sync', '--json'])).code).toBe(0)
+    const keys = await listKeys(s3, bucket)
+    const inSub = keys.filter((k) => k.includes('/sub/'))
+    expect(inSub).toHaveLength(2)
+    rulePrefix = inSub[0].slice(0, inSub[0].lastIndexOf('/') + 1)
+    for (const k of inSub) await replicate(s3, bucket, replicaBucket, k)
+
+    const v = await project.run(['verify', '--replica', '--json'])
+    expect(v.code).toBe(0)
+    expect(v.json<VerifyResult>().replica).toMatchObject({bucket: replicaBucket, bucketFrom: 'the replication configuration', prefix: rulePrefix, eligible: 2, sampled: 2, verified: 2})
+    // a.txt and b.txt are outside the rule: never looked up in the replica; its region came from GetBucketLocation
+    expect(proxy.requests.filter((r) => r.method === 'HEAD' && r.path.startsWith(`/${replicaBucket}/`)).map((r) => r.path.slice(replicaBucket.length + 2)).sort()).toEqual(inSub)
+    expect(v.json<VerifyResult>().replica!.regionFrom).toBe('GetBucketLocation')
+  } finally {
+    s3.destroy()
+    await proxy.close()
+  }
+})
+
+it('moto: the replica bucket comes from the bucket replication configuration, its region from GetBucketLocation', async () => {
   const peer: S3Peer = moto()
   const root = sourceTree('replica-moto')
   const bucket = await newBucket(peer, 'repl-src')
@@ -154,6 +196,7 @@ it('moto: the replica bucket and the replicated prefix come from the bucket repl
     expect(v.json<VerifyResult>().replica).toMatchObject({
       bucket: replicaBucket,
       bucketFrom: 'the replication configuration',
+      regionFrom: 'GetBucketLocation',
       eligible: 4,
       sampled: 4,
       verified: 3,
