@@ -1,3 +1,4 @@
+import type {S3Client} from '@aws-sdk/client-s3'
 import {Flags} from '@oclif/core'
 
 import {createS3Client} from '../adapters/aws-s3.js'
@@ -7,6 +8,7 @@ import {ExitCode} from '../core/errors.js'
 import {loadConfig} from '../services/config.js'
 import {runVerify, type VerifyResult} from '../services/verify.js'
 import {recordVerifyResult} from '../services/verify-record.js'
+import {replicaProblems} from '../services/verify-replica.js'
 import {interruptible} from '../ui/interrupt.js'
 import {createProgress} from '../ui/progress.js'
 import {renderVerifyResult} from '../ui/verify-report.js'
@@ -16,8 +18,9 @@ export default class Verify extends BaseCommand<typeof Verify> {
   static override description = `Accounts for every eligible file of the last complete listing of the source (the last sync's, after --include/--exclude): verified, mismatched, or not copied (with the reason sync recorded); directories sync could not list are reported too. The summary reads "X of Y source files verified".
 For every copied file: the object exists, its size, the full-object CRC32 S3 reports and the sha256 in its metadata equal what sync computed while streaming, and its encryption is SSE-KMS with target.kmsKeyId (when set) or the bucket's default encryption.
 --deep downloads every object and re-hashes it (catches bytes changed behind S3's back). --source-hash re-hashes the source (batched sha256sum over SSH when the login may run commands, else over SFTP) to catch files changed since they were copied. With efs.path or --efs-path, the Lambda's copies <efs-path>/<key> are checked too, and files there that the manifest does not know are listed as extra.
-Exits 0 when every source file is verified, 3 on any mismatch or file not copied.`
-  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json']
+--replica also checks a random sample (--replica-sample, default 100; --replica-all for every one) of the synced files under the replication rule's prefix in the cross-region replica bucket (target.replicaBucket, else the destination of the bucket's replication rule): same size, CRC32 and sha256 as sync recorded, and the source's ETag where neither is SSE-KMS. Files the source still reports PENDING are counted as pending, not as problems.
+Exits 0 when every source file is verified (and no replica object is missing or different), 3 on any mismatch or file not copied.`
+  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json', '<%= config.bin %> verify --replica --replica-sample 500']
   static override flags = {
     ...lockFlags,
     ...awsFlags,
@@ -31,6 +34,9 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
     'efs-path': Flags.string({summary: 'Mounted EFS directory the Lambda copies into (overrides efs.path).'}),
     concurrency: Flags.integer({summary: 'Objects checked at once.', default: 32, min: 1, max: 256}),
     connections: Flags.integer({summary: 'SSH connections for --source-hash over SFTP.', default: 4, min: 1, max: 32}),
+    replica: Flags.boolean({summary: 'Also check a sample of the synced files in the cross-region replica bucket.'}),
+    'replica-sample': Flags.integer({summary: 'How many synced files --replica checks, picked at random (default 100).', min: 1, dependsOn: ['replica'], exclusive: ['replica-all']}),
+    'replica-all': Flags.boolean({summary: 'With --replica, check every synced file under the replicated prefix.', dependsOn: ['replica']}),
   }
 
   protected override changesProject(): boolean {
@@ -40,6 +46,7 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
   public async run(): Promise<VerifyResult> {
     const config = await loadConfig(this.paths.configFile, {...awsOverrides(this.flags), 'efs.path': this.flags['efs-path']})
     const s3 = createS3Client(config.target)
+    let replicaS3: S3Client | undefined
     const prompter = this.prompter()
     const interrupt = interruptible('verify')
     const progress = createProgress(this.jsonEnabled() ? 'off' : process.stderr.isTTY ? 'tty' : 'plain')
@@ -54,6 +61,7 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
           efsPath: config.efs.path,
           concurrency: this.flags.concurrency,
           connections: this.flags.connections,
+          replica: this.flags.replica ? {sample: this.flags['replica-all'] ? undefined : (this.flags['replica-sample'] ?? 100), concurrency: this.flags.concurrency} : undefined,
         },
         {
           state: this.state,
@@ -63,6 +71,7 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
           log: (msg, detail) => this.logger.info(detail ?? {}, msg),
           progress: (done, total, mismatched) => progress.update({filesDone: done, filesTotal: total, bytesDone: 0, failed: mismatched, noun: 'files checked'}),
           signal: interrupt.signal,
+          replicaS3: (region) => (replicaS3 ??= createS3Client({...config.target, region})),
         },
       )
       await progress.end(interrupt.signal.aborted ? 'interrupted: run sftp-cutover verify again' : 'finished', {warn: interrupt.signal.aborted})
@@ -71,13 +80,22 @@ Exits 0 when every source file is verified, 3 on any mismatch or file not copied
       if (!interrupt.signal.aborted) recordVerifyResult(this.state, result)
       this.out(renderVerifyResult(result))
       if (interrupt.signal.aborted) process.exitCode = ExitCode.failure
-      else if (result.mismatches.length > 0) this.foundProblems()
-      this.next(interrupt.signal.aborted ? 'verify' : result.mismatches.length > 0 ? 'sync, then sftp-cutover verify' : 'cutover --dry-run')
+      else if (result.mismatches.length > 0 || replicaProblems(result.replica) > 0) this.foundProblems()
+      this.next(
+        interrupt.signal.aborted
+          ? 'verify'
+          : result.mismatches.length > 0
+            ? 'sync, then sftp-cutover verify'
+            : replicaProblems(result.replica) > 0
+              ? 'fix the replication (see the replica lines above), then sftp-cutover verify --replica'
+              : 'cutover --dry-run',
+      )
       return result
     } finally {
       await progress.end()
       interrupt.dispose()
       s3.destroy()
+      replicaS3?.destroy()
     }
   }
 }

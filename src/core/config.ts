@@ -62,6 +62,8 @@ export const configSchema = z
           .regex(/^arn:aws[a-z-]*:iam::\d{12}:role\/[\w+=,.@/-]{1,512}$/, 'must be an IAM role ARN: arn:aws:iam::<12-digit account>:role/<name>')
           .optional(),
         kmsKeyId: z.string().min(1).optional(),
+        replicaBucket: bucketName.optional(),
+        replicaRegion: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region code such as eu-central-1').optional(),
       })
       .strict(),
     efs: z.object({path: absolutePath.optional()}).strict().default({}),
@@ -121,6 +123,8 @@ export const CONFIG_KEYS = {
   'target.prefix': {kind: 'string', description: 'key prefix in the bucket under which home/<user>/ lives'},
   'target.userRoleArn': {kind: 'string', description: 'IAM role the Transfer users assume'},
   'target.kmsKeyId': {kind: 'string', description: 'KMS key for SSE-KMS (SSE-S3 when absent)'},
+  'target.replicaBucket': {kind: 'string', description: 'cross-region replica bucket verify --replica checks (default: the destination of the bucket\'s replication rule)'},
+  'target.replicaRegion': {kind: 'string', description: 'region of the replica bucket (default: where S3 says it is)'},
   'efs.path': {kind: 'string', path: true, description: 'mounted EFS directory the Lambda copies into'},
   'dns.hostedZoneId': {kind: 'string', description: 'Route 53 private hosted zone id'},
   'dns.recordName': {kind: 'string', description: 'record clients connect to, e.g. sftp.example.internal'},

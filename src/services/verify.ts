@@ -24,6 +24,7 @@ import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
+import {type ReplicaDeps, type ReplicaOptions, type ReplicaResult, verifyReplica} from './verify-replica.js'
 
 export interface VerifyOptions {
   /** Re-hash the source files and compare with the recorded sha256 */
@@ -37,6 +38,8 @@ export interface VerifyOptions {
   /** Objects checked at once */
   concurrency: number
   connections: number
+  /** Also check a sample of the synced files in the cross-region replica bucket */
+  replica?: ReplicaOptions
 }
 
 export type Where = 's3' | 'source' | 'efs'
@@ -74,6 +77,8 @@ export interface VerifyResult {
   encryption: {expected: string} | {unchecked: string}
   mismatches: Mismatch[]
   truncated: boolean
+  /** verify --replica: the sample checked in the replica bucket */
+  replica?: ReplicaResult
   durationMs: number
 }
 
@@ -87,6 +92,8 @@ export interface VerifyDeps {
   /** Entries checked so far, of how many, and how many mismatched */
   progress?: (done: number, total: number, mismatched: number) => void
   signal?: AbortSignal
+  /** A client for the replica bucket's region (verify --replica only) */
+  replicaS3?: ReplicaDeps['replicaS3']
 }
 
 /** What one source file should be, from the manifest (all fields) or the inventory (no hashes). */
@@ -188,6 +195,11 @@ export async function runVerify(config: Config, opts: VerifyOptions, deps: Verif
     const items = () => (listing ? listingItems(store, listing.id, config.target.prefix) : inventoryItems(inventory, config.target.prefix))
     const result = await verifyAll(config, opts, deps, store, items, basis, target, started)
     if (listing) result.listing = {runId: listing.id, listedAt: listing.listedAt}
+    if (opts.replica && !deps.signal?.aborted) {
+      if (!deps.replicaS3) throw new Error('verify --replica needs deps.replicaS3')
+      result.replica = await verifyReplica(config, store, opts.replica, {s3: deps.aws.s3(), replicaS3: deps.replicaS3, signal: deps.signal})
+      result.durationMs = Date.now() - started
+    }
     return result
   } finally {
     target.close()

@@ -1,4 +1,5 @@
 import type {Mismatch, VerifyResult} from '../services/verify.js'
+import type {ReplicaResult} from '../services/verify-replica.js'
 import {formatDuration} from './progress.js'
 
 const WHERE: Record<Mismatch['where'], string> = {s3: 'S3', source: 'SOURCE', efs: 'EFS'}
@@ -19,5 +20,17 @@ export function renderVerifyResult(r: VerifyResult): string {
   if (c.efs) lines.push(`EFS: ${c.efs.checked} checked, ${c.efs.missing} missing, ${c.efs.changed} changed, ${c.efs.extra} extra`)
   if (r.files.notCopied > 0) lines.push(`Not copied: ${r.files.notCopied} source file(s) (the reasons above; fix them, then run sftp-cutover sync)`)
   lines.push(`${r.files.verified} of ${r.files.total} source files verified in ${formatDuration(r.durationMs)}.`)
+  if (r.replica) lines.push('', ...renderReplica(r.replica))
   return lines.join('\n')
+}
+
+/** verify --replica: each sampled file not verified, then the counts. */
+function renderReplica(p: ReplicaResult): string[] {
+  const lines = p.findings.map((f) => `  REPLICA ${(f.status === 'pending' ? 'pending' : f.problem!).toUpperCase()} ${f.owner}/${f.path} (${f.key}): ${f.detail}`)
+  const scope = p.prefix ? `under ${p.prefix}` : 'in the bucket'
+  lines.push(
+    `Replica (s3://${p.bucket} in ${p.region}, from ${p.bucketFrom}): ${p.sampled} sampled of ${p.eligible} synced files ${scope}: ` +
+      `${p.verified} verified, ${p.pending} pending, ${p.missing} missing, ${p.mismatched} mismatched${p.unreadable ? `, ${p.unreadable} unreadable` : ''}`,
+  )
+  return lines
 }
