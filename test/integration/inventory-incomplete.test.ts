@@ -62,7 +62,7 @@ it('an unreadable configuration makes the run incomplete: a blocker, nothing "re
   const blocker = inv.findings.find((f) => f.rule === 'inventory.accounts-incomplete')!
   expect(blocker.severity).toBe('blocker')
   expect(blocker.reason).toContain(`cannot read ${missing}`)
-  expect(blocker.fix).toContain(`--sshd-config with the configuration of the sshd serving port ${peer.port}`)
+  expect(blocker.fix).toContain(`sftp-cutover inventory --sshd-config FILE with the configuration of the sshd serving port ${peer.port}`)
   expect(inv.changes?.accountsNotCompared).toMatch(/read the accounts only in part/)
   expect(inv.changes?.users.removed).toEqual([])
   expect(inv.changes?.keys.removed).toEqual([])
