@@ -15,6 +15,7 @@ import {join} from 'node:path'
 import {SqliteStateStore} from '../../src/adapters/state.js'
 import {TransferStore} from '../../src/adapters/transfer-store.js'
 import {createMigrationTarget, type MigrationTarget} from '../fixtures/aws-target.js'
+import {cutoverInitArgs} from './helpers/cutover-project.js'
 import {motoClientConfig} from '../peers/env.js'
 import {startSshd, type PeerUser, type SshdPeer} from '../peers/index.js'
 import {CLI, cleanEnv, runCli} from './helpers/cli.js'
@@ -68,19 +69,7 @@ beforeAll(async () => {
   target = await createMigrationTarget()
   dir = mkdtempSync(join(tmpdir(), 'sct-rollback-'))
   env = {AWS_ACCESS_KEY_ID: target.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: target.credentials.secretAccessKey}
-  const admin = peer.users.adminUser
-  const key = peer.users.keyUser
-  const init = await cli([
-    'init', '--no-prompt',
-    '--source-host', peer.host, '--source-port', String(peer.port), '--source-username', admin.name, '--source-identity-file', admin.privateKeyPath!,
-    '--source-known-hosts-file', peer.knownHostsFile,
-    '--target-region', target.region, '--target-endpoint', target.endpoint, '--target-bucket', target.bucket,
-    '--target-transfer-server-id', target.serverId, '--target-user-role-arn', target.roleArn,
-    '--dns-hosted-zone-id', target.hostedZoneId, '--dns-record-name', target.recordName,
-    '--cutover-canary-user', key.name, '--cutover-canary-identity-file', key.privateKeyPath!,
-    '--cutover-endpoint-host', peer.host, '--cutover-endpoint-port', String(peer.port),
-    '--cutover-freeze-command', `touch ${join(peer.dir, 'frozen')}`, '--cutover-unfreeze-command', `rm -f ${join(peer.dir, 'frozen')}`,
-  ])
+  const init = await cli([...cutoverInitArgs(peer, target)])
   expect(init.stderr).toBe('')
   for (const step of [['inventory', '--sshd-config', peer.configFile], ['users', 'import'], ['sync'], ['verify']]) {
     const r = await cli(step)
