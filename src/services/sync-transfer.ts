@@ -13,7 +13,7 @@ import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '
 import {errorMessage} from '../core/errors.js'
 import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
 import {retry} from '../core/retry.js'
-import {type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, partCount, partSizeFor} from '../core/sync-plan.js'
+import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, ownsObject, partCount, partSizeFor} from '../core/sync-plan.js'
 
 export interface TransferDeps {
   pool: SftpPool
@@ -40,6 +40,11 @@ export interface TransferDeps {
   onBytes: (n: number) => void
   /** Bytes read by a hash pass ahead of the upload (negative when the pass ends), for progress */
   onHashing?: (n: number) => void
+  /**
+   * Set once the record has been switched: clients write to S3 through Transfer, so an object is replaced only while
+   * it is the version the manifest recorded (one HEAD per file about to be written; nothing for unchanged files).
+   */
+  afterSwitch?: boolean
 }
 
 /** A file (or empty directory) to copy, with where it is on the box. */
@@ -56,6 +61,8 @@ export type Outcome =
   | {status: 'vanished'; reason: string}
   | {status: 'interrupted'}
   | {status: 'failed'; reason: string}
+  /** after the switch S3 held another version: kept; the box's version went to `besideKey` */
+  | {status: 'conflict'; row: ManifestRow; besideKey: string; reason: string}
 
 class SourceChanged extends Error {}
 class SourceVanished extends Error {}
@@ -115,9 +122,13 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
   try {
     return await retry(
       async () => {
-        if (file.action === 'dir-marker') return await putDirMarker(file, deps)
-        if (file.action === 'metadata' && known) return await replaceMetadata(file, known, deps)
+        if (file.action === 'dir-marker') return deps.afterSwitch && (await deps.target.head(file.key)) ? await keepDirMarker(file) : await putDirMarker(file, deps)
+        if (file.action === 'metadata' && known && !deps.afterSwitch) return await replaceMetadata(file, known, deps)
         if (file.action === 'check' && (await hashOnly(file, deps)) === known?.sha256) return {status: 'unchanged'} as const
+        if (deps.afterSwitch) {
+          const conflict = await guardKey(file, known, deps)
+          if (conflict) return conflict
+        }
         return await copyFile(file, deps)
       },
       {
@@ -133,6 +144,29 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
     if (err instanceof Interrupted) return {status: 'interrupted'}
     return {status: 'failed', reason: reasonOf(err)}
   }
+}
+
+/**
+ * After the switch: when S3 no longer holds the version the manifest recorded (a Transfer upload replaced or deleted
+ * it, or created the key), S3's object is kept and the box's version is written beside it. The manifest row then
+ * describes the box's file (so the next pass does not copy it again) with the ETag it had before: the object at the
+ * key is still not sync's, and a later change on the box is a conflict again.
+ */
+async function guardKey(file: SourceFile, known: ManifestEntry | undefined, deps: TransferDeps): Promise<Outcome | undefined> {
+  const held = await deps.target.head(file.key)
+  if (ownsObject(held, known?.key === file.key ? known : undefined, file)) return undefined
+  const beside = besideKey(file.key, file.mtime)
+  const reason = `${held ? 'S3 holds another version than sync wrote (uploaded through Transfer since the switch)' : 'deleted in S3 since the switch'} while the file changed on the legacy box: S3's object kept, the box's version written beside it as ${beside}`
+  deps.log('sync.conflict', {key: file.key, beside})
+  const out = await copyFile({...file, key: beside}, deps)
+  if (out.status !== 'copied') return out
+  const row = {...out.row, key: file.key, etag: known?.key === file.key ? known.etag : undefined, versionId: known?.key === file.key ? known.versionId : undefined}
+  return {status: 'conflict', row, besideKey: beside, reason}
+}
+
+/** After the switch, a directory marker already in S3 (Transfer makes them on mkdir) holds no data: it is kept. */
+function keepDirMarker(file: SourceFile): Outcome {
+  return {status: 'copied', row: rowFor(file, EMPTY_SHA256, crc32Base64(0)), recorded: false, resumedParts: 0}
 }
 
 function copyFile(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
