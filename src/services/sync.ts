@@ -554,7 +554,8 @@ async function copy(
       const next = work.next()
       if (next.done) return
       const t = next.value
-      const known = t.action === 'check' || t.action === 'metadata' ? store.get(t.owner, t.path) : undefined
+      // after the switch every write compares S3's object with the manifest's version
+      const known = t.action === 'check' || t.action === 'metadata' || transfer.afterSwitch ? store.get(t.owner, t.path) : undefined
       const outcome = await transferFile({...t, abs: joinPath(rootOf.get(t.owner)!, t.path)}, known, transfer)
       switch (outcome.status) {
         case 'copied':
