@@ -12,6 +12,7 @@ import {join} from 'node:path'
 
 import {CutoverStore} from '../../src/adapters/cutover-store.js'
 import {SqliteStateStore} from '../../src/adapters/state.js'
+import type {MigrationReport} from '../../src/services/report.js'
 import type {SyncResult} from '../../src/services/sync.js'
 import {type SshdPeer, startSshd} from '../peers/index.js'
 import {listKeys, makeProject, moto, newBucket, objectSha256, type Project, s3Of, sha256, removeScratch, versitygw} from './sync-helpers.js'
@@ -109,6 +110,11 @@ describe.each([['versitygw', versitygw], ['moto', moto]] as const)('to %s', (nam
     expect(again.code).toBe(0)
     expect(again.json<SyncResult>().counts).toMatchObject({copied: 0, conflicts: 0})
     expect((await listKeys(s3, bucket, `home/${user().name}/`)).filter((k) => k.includes('.from-legacy-')).sort()).toEqual([beside(`both-new-${name}.txt`), beside(`shared-${name}.txt`)].sort())
+    // the migration report lists the conflicts, though the last sync run found none
+    const report = await project.run(['report', '--json'])
+    const conflicts = report.json<MigrationReport>().sync.conflicts.map((c) => `${c.owner}/${c.path}`).sort()
+    expect(conflicts).toEqual([`both-new-${name}.txt`, `doomed-${name}.txt`, `shared-${name}.txt`].map((f) => `${user().name}/${f}`))
+    expect(readFileSync(report.json<{files: {md: string}}>().files.md, 'utf8')).toContain('### Conflicts after the switch')
   }, 120_000)
 
   it('the drain (sync --until-quiet) keeps a Transfer upload over a large file changed on the box, and exits 3', async () => {
