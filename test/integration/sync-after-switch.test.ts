@@ -11,7 +11,9 @@ import {appendFileSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'n
 import {join} from 'node:path'
 
 import {CutoverStore} from '../../src/adapters/cutover-store.js'
+import {isPreconditionFailure, S3ObjectTarget} from '../../src/adapters/object-target.js'
 import {SqliteStateStore} from '../../src/adapters/state.js'
+import {crc32, crc32Base64} from '../../src/core/crc32.js'
 import type {MigrationReport} from '../../src/services/report.js'
 import type {SyncResult} from '../../src/services/sync.js'
 import {type SshdPeer, startSshd} from '../peers/index.js'
@@ -134,4 +136,25 @@ describe.each([['versitygw', versitygw], ['moto', moto]] as const)('to %s', (nam
     expect(await objectSha256(s3, bucket, key(`large-${name}.bin`))).toBe(sha256('a partner delivered this through Transfer\n'))
     expect(await objectSha256(s3, bucket, `${key(`large-${name}.bin`)}.from-legacy-20260102T030405Z`)).toBe(sha256(large))
   }, 120_000)
+
+  it('the write after the HEAD is conditional: an upload landing in between is not replaced (PutObject If-Match / If-None-Match)', async () => {
+    const target = new S3ObjectTarget(s3, bucket)
+    await target.checkBucket()
+    try {
+      const body = Buffer.from('the box\'s version\n')
+      const crc = crc32Base64(crc32(body))
+      await fromTransfer(`race-${name}.txt`, 'what the HEAD saw\n')
+      const held = await target.head(key(`race-${name}.txt`))
+      await fromTransfer(`race-${name}.txt`, 'landed after the HEAD\n')
+      const refused = await target.put(key(`race-${name}.txt`), body, crc, {}, {ifMatch: held!.etag}).then(() => undefined, (err: unknown) => err)
+      expect(isPreconditionFailure(refused)).toBe(true)
+      await fromTransfer(`race-new-${name}.txt`, 'created after a HEAD found nothing\n')
+      const refusedNew = await target.put(key(`race-new-${name}.txt`), body, crc, {}, {ifNoneMatch: '*'}).then(() => undefined, (err: unknown) => err)
+      expect(isPreconditionFailure(refusedNew)).toBe(true)
+      expect(await objectSha256(s3, bucket, key(`race-${name}.txt`))).toBe(sha256('landed after the HEAD\n'))
+      expect(await objectSha256(s3, bucket, key(`race-new-${name}.txt`))).toBe(sha256('created after a HEAD found nothing\n'))
+    } finally {
+      target.close()
+    }
+  })
 })
