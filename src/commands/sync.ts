@@ -21,7 +21,7 @@ Large files (over 32 MiB) are hashed first, then uploaded in parallel parts of 8
 Files deleted at the source are reported; they are deleted from S3 only with --delete, and never more than --max-delete.
 Ctrl-C stops starting new files, lets what is in flight finish and records it; run sync again to continue.
 Names the inventory blocks are not copied and are reported with the reason: not UTF-8, a path over 1,024 bytes as a key, an empty, "." or ".." component, and control characters (CR, LF, tab, other C0 bytes; --allow-control-chars copies those).
-Once the record has been switched to Transfer (cutover), an object is replaced or deleted only while it is the version sync wrote (one HEAD per file about to be written): a path that changed both on the box and in S3 keeps S3's object, gets the box's version beside it as <name>.from-legacy-<mtime> and is listed as a conflict (exit 3).
+Once the record has been switched to Transfer (cutover), an object is replaced or deleted only while it is the version sync wrote (one HEAD per file about to be written, then a conditional write): a path that changed both on the box and in S3 keeps S3's object, gets the box's version beside it as <name>.from-legacy-<mtime> and is listed as a conflict (exit 3).
 Exits 0 when everything was copied, 3 when files failed, conflicted after the switch, changed while read, or could not be copied (names, size, unreadable directories), 1 when interrupted.`
   static override examples = [
     '<%= config.bin %> sync --dry-run',
