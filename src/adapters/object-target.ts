@@ -36,6 +36,22 @@ export interface WriteResult {
   versionId?: string
 }
 
+/**
+ * A conditional write: replace only the object with this ETag (If-Match), or write only where no object is
+ * (If-None-Match: *). PutObject honours both on AWS, versitygw and moto; CompleteMultipartUpload on AWS and
+ * versitygw (moto ignores If-Match there).
+ */
+export interface WriteCondition {
+  ifMatch?: string
+  ifNoneMatch?: '*'
+}
+
+/** S3 refused a conditional write: the object is no longer the one the condition named (or is gone, or now exists). */
+export function isPreconditionFailure(err: unknown): boolean {
+  const code = status(err)
+  return code === 412 || code === 409 || (err as Error).name === 'NoSuchKey'
+}
+
 export interface RemotePart {
   partNumber: number
   etag: string
@@ -66,7 +82,7 @@ export interface CompletedPart {
 export interface ObjectTarget {
   readonly bucket: string
   checkBucket(): Promise<void>
-  put(key: string, body: Buffer, crc: string, metadata: Record<string, string>): Promise<WriteResult>
+  put(key: string, body: Buffer, crc: string, metadata: Record<string, string>, condition?: WriteCondition): Promise<WriteResult>
   /**
    * Replaces an object's metadata in place (CopyObject onto itself), only while it is still the version with
    * `etag` and `crc`; undefined when S3 no longer holds that version. Objects up to 5 GiB.
@@ -76,7 +92,7 @@ export interface ObjectTarget {
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, crc: string): Promise<string>
   /** The parts S3 holds for an upload; undefined when the upload no longer exists. */
   listParts(key: string, uploadId: string): Promise<RemotePart[] | undefined>
-  completeMultipart(key: string, uploadId: string, parts: CompletedPart[], crc: string): Promise<WriteResult>
+  completeMultipart(key: string, uploadId: string, parts: CompletedPart[], crc: string, condition?: WriteCondition): Promise<WriteResult>
   abortMultipart(key: string, uploadId: string): Promise<void>
   listMultipartUploads(prefix: string): AsyncIterable<{key: string; uploadId: string}>
   head(key: string): Promise<ObjectHead | undefined>
@@ -303,10 +319,12 @@ export class S3ObjectTarget implements ObjectTarget {
     }
   }
 
-  async put(key: string, body: Buffer, crc: string, metadata: Record<string, string>): Promise<WriteResult> {
+  async put(key: string, body: Buffer, crc: string, metadata: Record<string, string>, condition: WriteCondition = {}): Promise<WriteResult> {
     if (this.direct) {
       const {kmsKeyId, storageClass} = this.settings
       const headers: Record<string, string> = {'x-amz-checksum-crc32': crc, 'x-amz-sdk-checksum-algorithm': 'CRC32'}
+      if (condition.ifMatch) headers['if-match'] = condition.ifMatch
+      if (condition.ifNoneMatch) headers['if-none-match'] = condition.ifNoneMatch
       if (kmsKeyId) Object.assign(headers, {'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': kmsKeyId})
       if (storageClass && storageClass !== 'STANDARD') headers['x-amz-storage-class'] = storageClass
       for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v
@@ -314,7 +332,18 @@ export class S3ObjectTarget implements ObjectTarget {
     }
     const out = await this.s3.send(
       unsignedPayload(
-        new PutObjectCommand({Bucket: this.bucket, Key: key, Body: body, ContentLength: body.length, ChecksumAlgorithm: 'CRC32', ChecksumCRC32: crc, Metadata: metadata, ...this.encryption}),
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: key,
+          Body: body,
+          ContentLength: body.length,
+          ChecksumAlgorithm: 'CRC32',
+          ChecksumCRC32: crc,
+          Metadata: metadata,
+          IfMatch: condition.ifMatch,
+          IfNoneMatch: condition.ifNoneMatch,
+          ...this.encryption,
+        }),
       ),
     )
     return {etag: out.ETag, versionId: out.VersionId}
@@ -384,12 +413,14 @@ export class S3ObjectTarget implements ObjectTarget {
     }
   }
 
-  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[], crc: string): Promise<WriteResult> {
+  async completeMultipart(key: string, uploadId: string, parts: CompletedPart[], crc: string, condition: WriteCondition = {}): Promise<WriteResult> {
     const out = await this.s3.send(
       new CompleteMultipartUploadCommand({
         Bucket: this.bucket,
         Key: key,
         UploadId: uploadId,
+        IfMatch: condition.ifMatch,
+        IfNoneMatch: condition.ifNoneMatch,
         ChecksumType: 'FULL_OBJECT',
         ChecksumCRC32: crc,
         MultipartUpload: {Parts: parts.map((p) => ({PartNumber: p.partNumber, ETag: p.etag, ChecksumCRC32: p.crc}))},

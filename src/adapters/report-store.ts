@@ -72,4 +72,13 @@ export class ReportStore {
       .prepare('SELECT owner, path, kind, reason FROM sync_problems WHERE run_id = (SELECT MAX(id) FROM sync_runs) ORDER BY owner, path LIMIT ?')
       .all(limit) as Array<{owner: string; path: Buffer; kind: string; reason: string}>
   }
+
+  /** Every conflict any sync found after the switch (each is found once, by the run that wrote the box's version beside). */
+  syncConflicts(limit = 1000): Array<{owner: string; path: Buffer; reason: string; at: string}> {
+    return this.state.db
+      .prepare(
+        `SELECT p.owner, p.path, p.reason, r.started_at AS at FROM sync_problems p JOIN sync_runs r ON r.id = p.run_id WHERE p.kind = 'conflict' ORDER BY r.id, p.owner, p.path LIMIT ?`,
+      )
+      .all(limit) as Array<{owner: string; path: Buffer; reason: string; at: string}>
+  }
 }

@@ -21,7 +21,8 @@ Large files (over 32 MiB) are hashed first, then uploaded in parallel parts of 8
 Files deleted at the source are reported; they are deleted from S3 only with --delete, and never more than --max-delete.
 Ctrl-C stops starting new files, lets what is in flight finish and records it; run sync again to continue.
 Names the inventory blocks are not copied and are reported with the reason: not UTF-8, a path over 1,024 bytes as a key, an empty, "." or ".." component, and control characters (CR, LF, tab, other C0 bytes; --allow-control-chars copies those).
-Exits 0 when everything was copied, 3 when files failed, changed while read, or could not be copied (names, size, unreadable directories), 1 when interrupted.`
+Once the record has been switched to Transfer (cutover), an object is replaced or deleted only while it is the version sync wrote (one HEAD per file about to be written, then a conditional write): a path that changed both on the box and in S3 keeps S3's object, gets the box's version beside it as <name>.from-legacy-<mtime> and is listed as a conflict (exit 3).
+Exits 0 when everything was copied, 3 when files failed, conflicted after the switch, changed while read, or could not be copied (names, size, unreadable directories), 1 when interrupted.`
   static override examples = [
     '<%= config.bin %> sync --dry-run',
     '<%= config.bin %> sync',
@@ -112,7 +113,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
         signal: interrupt.signal,
       }
       const quiet = quietMs ? await syncUntilQuiet(config, options, {quietMs, onPass: (p) => void process.stderr.write(`${quietLine(p)}\n`)}, deps) : undefined
-      const result: SyncResult & {untilQuiet?: Omit<UntilQuietResult, 'last'>} = quiet ? {...quiet.last, untilQuiet: {passes: quiet.passes, quietForMs: quiet.quietForMs, copied: quiet.copied, lastChange: quiet.lastChange}} : await runSync(config, options, deps)
+      const result: SyncResult & {untilQuiet?: Omit<UntilQuietResult, 'last'>} = quiet ? {...quiet.last, untilQuiet: {passes: quiet.passes, quietForMs: quiet.quietForMs, copied: quiet.copied, conflicts: quiet.conflicts, lastChange: quiet.lastChange}} : await runSync(config, options, deps)
       await progress.end(result.interrupted ? 'interrupted: run sftp-cutover sync again to continue' : 'finished', {warn: result.interrupted})
       this.logger.info({counts: result.counts, bytes: result.bytes, durationMs: result.durationMs}, 'sync finished')
       if (!result.dryRun) {
@@ -121,7 +122,7 @@ Exits 0 when everything was copied, 3 when files failed, changed while read, or 
       this.out(renderSyncResult(result))
       if (quiet) this.out(quietSummary(quiet))
       if (result.interrupted) process.exitCode = ExitCode.failure
-      else if (result.problems.length > 0) this.foundProblems()
+      else if (result.problems.length > 0 || (quiet?.conflicts ?? 0) > 0) this.foundProblems()
       this.next(result.interrupted || result.problems.length > 0 || result.dryRun ? 'sync' : 'verify')
       return result
     } finally {

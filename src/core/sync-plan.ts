@@ -82,6 +82,8 @@ export type ProblemKind =
   | 'source-hash-mismatch'
   /** a home's .ssh directory, left out by default */
   | 'ssh-dir'
+  /** after the switch: S3 holds another version than sync wrote (a Transfer upload); the box's went beside it */
+  | 'conflict'
 
 /** Kinds that mean data was not migrated and the operator must act (the run exits 3). */
 export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set([
@@ -92,6 +94,7 @@ export const PROBLEM_KINDS: ReadonlySet<ProblemKind> = new Set([
   'unreadable-dir',
   'delete-refused',
   'source-hash-mismatch',
+  'conflict',
 ])
 
 export type Plan =
@@ -161,6 +164,30 @@ export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanO
     default:
       return {action: 'skip', kind: 'special', reason: `${e.type === 'unknown' ? 'a file of unknown type' : `a ${e.type}`} cannot be stored in S3: skipped`}
   }
+}
+
+/** What S3 holds at a key, as far as the conflict rule needs it (a HEAD). */
+export interface HeldObject {
+  size: number
+  etag?: string
+  metadata: Record<string, string>
+}
+
+/**
+ * After the record was switched, clients write to S3 through Transfer: sync may replace (or delete) an object only
+ * while it is the version the manifest recorded (same ETag), or nothing when the manifest has none. An object that
+ * carries this very file version's metadata (size, mtime and sha256 sync writes) is sync's own earlier write whose
+ * manifest row was lost to a kill: not a conflict.
+ */
+export function ownsObject(held: HeldObject | undefined, known: {etag?: string} | undefined, file: {size: number; mtime: number}): boolean {
+  if (!held) return known === undefined
+  if (known?.etag !== undefined && held.etag === known.etag) return true
+  return held.size === file.size && held.metadata.mtime === String(file.mtime) && held.metadata.sha256 !== undefined
+}
+
+/** Where the legacy box's version of a conflicting file goes: `<key>.from-legacy-<its mtime, UTC>` beside S3's. */
+export function besideKey(key: string, mtime: number): string {
+  return `${key}.from-legacy-${new Date(mtime * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/[-:]/g, '')}`
 }
 
 /** True when `path` is `dir` or inside it ('/'-separated raw bytes; the empty path is the root). */

@@ -107,6 +107,13 @@ export function migrationParts(deps: PartsDeps): MigrationParts {
       const {options, carried, from} = finalSyncOptions(deps.state, override)
       const r = await runSync(deps.config, {...options, dryRun}, syncDeps)
       const summary = `${dryRun ? 'would copy' : 'copied'} ${r.counts.toCopy} file(s), ${r.bytes.toCopy} bytes; ${r.counts.unchanged} unchanged; options (${from}): ${describeSyncOptions(carried)}`
+      if (!dryRun && r.counts.conflicts > 0) {
+        throw new StepFailure(`the final sync found ${r.counts.conflicts} path(s) changed both on the legacy box and through Transfer since the switch: S3's objects kept, the box's versions written beside them as <name>.from-legacy-<time>`, {
+          exitCode: ExitCode.problems,
+          details: r,
+          suggestions: ['Resolve each conflict (sftp-cutover report lists them), then resume: the next sync does not repeat them.'],
+        })
+      }
       if (!dryRun && (r.counts.failed > 0 || r.counts.changedDuringRead > 0 || r.interrupted)) {
         throw new StepFailure(`the final sync left ${r.counts.failed} failed and ${r.counts.changedDuringRead} changed-during-read file(s)${r.interrupted ? ' (interrupted)' : ''}`, {
           exitCode: ExitCode.problems,

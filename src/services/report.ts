@@ -72,7 +72,9 @@ export interface MigrationReport {
   /** what the operator accepted per legacy user (users import --import-dead-keys, --accept-key-options) */
   acceptedRisks: Array<{legacyName: string; risk: string; at: string}>
   hostKeys: Array<{type: string; fingerprint: string}>
-  sync: {totals: SyncTotals[]; files: number; bytes: number; lastRun?: {startedAt: string; finishedAt?: string; status: string}; runs: SyncRunPoint[]; problems: Array<{owner: string; path: string; kind: string; reason: string}>}
+  sync: {totals: SyncTotals[]; files: number; bytes: number; lastRun?: {startedAt: string; finishedAt?: string; status: string}; runs: SyncRunPoint[]; problems: Array<{owner: string; path: string; kind: string; reason: string}>
+    /** after the switch: paths changed both on the box and through Transfer (S3's object kept, the box's beside it), from every run */
+    conflicts: Array<{owner: string; path: string; reason: string; at: string}>}
   verify?: LastVerify & {perUser?: VerifyPerUser[]}
   cutover?: {
     runbook: string
@@ -213,7 +215,7 @@ export function buildMigrationReport(state: SqliteStateStore, config: Config): M
       ...(a.keyOptions ? [{legacyName, risk: 'keys are imported without the authorized_keys options that restricted them (users import --accept-key-options)', at: a.at}] : []),
     ]),
     hostKeys: serverId ? transfer.hostKeys(serverId).map((k) => ({type: k.type, fingerprint: k.fingerprint})) : [],
-    sync: {totals, files: totals.reduce((n, t) => n + t.files, 0), bytes: totals.reduce((n, t) => n + t.bytes, 0), lastRun: reports.lastSyncRun(), runs: syncRunPoints(reports), problems},
+    sync: {totals, files: totals.reduce((n, t) => n + t.files, 0), bytes: totals.reduce((n, t) => n + t.bytes, 0), lastRun: reports.lastSyncRun(), runs: syncRunPoints(reports), problems, conflicts: reports.syncConflicts().map((c) => ({...c, path: displayPath(c.path)}))},
     verify: verify && {...verify, perUser: verifyPerUser(verify, reports.syncProblemsPerOwner())},
     cutover: run && {runbook: run.runbook, status: run.status, steps, freezeWindow: freezeWindow(steps, run.finishedAt)},
     dns: hostedZoneId && recordName ? cutover.dnsRecord(hostedZoneId, recordName) : undefined,
@@ -248,6 +250,11 @@ export function migrationMarkdown(r: MigrationReport): string {
   out.push('## Files synced and verified', '', '| user | files | directories | bytes |', '| --- | ---: | ---: | ---: |')
   for (const t of r.sync.totals) out.push(`| ${cell(t.owner)} | ${t.files} | ${t.dirs} | ${formatBytes(t.bytes)} |`)
   out.push('', `Total: ${r.sync.files} file(s), ${formatBytes(r.sync.bytes)}. Last sync: ${r.sync.lastRun ? `${r.sync.lastRun.status}, ${r.sync.lastRun.startedAt}` : 'none'}. Not copied: ${r.sync.problems.length}.`)
+  if (r.sync.conflicts.length > 0) {
+    out.push('', '### Conflicts after the switch', '', 'Changed both on the legacy box and through Transfer: S3 kept its object, the box\'s version is beside it as `<name>.from-legacy-<time>`.', '', '| user | path | found | what happened |', '| --- | --- | --- | --- |')
+    for (const c of r.sync.conflicts) out.push(`| ${cell(c.owner)} | ${cell(c.path)} | ${c.at} | ${cell(c.reason)} |`)
+    out.push('')
+  }
   out.push(`Last verify: ${r.verify ? `${r.verify.at}, ${r.verify.checked} checked, ${r.verify.mismatches} mismatch(es)${r.verify.efs ? ', EFS included' : ''}` : 'none'}.`, '')
   out.push('## Cutover timeline', '')
   if (r.cutover) {

@@ -43,8 +43,9 @@ export async function drainLegacyBox(deps: PartsDeps, options: Omit<SyncOptions,
     {state: deps.state, aws: deps.aws, env: deps.env, askSecret: deps.askSecret, log: deps.log},
   )
   const stragglers = [...seen.values()]
-  const details = {passes: r.passes, copied: r.copied, quietForMs: r.quietForMs, lastChange: r.lastChange, stragglers, ...(unreadable ? {stragglersUnread: unreadable} : {})}
+  const details = {passes: r.passes, copied: r.copied, conflicts: r.conflicts, quietForMs: r.quietForMs, lastChange: r.lastChange, stragglers, ...(unreadable ? {stragglersUnread: unreadable} : {})}
   if (r.last.interrupted) throw new StepFailure('the drain was interrupted', {details})
+  if (r.conflicts > 0) throw new StepFailure(`the drain found ${r.conflicts} path(s) changed both on the legacy box and through Transfer: S3's objects kept, the box's versions written beside them as <name>.from-legacy-<time> (see the sync problems in the report); resolve them, then resume`, {exitCode: ExitCode.problems, details})
   if (r.last.counts.failed > 0) throw new StepFailure(`the drain left ${r.last.counts.failed} failed file(s)`, {exitCode: ExitCode.problems, details})
   return {
     summary: `quiet for ${Math.round(r.quietForMs / 1000)} s after ${r.passes} pass(es), ${r.copied} file(s) copied; ${stragglers.length ? `stragglers: ${stragglers.map((s) => `${s.user}@${s.address}`).join(', ')}` : 'no stragglers seen'}${unreadable ? ' (sshd log unreadable)' : ''}`,

@@ -5,7 +5,7 @@
 import {createHash} from 'node:crypto'
 
 import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../adapters/manifest-store.js'
-import {isTransientS3Error, type ObjectTarget, s3Reason} from '../adapters/object-target.js'
+import {isPreconditionFailure, isTransientS3Error, type ObjectTarget, s3Reason, type WriteCondition} from '../adapters/object-target.js'
 import {type Attrs, type SftpClient, SftpStatusError} from '../adapters/sftp-client.js'
 import type {SftpPool} from '../adapters/sftp-pool.js'
 import {SshError} from '../adapters/ssh.js'
@@ -13,7 +13,7 @@ import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '
 import {errorMessage} from '../core/errors.js'
 import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
 import {retry} from '../core/retry.js'
-import {type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, partCount, partSizeFor} from '../core/sync-plan.js'
+import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, ownsObject, partCount, partSizeFor} from '../core/sync-plan.js'
 
 export interface TransferDeps {
   pool: SftpPool
@@ -40,11 +40,18 @@ export interface TransferDeps {
   onBytes: (n: number) => void
   /** Bytes read by a hash pass ahead of the upload (negative when the pass ends), for progress */
   onHashing?: (n: number) => void
+  /**
+   * Set once the record has been switched: clients write to S3 through Transfer, so an object is replaced only while
+   * it is the version the manifest recorded (one HEAD per file about to be written; nothing for unchanged files).
+   */
+  afterSwitch?: boolean
 }
 
 /** A file (or empty directory) to copy, with where it is on the box. */
 export interface SourceFile extends Omit<TodoEntry, 'seq'> {
   abs: Buffer
+  /** after the switch: write only over the object the HEAD found sync's (or where none was) */
+  condition?: WriteCondition
 }
 
 export type ManifestRow = Omit<ManifestEntry, 'status' | 'syncedAt'>
@@ -56,10 +63,14 @@ export type Outcome =
   | {status: 'vanished'; reason: string}
   | {status: 'interrupted'}
   | {status: 'failed'; reason: string}
+  /** after the switch S3 held another version: kept; the box's version went to `besideKey` */
+  | {status: 'conflict'; row: ManifestRow; besideKey: string; reason: string}
 
 class SourceChanged extends Error {}
 class SourceVanished extends Error {}
 class Interrupted extends Error {}
+/** A conditional write found another object than the HEAD before it (a Transfer upload in between). */
+class TargetChanged extends Error {}
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const noop = () => undefined
@@ -115,10 +126,10 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
   try {
     return await retry(
       async () => {
-        if (file.action === 'dir-marker') return await putDirMarker(file, deps)
-        if (file.action === 'metadata' && known) return await replaceMetadata(file, known, deps)
+        if (file.action === 'dir-marker') return deps.afterSwitch && (await deps.target.head(file.key)) ? await keepDirMarker(file) : await putDirMarker(file, deps)
+        if (file.action === 'metadata' && known && !deps.afterSwitch) return await replaceMetadata(file, known, deps)
         if (file.action === 'check' && (await hashOnly(file, deps)) === known?.sha256) return {status: 'unchanged'} as const
-        return await copyFile(file, deps)
+        return await (deps.afterSwitch ? guardedCopy(file, known, deps) : copyFile(file, deps))
       },
       {
         attempts: deps.attempts,
@@ -133,6 +144,40 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
     if (err instanceof Interrupted) return {status: 'interrupted'}
     return {status: 'failed', reason: reasonOf(err)}
   }
+}
+
+/**
+ * After the switch: when S3 no longer holds the version the manifest recorded (a Transfer upload replaced or deleted
+ * it, or created the key), S3's object is kept and the box's version is written beside it. The manifest row then
+ * describes the box's file (so the next pass does not copy it again) with the ETag it had before: the object at the
+ * key is still not sync's, and a later change on the box is a conflict again.
+ */
+async function guardedCopy(file: SourceFile, known: ManifestEntry | undefined, deps: TransferDeps): Promise<Outcome> {
+  const held = await deps.target.head(file.key)
+  let raced = false
+  if (ownsObject(held, known?.key === file.key ? known : undefined, file)) {
+    // The write itself is conditional, so an upload landing between the HEAD and the write is not replaced either.
+    const condition: WriteCondition = held ? {ifMatch: held.etag} : {ifNoneMatch: '*'}
+    try {
+      return await copyFile({...file, condition}, deps)
+    } catch (err) {
+      if (!(err instanceof TargetChanged)) throw err
+      raced = true
+    }
+  }
+  const beside = besideKey(file.key, file.mtime)
+  const what = raced ? 'S3 refused to replace the object: it changed while the file was being copied (a Transfer upload)' : held ? 'S3 holds another version than sync wrote (uploaded through Transfer since the switch)' : 'deleted in S3 since the switch'
+  const reason = `${what} while the file changed on the legacy box: S3's object kept, the box's version written beside it as ${beside}`
+  deps.log('sync.conflict', {key: file.key, beside})
+  const out = await copyFile({...file, key: beside}, deps)
+  if (out.status !== 'copied') return out
+  const row = {...out.row, key: file.key, etag: known?.key === file.key ? known.etag : undefined, versionId: known?.key === file.key ? known.versionId : undefined}
+  return {status: 'conflict', row, besideKey: beside, reason}
+}
+
+/** After the switch, a directory marker already in S3 (Transfer makes them on mkdir) holds no data: it is kept. */
+function keepDirMarker(file: SourceFile): Outcome {
+  return {status: 'copied', row: rowFor(file, EMPTY_SHA256, crc32Base64(0)), recorded: false, resumedParts: 0}
 }
 
 function copyFile(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
@@ -162,7 +207,9 @@ async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome>
   try {
     const {data, sha256, crc} = await deps.pool.withSftp((sftp) => readSmall(sftp, file, deps))
     const crcText = crc32Base64(crc)
-    const res = await deps.target.put(file.key, data, crcText, objectMetadata({...file, sha256}))
+    const res = await deps.target.put(file.key, data, crcText, objectMetadata({...file, sha256}), file.condition).catch((err: unknown) => {
+      throw file.condition && isPreconditionFailure(err) ? new TargetChanged(s3Reason(err)) : err
+    })
     deps.onBytes(file.size)
     return {status: 'copied', row: rowFor(file, sha256, crcText, res.etag, res.versionId), recorded: false, resumedParts: 0}
   } finally {
@@ -307,7 +354,15 @@ async function copyLarge(file: SourceFile, deps: TransferDeps): Promise<Outcome>
   const parts = [...done.values()].sort((a, b) => a.partNumber - b.partNumber)
   const crcText = fullCrc(upload)
   deps.log('sync.multipart.complete', {key: file.key, parts: parts.length})
-  const res = await deps.target.completeMultipart(upload.key, upload.uploadId, parts, crcText)
+  let res
+  try {
+    res = await deps.target.completeMultipart(upload.key, upload.uploadId, parts, crcText, file.condition)
+  } catch (err) {
+    if (!file.condition || !isPreconditionFailure(err)) throw err
+    await deps.target.abortMultipart(upload.key, upload.uploadId).catch(noop)
+    deps.store.dropUpload(file.owner, file.path)
+    throw new TargetChanged(s3Reason(err))
+  }
   const row = rowFor(file, upload.sha256, crcText, res.etag, res.versionId)
   deps.store.completeUpload(row, deps.runId)
   return {status: 'copied', row, recorded: true, resumedParts: resumed ? resumed.confirmed.size : 0}

@@ -24,6 +24,8 @@ export interface UntilQuietResult {
   quietForMs: number
   /** files copied over all passes */
   copied: number
+  /** after the switch: conflicts over all passes (each is found once, by the pass that wrote the box's version beside) */
+  conflicts: number
   lastChange?: QuietProgress['lastChange']
   /** the last pass (the quiet one, unless interrupted) */
   last: SyncResult
@@ -42,11 +44,13 @@ export async function syncUntilQuiet(
   let quietSince: number | undefined
   let lastChange: QuietProgress['lastChange']
   let copied = 0
+  let conflicts = 0
   for (let pass = 1; ; pass++) {
     const started = Date.now()
     quietSince ??= started
     const r = await runSync(config, opts, deps)
     copied += r.counts.copied
+    conflicts += r.counts.conflicts
     const changed = changesIn(r)
     if (changed > 0) {
       quietSince = Date.now()
@@ -56,7 +60,7 @@ export async function syncUntilQuiet(
     // quiet from the end of the last pass that saw a change until this pass listed the box
     const quietForMs = changed > 0 ? 0 : started - quietSince
     await quiet.onPass?.({pass, changed, quietForMs, quietMs: quiet.quietMs, lastChange})
-    if (r.interrupted || deps.signal?.aborted || (changed === 0 && quietForMs >= quiet.quietMs)) return {passes: pass, quietForMs, copied, lastChange, last: r}
+    if (r.interrupted || deps.signal?.aborted || (changed === 0 && quietForMs >= quiet.quietMs)) return {passes: pass, quietForMs, copied, conflicts, lastChange, last: r}
     const wait = Math.min(interval, Math.max(0, quietSince + quiet.quietMs - Date.now()))
     await sleep(wait, undefined, {signal: deps.signal}).catch(() => undefined)
   }

@@ -9,6 +9,7 @@
 import type {StorageClass} from '@aws-sdk/client-s3'
 
 import type {AwsClients} from '../adapters/aws.js'
+import {CutoverStore} from '../adapters/cutover-store.js'
 import {ManifestStore, type Problem, type TodoEntry} from '../adapters/manifest-store.js'
 import {S3ObjectTarget, type ObjectTarget} from '../adapters/object-target.js'
 import {fileTypeOf} from '../adapters/sftp-client.js'
@@ -24,7 +25,7 @@ import {pathFilter, type PathFilter} from '../core/globs.js'
 import type {FileEntry} from '../core/inventory-model.js'
 import {homeKeyPrefix, homesKeyBase} from '../core/key-mapping.js'
 import {SSH_DIR} from '../core/permission-findings.js'
-import {isWithin, type ManifestEntry, planEntry, PROBLEM_KINDS, type ProblemKind} from '../core/sync-plan.js'
+import {isWithin, type ManifestEntry, ownsObject, planEntry, PROBLEM_KINDS, type ProblemKind} from '../core/sync-plan.js'
 import {refuseOnIncompleteAccounts} from './inventory-guard.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ManifestRow, type TransferDeps, transferFile} from './sync-transfer.js'
@@ -124,7 +125,11 @@ export interface SyncResult {
     /** --source-hash: files of this run hashed on the box, and those whose digest differed from what was read */
     sourceHashed: number
     sourceHashMismatched: number
+    /** after the switch: paths S3 holds another version of (kept; the box's version written beside, or not deleted) */
+    conflicts: number
   }
+  /** When the record was switched to Transfer (from state): from then on sync never replaces an object it did not write */
+  switchedAt?: string
   bytes: {toCopy: number; copied: number}
   /** --checksum: when the pass this run continues began (an earlier --checksum run did not finish) */
   checksumSince?: string
@@ -222,6 +227,8 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
     if (checksumSince) deps.log('sync.checksum.continue', {since: checksumSince})
+    const switchedAt = switchedToTransfer(config, deps.state)
+    if (switchedAt) deps.log('sync.after-switch', {switchedAt})
     const runId = opts.dryRun ? undefined : store.beginRun({...opts, roots: roots.map((r) => r.owner), checksumSince})
     const report = new Report(store, runId)
     const result: SyncResult = {
@@ -252,7 +259,9 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
         abortedUploads: 0,
         sourceHashed: 0,
         sourceHashMismatched: 0,
+        conflicts: 0,
       },
+      switchedAt,
       bytes: {toCopy: 0, copied: 0},
       checksumSince,
       durationMs: 0,
@@ -292,6 +301,16 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     target.close()
     await pool.close()
   }
+}
+
+/**
+ * When the record points at Transfer (switched, not rolled back): clients may write to S3 directly since then. Before
+ * the switch nothing else writes there and sync asks S3 nothing per unchanged file.
+ */
+function switchedToTransfer(config: Config, state: SqliteStateStore): string | undefined {
+  const {hostedZoneId, recordName} = config.dns
+  const rec = hostedZoneId && recordName ? new CutoverStore(state).dnsRecord(hostedZoneId, recordName) : undefined
+  return rec && !rec.rolledBackAt ? (rec.switchStartedAt ?? rec.switchedAt) : undefined
 }
 
 /** --source-hash needs a login that may run sha256sum: checked before anything is copied, not after hours of it. */
@@ -515,6 +534,7 @@ async function copy(
     attempts: TUNING.attempts,
     retryBaseMs: TUNING.retryBaseMs,
     log: deps.log,
+    afterSwitch: result.switchedAt !== undefined,
     // progress moves as each part is stored and as large files are hashed, not only when a file completes
     onBytes: (n) => {
       progress.bytesDone += n
@@ -534,7 +554,8 @@ async function copy(
       const next = work.next()
       if (next.done) return
       const t = next.value
-      const known = t.action === 'check' || t.action === 'metadata' ? store.get(t.owner, t.path) : undefined
+      // after the switch every write compares S3's object with the manifest's version
+      const known = t.action === 'check' || t.action === 'metadata' || transfer.afterSwitch ? store.get(t.owner, t.path) : undefined
       const outcome = await transferFile({...t, abs: joinPath(rootOf.get(t.owner)!, t.path)}, known, transfer)
       switch (outcome.status) {
         case 'copied':
@@ -562,6 +583,11 @@ async function copy(
           report.add(t.owner, t.path, 'failed', outcome.reason, t.key)
           deps.log('sync.file.failed', {key: t.key, reason: outcome.reason})
           break
+        case 'conflict':
+          writer.add(outcome.row)
+          result.counts.conflicts++
+          report.add(t.owner, t.path, 'conflict', outcome.reason, t.key)
+          break
         case 'interrupted':
           return
       }
@@ -585,6 +611,7 @@ async function applyDeletions(target: ObjectTarget, store: ManifestStore, candid
     return
   }
   deps.events?.phase('delete', `deleting ${candidates.length} object(s) whose file is gone from the source`)
+  if (result.switchedAt !== undefined) candidates = await keepForeignObjects(target, candidates, result, report, deps)
   const refused = new Map((await target.deleteObjects(candidates.map((m) => m.key))).map((r) => [r.key, r.reason]))
   const gone = candidates.filter((m) => !refused.has(m.key))
   store.removeEntries(gone)
@@ -596,6 +623,25 @@ async function applyDeletions(target: ObjectTarget, store: ManifestStore, candid
   result.counts.failed += refused.size
   result.deletions.deleted = gone.length
   deps.log('sync.deleted', {count: gone.length, refused: refused.size})
+}
+
+/**
+ * After the switch, an object is deleted only while it is the version sync wrote (a HEAD each; DeleteObjects' per-key
+ * ETag condition is not honoured by moto or versitygw): one a client replaced through Transfer is kept, a conflict.
+ */
+async function keepForeignObjects(target: ObjectTarget, candidates: ManifestEntry[], result: SyncResult, report: Report, deps: SyncDeps): Promise<ManifestEntry[]> {
+  const ours: ManifestEntry[] = []
+  for (const m of candidates) {
+    const held = await target.head(m.key)
+    if (!held || ownsObject(held, m, m)) {
+      ours.push(m)
+      continue
+    }
+    result.counts.conflicts++
+    deps.log('sync.conflict', {key: m.key, kept: true})
+    report.add(m.owner, m.path, 'conflict', 'deleted on the legacy box, but S3 holds another version than sync wrote (uploaded through Transfer since the switch): not deleted', m.key)
+  }
+  return ours
 }
 
 /**
@@ -614,6 +660,8 @@ async function cleanUpUploads(target: ObjectTarget, store: ManifestStore, roots:
       if (u.uploadId) result.counts.abortedUploads++
     }
   }
+  // After the switch, an upload sync did not record may be a client's, in progress through Transfer: left alone.
+  if (result.switchedAt !== undefined) return
   for (const r of roots) {
     for await (const u of target.listMultipartUploads(`${homeKeyPrefix(prefix, r.owner)}/`)) {
       if (keep.has(u.uploadId)) continue

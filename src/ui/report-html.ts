@@ -343,6 +343,7 @@ ${findingsList(r.findings, [{head: 'resolution', value: (f) => f.resolution}])}<
   const totals = table('sync-totals', r.sync.totals, [{head: 'user', value: (t) => t.owner}, {head: 'files', value: (t) => t.files}, {head: 'directories', value: (t) => t.dirs}, bytesCol('bytes', (t) => t.bytes)])
   sections.push(`<section id="sync"><h2>Files synced and verified</h2>
 <p>In S3 now: ${r.sync.files.toLocaleString('en-US')} file(s), ${esc(formatBytes(r.sync.bytes))}. Not copied by the last sync: ${r.sync.problems.length}.</p>
+${r.sync.conflicts.length ? `<h3>Conflicts after the switch</h3><p>Changed both on the legacy box and through Transfer: S3 kept its object, the box's version is beside it as &lt;name&gt;.from-legacy-&lt;time&gt;.</p><ul>${r.sync.conflicts.map((c) => `<li>${esc(c.owner)}/${esc(c.path)} (${esc(c.at)}): ${esc(c.reason)}</li>`).join('')}</ul>` : ''}
 ${syncChart}${verifyChart}<h3>What S3 holds, per user</h3>${totals}</section>`)
 
   sections.push(await cutoverSection(r))

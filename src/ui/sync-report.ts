@@ -15,6 +15,7 @@ const LABEL: Record<SyncItem['kind'], string> = {
   'delete-refused': 'NOT DELETED',
   'source-hash-mismatch': 'SOURCE HASH DIFFERS',
   'ssh-dir': 'NOT COPIED (.ssh)',
+  conflict: 'CONFLICT',
 }
 
 const item = (i: SyncItem) => `  ${LABEL[i.kind]} ${i.owner ? `${i.owner}/${i.path}` : ''}${i.owner ? ': ' : ''}${i.reason}`
@@ -41,6 +42,7 @@ export function renderSyncResult(r: SyncResult): string {
     if (c.deleted > 0) lines.push(`Deleted ${c.deleted} object(s) whose file is gone from the source.`)
     else if (c.deletedAtSource > 0 && !r.deletions.refused) lines.push(`Deleted at the source: ${c.deletedAtSource} file(s), kept in S3 (pass --delete to remove them), e.g. ${r.deletions.examples.slice(0, 3).join(', ')}.`)
   }
+  if (c.conflicts > 0) lines.push(`After the switch (${r.switchedAt}): ${c.conflicts} path(s) changed both on the legacy box and in S3 (through Transfer): S3's object kept, the box's version written beside it as <name>.from-legacy-<time> (listed below as CONFLICT).`)
   if (r.problems.length > 0) {
     lines.push('', `Not copied (${c.failed} failed, ${c.changedDuringRead} changed while read, ${r.problems.length - c.failed - c.changedDuringRead} other):`)
     lines.push(...r.problems.map(item))
@@ -57,5 +59,5 @@ export function renderSyncResult(r: SyncResult): string {
 }
 
 export function quietSummary(q: UntilQuietResult): string {
-  return `Until quiet: ${q.passes} pass(es), ${q.copied} file(s) copied in all; ${q.last.interrupted ? 'interrupted' : `no change for ${formatDuration(q.quietForMs)}`}${q.lastChange ? `; last change ${q.lastChange.at}` : ''}.`
+  return `Until quiet: ${q.passes} pass(es), ${q.copied} file(s) copied in all${q.conflicts ? `, ${q.conflicts} conflict(s) (S3's object kept, the box's version beside it)` : ''}; ${q.last.interrupted ? 'interrupted' : `no change for ${formatDuration(q.quietForMs)}`}${q.lastChange ? `; last change ${q.lastChange.at}` : ''}.`
 }

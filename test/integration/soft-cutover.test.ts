@@ -5,9 +5,9 @@
  * frozen. Stand-in, said plainly: the smoke test logs in to the sshd peer as the "new endpoint" (moto has no SFTP), so
  * the canary user also shows up in the legacy log after the switch.
  */
-import {HeadObjectCommand, S3Client} from '@aws-sdk/client-s3'
+import {GetObjectCommand, HeadObjectCommand, PutObjectCommand, S3Client} from '@aws-sdk/client-s3'
 import {spawn} from 'node:child_process'
-import {existsSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {existsSync, mkdtempSync, readFileSync, utimesSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -83,3 +83,20 @@ it('cutover --soft switches first, drains the box until quiet (copying what stil
   expect(result.steps.map((s) => s.id)).toEqual(['preflight', 'confirm', 'dns-switch', 'smoke-test', 'drain', 'freeze', 'sync', 'verify', 'report'])
   expect(result.steps.find((s) => s.id === 'drain')!.summary).toMatch(new RegExp(`stragglers: .*${chroot.name}@127\\.0\\.0\\.1`))
 }, 180_000)
+
+it('after the switch, the drain keeps what a client uploaded through Transfer over a file that also changed on the box, and stops with exit 3', async () => {
+  const user = peer.users.keyUser
+  const key = `home/${user.name}/during-drain.txt`
+  // a partner delivers through Transfer while a straggler rewrites the same file on the legacy box
+  await s3.send(new PutObjectCommand({Bucket: target.bucket, Key: key, Body: 'delivered through Transfer\n'}))
+  const at = new Date('2026-01-02T03:04:05Z')
+  writeFileSync(join(user.home, 'during-drain.txt'), 'rewritten on the legacy box\n')
+  utimesSync(join(user.home, 'during-drain.txt'), at, at)
+  const r = await cli(['cutover', '--soft', '--from', 'drain', '--until-quiet', '2s', '--yes', '--json'])
+  expect(r.code).toBe(3)
+  expect(r.stdout).toMatch(/the drain found 1 path\(s\) changed both on the legacy box and through Transfer/)
+  const body = async (Key: string) => (await s3.send(new GetObjectCommand({Bucket: target.bucket, Key}))).Body!.transformToString()
+  expect(await body(key)).toBe('delivered through Transfer\n')
+  expect(await body(`${key}.from-legacy-20260102T030405Z`)).toBe('rewritten on the legacy box\n')
+}, 120_000)
+
