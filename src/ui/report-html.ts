@@ -75,31 +75,34 @@ async function inventorySections(c: InventoryCharts): Promise<string[]> {
     c.owners,
     [{head: 'user', value: (o) => o.owner}, {head: 'files', value: (o) => o.files}, {head: 'directories', value: (o) => o.dirs}, bytesCol('bytes', (o) => o.bytes), {head: 'unreadable', value: (o) => o.errors}],
   )
-  const sizes = await chart(
+  // Files per bin of a histogram (sizes, ages): bars in bin order, and the table with the bytes of each bin.
+  const histogram = (name: string, title: string, caption: string, bins: Array<{bin: string; files: number; bytes: number}>, binTitle: string) =>
+    chart(
+      name,
+      title,
+      caption,
+      {
+        width,
+        data: {values: bins},
+        mark: {type: 'bar', color: PALETTE.single},
+        encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: binTitle, axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files', axis: COUNT_AXIS}},
+      },
+      bins,
+      [{head: binTitle === 'file size' ? 'size' : binTitle, value: (b: {bin: string}) => b.bin}, {head: 'files', value: (b) => b.files}, bytesCol('bytes', (b) => b.bytes)],
+    )
+  const sizes = await histogram(
     'sizes',
     'File sizes',
     'How many files fall in each size range; each range is four times the one before (a log scale). Lower bound included, upper excluded.',
-    {
-      width,
-      data: {values: c.sizes},
-      mark: {type: 'bar', color: PALETTE.single},
-      encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: 'file size', axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files', axis: COUNT_AXIS}},
-    },
     c.sizes,
-    [{head: 'size', value: (b) => b.bin}, {head: 'files', value: (b) => b.files}, bytesCol('bytes', (b) => b.bytes)],
+    'file size',
   )
-  const ages = await chart(
+  const ages = await histogram(
     'ages',
     'Time since last modified',
     'How long before the inventory each file was last modified: the right-hand bars are what has not changed in years.',
-    {
-      width,
-      data: {values: c.ages},
-      mark: {type: 'bar', color: PALETTE.single},
-      encoding: {x: {field: 'bin', type: 'ordinal', sort: null, title: 'last modified', axis: {labelAngle: -40}}, y: {field: 'files', type: 'quantitative', title: 'files', axis: COUNT_AXIS}},
-    },
     c.ages,
-    [{head: 'last modified', value: (b) => b.bin}, {head: 'files', value: (b) => b.files}, bytesCol('bytes', (b) => b.bytes)],
+    'last modified',
   )
   const findings = await chart(
     'findings',

@@ -12,10 +12,8 @@ import {existsSync, lstatSync, mkdtempSync, readdirSync, readFileSync, statSync,
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
-import {SqliteStateStore} from '../../src/adapters/state.js'
-import {TransferStore} from '../../src/adapters/transfer-store.js'
 import {createMigrationTarget, type MigrationTarget} from '../fixtures/aws-target.js'
-import {cutoverInitArgs} from './helpers/cutover-project.js'
+import {cutoverInitArgs, prepareForCutover} from './helpers/cutover-project.js'
 import {motoClientConfig} from '../peers/env.js'
 import {startSshd, type PeerUser, type SshdPeer} from '../peers/index.js'
 import {CLI, cleanEnv, runCli} from './helpers/cli.js'
@@ -71,17 +69,7 @@ beforeAll(async () => {
   env = {AWS_ACCESS_KEY_ID: target.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: target.credentials.secretAccessKey}
   const init = await cli([...cutoverInitArgs(peer, target)])
   expect(init.stderr).toBe('')
-  for (const step of [['inventory', '--sshd-config', peer.configFile], ['users', 'import'], ['sync'], ['verify']]) {
-    const r = await cli(step)
-    expect({step: step[0], code: r.code === 3 ? 0 : r.code}).toEqual({step: step[0], code: 0})
-  }
-  // what hostkeys import records after ImportHostKey (which moto lacks)
-  const state = new SqliteStateStore(join(dir, '.sftp-cutover', 'state.db'))
-  try {
-    peer.hostKeys.forEach((k, i) => new TransferStore(state).recordHostKey(target.serverId, {hostKeyId: `hostkey-${i}`, type: k.type, fingerprint: k.fingerprint}))
-  } finally {
-    state.close()
-  }
+  await prepareForCutover(cli, peer, target, dir)
   const cutover = await cli(['cutover', '--yes'])
   expect({code: cutover.code, stderr: cutover.code ? cutover.stderr : ''}).toEqual({code: 0, stderr: ''})
   expect(frozen()).toBe(true)
