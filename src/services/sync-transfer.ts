@@ -122,10 +122,16 @@ function rowFor(file: SourceFile, sha256: string, crc: string, etag?: string, ve
 }
 
 /** One file, retried while failures are transient; never throws. `known` is its manifest entry, for check and metadata. */
-export async function transferFile(file: SourceFile, known: ManifestEntry | undefined, deps: TransferDeps): Promise<Outcome> {
+export async function transferFile(file: SourceFile, known: ManifestEntry | undefined, transfer: TransferDeps): Promise<Outcome> {
+  // Bytes of this file stored in S3 (parts of a large file): an attempt that stored some before it failed does not
+  // use up one of the file's attempts.
+  let stored = 0
+  let storedBefore = 0
+  const deps: TransferDeps = {...transfer, onBytes: (n) => ((stored += n), transfer.onBytes(n))}
   try {
     return await retry(
       async () => {
+        storedBefore = stored
         if (file.action === 'dir-marker') return deps.afterSwitch && (await deps.target.head(file.key)) ? await keepDirMarker(file) : await putDirMarker(file, deps)
         if (file.action === 'metadata' && known && !deps.afterSwitch) return await replaceMetadata(file, known, deps)
         if (file.action === 'check' && (await hashOnly(file, deps)) === known?.sha256) return {status: 'unchanged'} as const
@@ -135,6 +141,7 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
         attempts: deps.attempts,
         baseMs: deps.retryBaseMs,
         isTransient: (err) => !deps.signal.aborted && isTransient(err),
+        progressed: () => stored > storedBefore,
         onRetry: (err, attempt, delayMs) => deps.log('sync.file.retry', {key: file.key, attempt, delayMs: Math.round(delayMs), reason: reasonOf(err)}),
       },
     )

@@ -35,4 +35,36 @@ describe('retry', () => {
     }, {attempts: 3, baseMs: 1, isTransient: () => true})).rejects.toThrow('transient')
     expect(calls).toBe(3)
   })
+
+  it('does not count an attempt that made progress, and still gives up after the attempts that made none', async () => {
+    let calls = 0
+    let done = 0
+    let before = 0
+    const value = await retry(
+      async () => {
+        calls++
+        before = done
+        if (done < 5) {
+          done++ // one part stored, then the connection drops
+          throw new Error('transient')
+        }
+        return 'done'
+      },
+      {attempts: 2, baseMs: 1, isTransient: () => true, progressed: () => done > before},
+    )
+    expect(value).toBe('done')
+    expect(calls).toBe(6)
+
+    calls = 0
+    await expect(
+      retry(
+        async () => {
+          calls++
+          throw new Error('transient')
+        },
+        {attempts: 2, baseMs: 1, isTransient: () => true, progressed: () => false},
+      ),
+    ).rejects.toThrow('transient')
+    expect(calls).toBe(2)
+  })
 })
