@@ -137,7 +137,8 @@ describe('doctor', () => {
     expect(presented).toHaveLength(sshd.hostKeys.length)
     expect(hk.detail).toContain(`is the pinned ${wrong}`)
     // the fix names a command doctor's user can run, not a flag only init has
-    expect(hk.fix).toMatch(new RegExp(`sftp-cutover config set source\\.hostKeyFingerprint (${presented.join('|')})`))
+    // fingerprints are base64: + and / are literal characters, not regex syntax
+    expect(hk.fix).toMatch(new RegExp(`sftp-cutover config set source\\.hostKeyFingerprint (${presented.map((f) => f.replace(/[+/]/g, '\\$&')).join('|')})`))
     expect(check(r, 'source.auth').status).toBe('skip')
     const text = await runCli(['doctor'], {cwd: dir, env: awsEnv(target)})
     expect(text.code).toBe(3)
