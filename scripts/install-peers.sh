@@ -130,6 +130,13 @@ module_version() { # BINARY MODULE: prints the module's version recorded in a Go
   info="$("$GO" version -m "$1" 2>/dev/null || true)"
   awk -v m="$2" '$1 == "mod" && $2 == m && !found {print $3; found = 1}' <<<"$info"
 }
+go_build() { # BINARY MODULE/CMD VERSION: go install into a scratch GOBIN beside BINARY, then move the result into place
+  local tmpbin
+  tmpbin="$(mktemp -d "$(dirname "$1")/build.XXXXXX")"
+  GOBIN="$tmpbin" "$GO" install "$2@$3"
+  mv -f "$tmpbin/$(basename "$2")" "$1"
+  rm -rf "$tmpbin"
+}
 mkdir -p "$VGW_DIR"
 exec 9>"$VGW_DIR/.lock"
 flock 9   # two checkouts installing at once build once
@@ -145,10 +152,7 @@ if [ "$(module_version "$VGW_BIN" "$VERSITYGW_MODULE")" != "$VERSITYGW_VERSION" 
   done
   if [ -z "$reused" ]; then
     log "building versitygw $VERSITYGW_VERSION with go install (a few minutes on 2 cores)"
-    tmpbin="$(mktemp -d "$VGW_DIR/build.XXXXXX")"
-    GOBIN="$tmpbin" "$GO" install "$VERSITYGW_MODULE/cmd/versitygw@$VERSITYGW_VERSION"
-    mv -f "$tmpbin/versitygw" "$VGW_BIN"
-    rm -rf "$tmpbin"
+    go_build "$VGW_BIN" "$VERSITYGW_MODULE/cmd/versitygw" "$VERSITYGW_VERSION"
   fi
   [ "$(module_version "$VGW_BIN" "$VERSITYGW_MODULE")" = "$VERSITYGW_VERSION" ] || die "$VGW_BIN is not versitygw $VERSITYGW_VERSION"
 fi
@@ -187,10 +191,7 @@ exec 9>"$TP_DIR/.lock"
 flock 9
 if [ "$(module_version "$TP_BIN" "$TOXIPROXY_MODULE")" != "$TOXIPROXY_VERSION" ]; then
   log "building toxiproxy-server $TOXIPROXY_VERSION with go install"
-  tmpbin="$(mktemp -d "$TP_DIR/build.XXXXXX")"
-  GOBIN="$tmpbin" "$GO" install "$TOXIPROXY_MODULE/cmd/server@$TOXIPROXY_VERSION"
-  mv -f "$tmpbin/server" "$TP_BIN"
-  rm -rf "$tmpbin"
+  go_build "$TP_BIN" "$TOXIPROXY_MODULE/cmd/server" "$TOXIPROXY_VERSION"
   [ "$(module_version "$TP_BIN" "$TOXIPROXY_MODULE")" = "$TOXIPROXY_VERSION" ] || die "$TP_BIN is not toxiproxy $TOXIPROXY_VERSION"
 fi
 exec 9>&-
