@@ -21,6 +21,10 @@ if (!supported) {
   process.exit(1)
 }
 
+// Colour only on a terminal (or when FORCE_COLOR asks): oclif's and listr2's colour libraries also colour whenever
+// CI is set, which puts escape codes into log files and pipes. NO_COLOR (no-color.org) is what both honour.
+if (!('FORCE_COLOR' in process.env) && !(process.stdout.isTTY && process.stderr.isTTY)) process.env.NO_COLOR ??= '1'
+
 // `--version` is what people type most; it needs nothing of oclif (same text as oclif's config.userAgent).
 if (process.argv[2] === '--version') {
   process.stdout.write(`${pjson.oclif.bin}/${pjson.version} ${process.platform}-${process.arch} node-${process.version}\n`)
