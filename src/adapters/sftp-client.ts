@@ -1,6 +1,7 @@
 import {EventEmitter} from 'node:events'
 import type {ClientChannel} from 'ssh2'
 
+import {type SourceAttrs, type SourceDirEntry, type SourceFs, SourceStatusError} from '../core/source.js'
 import {SshError, type SshSession} from './ssh.js'
 
 /**
@@ -41,22 +42,9 @@ const OPEN_READ = 0x1
 /** uint32 length, byte type, uint32 id, and for DATA the uint32 length of the bytes */
 const FRAME_HEADER = 13
 
-export interface Attrs {
-  size: number
-  uid: number
-  gid: number
-  /** st_mode: file type bits and permissions */
-  mode: number
-  atime: number
-  mtime: number
-}
+export type Attrs = SourceAttrs
 
-export interface DirEntry {
-  name: Buffer
-  attrs: Attrs
-  /** Hard link count, from the long listing when the server writes it as ls -l does (OpenSSH) */
-  links?: number
-}
+export type DirEntry = SourceDirEntry
 
 export interface SftpServerLimits {
   maxPacketLen: number
@@ -66,26 +54,14 @@ export interface SftpServerLimits {
 }
 
 /** An SFTP status other than OK, with the path it concerns. */
-export class SftpStatusError extends Error {
+export class SftpStatusError extends SourceStatusError {
   constructor(
     readonly status: number,
     message: string,
-    readonly path?: Buffer,
+    path?: Buffer,
   ) {
-    super(message)
+    super(message, STATUS_NAMES[status] ?? `STATUS_${status}`, status === STATUS.NO_SUCH_FILE ? 'not-found' : status === STATUS.PERMISSION_DENIED ? 'permission-denied' : 'other', path)
     this.name = 'SftpStatusError'
-  }
-
-  get statusName(): string {
-    return STATUS_NAMES[this.status] ?? `STATUS_${this.status}`
-  }
-
-  get notFound(): boolean {
-    return this.status === STATUS.NO_SUCH_FILE
-  }
-
-  get permissionDenied(): boolean {
-    return this.status === STATUS.PERMISSION_DENIED
   }
 }
 
@@ -167,7 +143,7 @@ function packet(type: number, id: number | undefined, ...fields: Array<Buffer | 
 
 const asPath = (p: Buffer | string): Buffer => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p)
 
-export class SftpClient extends EventEmitter {
+export class SftpClient extends EventEmitter implements SourceFs {
   private nextId = 1
   private readonly pending = new Map<number, Pending>()
   private chunks: Buffer[] = []
@@ -493,24 +469,3 @@ export class SftpClient extends EventEmitter {
   }
 }
 
-/** File type from st_mode. */
-export function fileTypeOf(mode: number): 'file' | 'dir' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block' | 'unknown' {
-  switch (mode & 0o170000) {
-    case 0o100000:
-      return 'file'
-    case 0o040000:
-      return 'dir'
-    case 0o120000:
-      return 'symlink'
-    case 0o010000:
-      return 'fifo'
-    case 0o140000:
-      return 'socket'
-    case 0o020000:
-      return 'char'
-    case 0o060000:
-      return 'block'
-    default:
-      return 'unknown'
-  }
-}

@@ -1,4 +1,5 @@
 import {retry} from '../core/retry.js'
+import type {SourceFs, SourcePool} from '../core/source.js'
 import {SftpClient} from './sftp-client.js'
 import {type ConnectOptions, type SshCredentials, SshError, SshSession, type SshTarget} from './ssh.js'
 
@@ -24,7 +25,7 @@ export interface SftpPoolOptions {
  * A pool of SFTP channels over separate SSH connections. Dropped connections are replaced on the next lease,
  * with backoff on transient failures (host key and authentication errors are never retried).
  */
-export class SftpPool {
+export class SftpPool implements SourcePool {
   private readonly conns: PooledConnection[] = []
   private opening = 0
   private readonly waiters: Array<() => void> = []
@@ -36,7 +37,7 @@ export class SftpPool {
     private readonly opts: SftpPoolOptions,
   ) {}
 
-  async withSftp<T>(fn: (sftp: SftpClient) => Promise<T>): Promise<T> {
+  async withSource<T>(fn: (sftp: SourceFs) => Promise<T>): Promise<T> {
     const conn = await this.lease()
     try {
       return await fn(conn.sftp)

@@ -4,6 +4,7 @@ import type {Client as SshClient, ConnectConfig} from 'ssh2'
 
 import {configSetHint} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
+import {SourceLinkError} from '../core/source.js'
 import {fingerprintOf, type HostKeyVerdict, keyTypeOf, knownHostsName, parseKnownHosts, preferredHostKeyTypes, verifyHostKey} from '../core/host-keys.js'
 
 /** How to reach and trust the legacy box (the source.* configuration). Holds names of secrets, never secrets. */
@@ -54,12 +55,10 @@ export interface ExecResult {
 export type SshErrorCode = 'SOURCE_UNREACHABLE' | 'HOST_KEY_REJECTED' | 'AUTH_FAILED' | 'SSH_TIMEOUT' | 'SSH_FAILED'
 
 /** An SSH failure with a reason the operator can act on; `transient` failures are worth retrying. */
-export class SshError extends CliError {
-  readonly transient: boolean
+export class SshError extends SourceLinkError {
   readonly verdict?: HostKeyVerdict
   constructor(message: string, code: SshErrorCode, opts: {suggestions?: string[]; transient?: boolean; verdict?: HostKeyVerdict; cause?: unknown} = {}) {
-    super(message, {code, exitCode: code === 'HOST_KEY_REJECTED' ? ExitCode.problems : ExitCode.failure, suggestions: opts.suggestions, cause: opts.cause})
-    this.transient = opts.transient ?? false
+    super(message, {code, exitCode: code === 'HOST_KEY_REJECTED' ? ExitCode.problems : ExitCode.failure, transient: opts.transient, suggestions: opts.suggestions, cause: opts.cause})
     this.verdict = opts.verdict
   }
 }

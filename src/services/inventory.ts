@@ -15,6 +15,7 @@ import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
 import {permissionFindings} from '../core/permission-findings.js'
+import type {SourcePool} from '../core/source.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
 import {parseUsersCsv} from '../core/users-csv.js'
 import {walkRoots, type WalkRoot} from './walk.js'
@@ -240,7 +241,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
         : accountsRead.then(async ({accounts}) =>
             accounts.length > 0
               ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
-              : [{owner: src.username, path: await pool.withSftp((s) => s.realpath('.'))}],
+              : [{owner: src.username, path: await pool.withSource((s) => s.realpath('.'))}],
           )
     const [{accounts, source, notes}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
       accountsRead,
@@ -288,7 +289,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
  * Lists every file under the roots into the store, raising the per-file findings as it goes. Each directory's
  * entries go to the store as they arrive (it commits every few thousand rows), so nothing accumulates here.
  */
-async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']; progress?: InventoryDeps['progress']}): Promise<void> {
+async function walkFiles(pool: SourcePool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']; progress?: InventoryDeps['progress']}): Promise<void> {
   const listed = {files: 0, bytes: 0}
   opts.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
   const recent = new Map<string, {count: number; examples: string[]}>()
@@ -316,7 +317,7 @@ async function walkFiles(pool: SftpPool, roots: WalkRoot[], runId: number, store
   const groupShared = new Set<string>()
   const isShared = (mode: number) => (mode & 0o050) === 0o050
   for (const r of roots) {
-    const st = await pool.withSftp((s) => s.stat(r.path)).catch(() => undefined)
+    const st = await pool.withSource((s) => s.stat(r.path)).catch(() => undefined)
     if (st && isShared(st.mode)) groupShared.add(dirKey(r.owner, Buffer.alloc(0)))
   }
   const parentOf = (path: Buffer) => {

@@ -6,17 +6,15 @@ import {createHash} from 'node:crypto'
 
 import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../adapters/manifest-store.js'
 import {isPreconditionFailure, isTransientS3Error, type ObjectTarget, s3Reason, type WriteCondition} from '../adapters/object-target.js'
-import {type Attrs, type SftpClient, SftpStatusError} from '../adapters/sftp-client.js'
-import type {SftpPool} from '../adapters/sftp-pool.js'
-import {SshError} from '../adapters/ssh.js'
 import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../core/crc32.js'
 import {errorMessage} from '../core/errors.js'
 import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
 import {retry} from '../core/retry.js'
+import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../core/source.js'
 import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, ownsObject, partCount, partSizeFor} from '../core/sync-plan.js'
 
 export interface TransferDeps {
-  pool: SftpPool
+  pool: SourcePool
   target: ObjectTarget
   store: ManifestStore
   runId: number
@@ -76,27 +74,27 @@ const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const noop = () => undefined
 
 function isTransient(err: unknown): boolean {
-  return (err instanceof SshError && err.transient) || (!(err instanceof SftpStatusError) && !(err instanceof SshError) && isTransientS3Error(err))
+  return isTransientSourceError(err) || (!(err instanceof SourceStatusError) && !(err instanceof SourceLinkError) && isTransientS3Error(err))
 }
 
 function reasonOf(err: unknown): string {
-  if (err instanceof SftpStatusError) return `reading the source failed: ${err.statusName}: ${err.message}`
-  if (err instanceof SshError) return `reading the source failed: ${err.message}`
+  if (err instanceof SourceStatusError) return `reading the source failed: ${err.statusName}: ${err.message}`
+  if (err instanceof SourceLinkError) return `reading the source failed: ${err.message}`
   if ((err as {$metadata?: unknown}).$metadata !== undefined) return s3Reason(err)
   return errorMessage(err)
 }
 
-async function openSource(sftp: SftpClient, file: SourceFile): Promise<Buffer> {
+async function openSource(sftp: SourceFs, file: SourceFile): Promise<Buffer> {
   try {
     return await sftp.openRead(file.abs)
   } catch (err) {
-    if (err instanceof SftpStatusError && err.notFound) throw new SourceVanished('deleted at the source after it was listed')
+    if (err instanceof SourceStatusError && err.notFound) throw new SourceVanished('deleted at the source after it was listed')
     throw err
   }
 }
 
 /** The listing's size and mtime must still hold: otherwise the bytes read may mix two versions of the file. */
-function checkStat(file: SourceFile, st: Attrs, when: string): void {
+function checkStat(file: SourceFile, st: SourceAttrs, when: string): void {
   if (st.size !== file.size || st.mtime !== file.mtime) {
     throw new SourceChanged(`changed ${when}: size ${file.size} -> ${st.size}, mtime ${file.mtime} -> ${st.mtime}; it is copied on the next run`)
   }
@@ -212,7 +210,7 @@ async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outco
 async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
   await deps.budget.acquire(file.size)
   try {
-    const {data, sha256, crc} = await deps.pool.withSftp((sftp) => readSmall(sftp, file, deps))
+    const {data, sha256, crc} = await deps.pool.withSource((sftp) => readSmall(sftp, file, deps))
     const crcText = crc32Base64(crc)
     const res = await deps.target.put(file.key, data, crcText, objectMetadata({...file, sha256}), file.condition).catch((err: unknown) => {
       throw file.condition && isPreconditionFailure(err) ? new TargetChanged(s3Reason(err)) : err
@@ -224,7 +222,7 @@ async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome>
   }
 }
 
-async function readSmall(sftp: SftpClient, file: SourceFile, deps: TransferDeps): Promise<{data: Buffer; sha256: string; crc: number}> {
+async function readSmall(sftp: SourceFs, file: SourceFile, deps: TransferDeps): Promise<{data: Buffer; sha256: string; crc: number}> {
   if (deps.signal.aborted) throw new Interrupted()
   const handle = await openSource(sftp, file)
   try {
@@ -257,12 +255,12 @@ async function readSmall(sftp: SftpClient, file: SourceFile, deps: TransferDeps)
  * Runs fn on a pooled SFTP channel; when the connection drops (the pool opens a new one), fn runs again and carries
  * on from the state it keeps outside, so a long read continues where it stopped instead of starting over.
  */
-async function resilient<T>(deps: TransferDeps, key: string, fn: (sftp: SftpClient) => Promise<T>): Promise<T> {
+async function resilient<T>(deps: TransferDeps, key: string, fn: (sftp: SourceFs) => Promise<T>): Promise<T> {
   for (let reconnects = 0; ; ) {
     try {
-      return await deps.pool.withSftp(fn)
+      return await deps.pool.withSource(fn)
     } catch (err) {
-      if (!(err instanceof SshError && err.transient) || ++reconnects > 5 || deps.signal.aborted) throw err
+      if (!isTransientSourceError(err) || ++reconnects > 5 || deps.signal.aborted) throw err
       deps.log('sync.source.reconnect', {key, reason: err.message})
       await new Promise((resolve) => setTimeout(resolve, 500 * reconnects))
     }
@@ -506,7 +504,7 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
 }
 
 /** Fills `body` with the bytes at `offset`. */
-async function readPart(sftp: SftpClient, handle: Buffer, body: Buffer, offset: number, deps: TransferDeps): Promise<void> {
+async function readPart(sftp: SourceFs, handle: Buffer, body: Buffer, offset: number, deps: TransferDeps): Promise<void> {
   let at = 0
   await sftp.readRange(handle, offset, body.length, deps.readAhead, async (chunk) => {
     chunk.copy(body, at)

@@ -12,7 +12,6 @@ import type {AwsClients} from '../adapters/aws.js'
 import {CutoverStore} from '../adapters/cutover-store.js'
 import {ManifestStore, type Problem, type TodoEntry} from '../adapters/manifest-store.js'
 import {S3ObjectTarget, type ObjectTarget} from '../adapters/object-target.js'
-import {fileTypeOf} from '../adapters/sftp-client.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
 import {type AskSecret, resolveCredentials, type SshCredentials} from '../adapters/ssh.js'
@@ -25,6 +24,7 @@ import {pathFilter, type PathFilter} from '../core/globs.js'
 import type {FileEntry} from '../core/inventory-model.js'
 import {homeKeyPrefix, homesKeyBase} from '../core/key-mapping.js'
 import {SSH_DIR} from '../core/permission-findings.js'
+import {fileTypeOf, type SourcePool} from '../core/source.js'
 import {isWithin, type ManifestEntry, ownsObject, planEntry, PROBLEM_KINDS, type ProblemKind} from '../core/sync-plan.js'
 import {refuseOnIncompleteAccounts} from './inventory-guard.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
@@ -219,7 +219,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   const store = new ManifestStore(deps.state)
   let hasher: SourceHasher | undefined
   try {
-    const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
+    const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSource((s) => s.realpath('.')))
     deps.log('sync.start', {roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})), dryRun: opts.dryRun})
     // The homes come from the inventory: when it read the accounts only in part, they may be the wrong ones.
     if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source.port)
@@ -360,15 +360,15 @@ async function checkAtSource(hasher: SourceHasher, store: ManifestStore, runId: 
 }
 
 /** Says which homes' .ssh directories were left out (a note: by design, not a problem). */
-async function noteSshDirs(pool: SftpPool, roots: SyncRoot[], report: Report): Promise<void> {
+async function noteSshDirs(pool: SourcePool, roots: SyncRoot[], report: Report): Promise<void> {
   for (const r of roots) {
-    const st = await pool.withSftp((s) => s.lstat(joinPath(r.path, Buffer.from(SSH_DIR)))).catch(() => undefined)
+    const st = await pool.withSource((s) => s.lstat(joinPath(r.path, Buffer.from(SSH_DIR)))).catch(() => undefined)
     if (st && fileTypeOf(st.mode) === 'dir') report.add(r.owner, Buffer.from(SSH_DIR), 'ssh-dir', 'the home\'s .ssh directory is not copied (the legacy login\'s keys; Transfer keys come from users import): --include-ssh-dirs copies it')
   }
 }
 
 /** Lists every root into the scan table (and, with --symlinks follow, what the links point to). */
-async function list(pool: SftpPool, roots: SyncRoot[], store: ManifestStore, filter: PathFilter, opts: SyncOptions, concurrency: number, result: SyncResult, deps: SyncDeps) {
+async function list(pool: SourcePool, roots: SyncRoot[], store: ManifestStore, filter: PathFilter, opts: SyncOptions, concurrency: number, result: SyncResult, deps: SyncDeps) {
   deps.events?.phase('list', `listing ${roots.length} director${roots.length === 1 ? 'y' : 'ies'} on the source`)
   store.resetScan()
   const add = (batch: FileEntry[], prefix?: Buffer) => {
@@ -390,22 +390,22 @@ async function list(pool: SftpPool, roots: SyncRoot[], store: ManifestStore, fil
  * --symlinks follow: a link to a file is copied as that file; a link to a directory is walked under the link's
  * name unless the directory is already being copied (inside a root or an earlier followed link): that covers loops.
  */
-async function followSymlinks(pool: SftpPool, roots: SyncRoot[], store: ManifestStore, add: (batch: FileEntry[], prefix: Buffer) => void, concurrency: number, deps: SyncDeps) {
+async function followSymlinks(pool: SourcePool, roots: SyncRoot[], store: ManifestStore, add: (batch: FileEntry[], prefix: Buffer) => void, concurrency: number, deps: SyncDeps) {
   const walked: Buffer[] = []
-  for (const r of roots) walked.push(await pool.withSftp((s) => s.realpath(r.path)).catch(() => r.path))
+  for (const r of roots) walked.push(await pool.withSource((s) => s.realpath(r.path)).catch(() => r.path))
   const rootOf = new Map(roots.map((r) => [r.owner, r.path]))
   for (let links = store.scanSymlinks(); links.length > 0; links = store.scanSymlinks()) {
     for (const link of links) {
       const abs = joinPath(rootOf.get(link.owner)!, link.path)
       const keep = (error: string) => store.updateScan(link.owner, link.path, {...link, error})
       try {
-        const st = await pool.withSftp((s) => s.stat(abs))
+        const st = await pool.withSource((s) => s.stat(abs))
         const type = fileTypeOf(st.mode)
         if (type !== 'dir') {
           store.updateScan(link.owner, link.path, {type, size: st.size, mtime: st.mtime, mode: st.mode, uid: st.uid, gid: st.gid})
           continue
         }
-        const real = await pool.withSftp((s) => s.realpath(abs))
+        const real = await pool.withSource((s) => s.realpath(abs))
         if (walked.some((w) => isWithin(real, w) || isWithin(w, real))) {
           keep(`symbolic link to ${displayPath(real)}, a directory that is copied anyway or contains the link (a loop): skipped`)
           continue
@@ -502,7 +502,7 @@ function findDeletions(store: ManifestStore, roots: SyncRoot[], filter: PathFilt
 
 async function copy(
   store: ManifestStore,
-  pool: SftpPool,
+  pool: SourcePool,
   target: ObjectTarget,
   roots: SyncRoot[],
   runId: number,

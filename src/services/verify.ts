@@ -12,7 +12,6 @@ import {efsPathOf, listFiles, sha256File, statFile} from '../adapters/efs-files.
 import {InventoryStore} from '../adapters/inventory-store.js'
 import {type ListedEntry, ManifestStore} from '../adapters/manifest-store.js'
 import {type ObjectTarget, S3ObjectTarget, s3Reason} from '../adapters/object-target.js'
-import {SftpStatusError} from '../adapters/sftp-client.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
 import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
@@ -23,6 +22,7 @@ import {encryptionProblem, type ExpectedEncryption} from '../core/encryption.js'
 import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
+import {type SourcePool, SourceStatusError} from '../core/source.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ReplicaDeps, type ReplicaOptions, type ReplicaResult, verifyReplica} from './verify-replica.js'
 
@@ -403,7 +403,7 @@ async function checkSource(
   const pool = new SftpPool(config.source, creds, {connections: opts.connections, perConnection: Math.ceil(opts.concurrency / opts.connections)})
   let hasher: SourceHasher | undefined
   try {
-    const {roots} = await resolveRoots(config, deps.state, () => pool.withSftp((s) => s.realpath('.')))
+    const {roots} = await resolveRoots(config, deps.state, () => pool.withSource((s) => s.realpath('.')))
     const rootOf = new Map<string, Buffer>(roots.map((r: SyncRoot) => [r.owner, r.path]))
     let method: 'exec' | 'sftp' = opts.sourceHashMethod === 'sftp' ? 'sftp' : 'exec'
     if (method === 'exec') {
@@ -442,7 +442,7 @@ async function checkSource(
         try {
           await compare(e, await hashOverSftp(pool, absOf(e)))
         } catch (err) {
-          await compare(e, undefined, err instanceof SftpStatusError ? `${err.statusName}: ${err.message}` : errorMessage(err))
+          await compare(e, undefined, err instanceof SourceStatusError ? `${err.statusName}: ${err.message}` : errorMessage(err))
         }
       })
     }
@@ -452,8 +452,8 @@ async function checkSource(
   }
 }
 
-async function hashOverSftp(pool: SftpPool, abs: Buffer): Promise<string> {
-  return pool.withSftp(async (sftp) => {
+async function hashOverSftp(pool: SourcePool, abs: Buffer): Promise<string> {
+  return pool.withSource(async (sftp) => {
     const handle = await sftp.openRead(abs)
     try {
       const hash = createHash('sha256')

@@ -1,7 +1,5 @@
-import {fileTypeOf, type SftpClient, SftpStatusError} from '../adapters/sftp-client.js'
-import type {SftpPool} from '../adapters/sftp-pool.js'
-import {SshError} from '../adapters/ssh.js'
 import {retry} from '../core/retry.js'
+import {fileTypeOf, isTransientSourceError, type SourceFs, type SourcePool, SourceStatusError} from '../core/source.js'
 import type {FileEntry} from '../core/inventory-model.js'
 
 export interface WalkRoot {
@@ -28,11 +26,11 @@ const SLASH = Buffer.from('/')
 const join = (a: Buffer, b: Buffer) => (a.length === 0 ? b : Buffer.concat([a, SLASH, b]))
 
 /**
- * Walks the roots over SFTP, listing up to `concurrency` directories at once across the pool, depth first (a stack)
+ * Walks the roots on the box, listing up to `concurrency` directories at once across the pool, depth first (a stack)
  * so that the work list holds directories still to list, not files. Symlinks are recorded with their target and never followed (no loops). A directory that
  * cannot be read is recorded with the error and the walk goes on.
  */
-export async function walkRoots(pool: SftpPool, roots: WalkRoot[], events: WalkEvents, opts: {concurrency: number}): Promise<WalkStats> {
+export async function walkRoots(pool: SourcePool, roots: WalkRoot[], events: WalkEvents, opts: {concurrency: number}): Promise<WalkStats> {
   const stats: WalkStats = {files: 0, dirs: 0, bytes: 0, errors: 0}
   const stack: Array<{root: WalkRoot; rel: Buffer}> = roots.map((root) => ({root, rel: Buffer.alloc(0)})).reverse()
 
@@ -42,7 +40,7 @@ export async function walkRoots(pool: SftpPool, roots: WalkRoot[], events: WalkE
     const subdirs: Buffer[] = []
     try {
       // A dropped connection is replaced by the pool; the listing is simply asked again.
-      batch = await retry(() => pool.withSftp(async (sftp) => {
+      batch = await retry(() => pool.withSource(async (sftp) => {
         const listed = await sftp.readdir(abs)
         const out: FileEntry[] = []
         for (const e of listed) {
@@ -55,12 +53,12 @@ export async function walkRoots(pool: SftpPool, roots: WalkRoot[], events: WalkE
           out.push(entry)
         }
         return out
-      }), {attempts: 5, baseMs: 500, isTransient: (err) => err instanceof SshError && err.transient})
+      }), {attempts: 5, baseMs: 500, isTransient: isTransientSourceError})
     } catch (err) {
-      if (!(err instanceof SftpStatusError)) throw err
+      if (!(err instanceof SourceStatusError)) throw err
       stats.errors++
       // Record the failure on the directory itself (the root has no entry of its own yet).
-      const attrs = rel.length === 0 ? undefined : await pool.withSftp((s) => s.lstat(abs)).catch(() => undefined)
+      const attrs = rel.length === 0 ? undefined : await pool.withSource((s) => s.lstat(abs)).catch(() => undefined)
       events.entries([
         {owner: root.owner, path: rel, type: 'dir', size: 0, mtime: attrs?.mtime ?? 0, mode: attrs?.mode ?? 0o040000, uid: attrs?.uid ?? 0, gid: attrs?.gid ?? 0, error: `${err.statusName}: ${err.message}`},
       ])
@@ -113,7 +111,7 @@ export async function walkRoots(pool: SftpPool, roots: WalkRoot[], events: WalkE
   return stats
 }
 
-async function readlink(sftp: SftpClient, path: Buffer): Promise<Buffer | undefined> {
+async function readlink(sftp: SourceFs, path: Buffer): Promise<Buffer | undefined> {
   try {
     return await sftp.readlink(path)
   } catch {

@@ -6,7 +6,8 @@ import {createHash} from 'node:crypto'
 import {chmodSync, mkdirSync, mkdtempSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
-import {SftpClient, SftpStatusError, fileTypeOf} from '../../src/adapters/sftp-client.js'
+import {SftpClient, SftpStatusError} from '../../src/adapters/sftp-client.js'
+import {fileTypeOf} from '../../src/core/source.js'
 import {resolveCredentials, SshSession, type SshTarget} from '../../src/adapters/ssh.js'
 import {loadPeers} from '../peers/env.js'
 

@@ -65,7 +65,7 @@ async function startProxy(): Promise<{port: number; cutAll(): void; refuse(ms: n
 }
 
 function readFile(pool: SftpPool, path: string): Promise<Buffer> {
-  return pool.withSftp(async (sftp) => {
+  return pool.withSource(async (sftp) => {
     const handle = await sftp.openRead(path)
     try {
       const chunks: Buffer[] = []
