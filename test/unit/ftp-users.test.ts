@@ -137,6 +137,6 @@ describe('vsftpd', () => {
     const f = accountFindings(accounts).filter((x) => x.subject === 'user:carol')
     expect(f.map((x) => [x.rule, x.severity])).toEqual([['user.ftp-login', 'warning']])
     expect(f[0].reason).toMatch(/clients must move to SFTP with a key \(or to FTPS with a custom identity provider/)
-    expect(f[0].fix).toMatch(/get the user's SSH public key/)
+    expect(f[0].fix).toMatch(/users import --keys-dir DIR/)
   })
 })
