@@ -8,6 +8,7 @@ import {execFileSync} from 'node:child_process'
 import {mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
+import Database from 'better-sqlite3'
 
 import type {Config} from '../../src/core/config.js'
 import {ftpAccountsOverSsh} from '../../src/services/ftp-accounts.js'
@@ -110,6 +111,14 @@ describe('inventory --ftp-server pure-ftpd', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toContain(`${bad} line 2: 4 field(s); pure-ftpd's format has at least 6`)
     expect(r.stderr).not.toContain(hashes[0].split('$').at(-1))
+    const db = new Database(join(dir, '.sftp-cutover', 'state.db'), {readonly: true})
+    try {
+      const last = db.prepare('SELECT id, status FROM inventory_runs ORDER BY id DESC LIMIT 1').get() as {id: number; status: string}
+      expect(last.status).toBe('failed')
+      expect(db.prepare('SELECT COUNT(*) AS n FROM inventory_accounts WHERE run_id = ?').get(last.id)).toEqual({n: 0})
+    } finally {
+      db.close()
+    }
   })
 
   it('vsftpd needs copies of vsftpd.conf and passwd, and says so', async () => {
@@ -117,6 +126,35 @@ describe('inventory --ftp-server pure-ftpd', () => {
     expect(r.code).toBe(2)
     expect(r.stderr).toMatch(/--ftp-server vsftpd reads its local users from copies of vsftpd\.conf and \/etc\/passwd/)
     expect(r.stderr).toMatch(/--ftp-config FILE and --passwd-file FILE/)
+  })
+})
+
+describe('inventory --ftp-server vsftpd', () => {
+  it("takes vsftpd's local users: the user_list admits, the chroot_list inverts chroot_local_user; homes walked", async () => {
+    const fixtures = join(import.meta.dirname, '../fixtures/ftp-users')
+    const root = mkdtempSync(join(tmpdir(), 'sct-ftpacct-vsftpd-'))
+    const passwd = readFileSync(join(fixtures, 'passwd'), 'utf8').replaceAll(':/home/', `:${root}/home/`).replaceAll(':/srv/partners/', `:${root}/srv/partners/`)
+    for (const [home, file] of [['home/carol', 'a.txt'], ['srv/partners/dave', 'b.txt'], ['home/erin', 'c.txt']]) {
+      mkdirSync(join(root, home), {recursive: true})
+      writeFileSync(join(root, home, file), `${home}\n`)
+    }
+    writeFileSync(join(root, 'passwd'), passwd)
+    const dir = await project()
+    const r = await runCli(
+      ['inventory', '--json', '--ftp-server', 'vsftpd', '--ftp-config', join(fixtures, 'vsftpd.conf'), '--passwd-file', join(root, 'passwd'), '--ftp-users-file', join(fixtures, 'user_list'), '--chroot-list', join(fixtures, 'chroot_list')],
+      {cwd: dir},
+    )
+    expect(r.code).toBe(0)
+    const inv = r.json<InvJson>()
+    expect(inv.accounts.map((a) => [a.name, a.home.replace(root, ''), a.chroot?.replace(root, ''), a.password])).toEqual([
+      ['carol', '/home/carol', '/home/carol', true],
+      ['dave', '/srv/partners/dave', '/srv/partners/dave', true],
+      ['erin', '/home/erin', undefined, true],
+    ])
+    expect(Object.fromEntries(inv.summary.owners.map((o) => [o.owner, o.files]))).toEqual({carol: 1, dave: 1, erin: 1})
+    expect(inv.findings.filter((f) => f.rule === 'user.ftp-login').map((f) => f.subject)).toEqual(['user:carol', 'user:dave', 'user:erin'])
+    expect(inv.findings.find((f) => f.rule === 'ftp.accounts-unchecked')?.reason).toMatch(/PAM's rules for vsftpd \(\/etc\/ftpusers, valid shells in \/etc\/shells\) were not read/)
+    expect(inv.findings.find((f) => f.rule === 'ftp.user-no-home')?.subject).toBe('user:nohome')
   })
 })
 
