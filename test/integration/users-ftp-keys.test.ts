@@ -203,4 +203,17 @@ describe('FTP users on Transfer', () => {
     expect(check).toMatchObject({id: 'users', ok: true})
     expect(check?.detail).toMatch(/: alice: 2 key\(s\), bob: 1 key\(s\), j\.doe: 1 key\(s\)$/)
   })
+
+  it('a new <user>.pub replaces the keys given before: the one left out is removed from Transfer', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sct-ftpkeys-new-'))
+    writeFileSync(join(dir, 'alice.pub'), `${keys.aliceEd}\n`)
+    const plan = await cli(['users', 'plan', '--keys-dir', dir])
+    expect(plan.stdout).toMatch(/UPDATE +alice +-1 key\n/)
+    expect(plan.stdout).toMatch(/- key ssh-rsa SHA256:\S+ alice@rsa \(no longer given for this FTP user; id /)
+    const r = await cli(['users', 'import', '--keys-dir', dir, '--json'])
+    expect(r.json<UsersImportResult>().outcomes.find((o) => o.userName === 'alice')).toMatchObject({outcome: 'updated', keysRemoved: [expect.stringMatching(/^SHA256:/)]})
+    expect(await bodies('alice')).toEqual([keyPart(keys.aliceEd)])
+    // remembered: a plan without --keys-dir keeps it that way
+    expect(byName((await cli(['users', 'plan', '--json'])).json<UsersPlan>()).alice.action).toBe('unchanged')
+  })
 })
