@@ -16,9 +16,9 @@ const INCOMPLETE = [
 ]
 
 /** The readings that failed, from how accounts were read and the notes of that reading; empty when complete. */
-export function incompleteReadings(source: 'online' | 'bundle' | 'csv' | 'none', notes: string[]): string[] {
+export function incompleteReadings(source: 'online' | 'bundle' | 'csv' | 'ftp-users-file' | 'none', notes: string[]): string[] {
   if (source === 'none') return [notes[0] ?? 'accounts were not read']
-  if (source === 'csv') return []
+  if (source === 'csv' || source === 'ftp-users-file') return []
   return notes.filter((n) => INCOMPLETE.some((re) => re.test(n)))
 }
 

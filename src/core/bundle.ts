@@ -203,8 +203,10 @@ export interface AccountsFromBundle {
  * DenyGroups, able to run SFTP (a real shell, or internal-sftp), with a usable key or password (or a password
  * whose state is unknown because the collector was not root), uid within login.defs' [UID_MIN, UID_MAX]
  * unless includeSystem (then root and system accounts are considered too).
+ * With ftp (the box serves FTP; the bundle came over its SSH): sshd's login rules and chroots do not apply, so every
+ * regular account that is not locked and has a password (or a key) is listed, a superset of the FTP server's users.
  */
-export function accountsFromBundle(bundle: Bundle, opts: {includeSystem?: boolean} = {}): AccountsFromBundle {
+export function accountsFromBundle(bundle: Bundle, opts: {includeSystem?: boolean; ftp?: boolean} = {}): AccountsFromBundle {
   const errors = bundle.errors.map((e) => `collector: ${e}`)
   const collectedAs = bundle.uid === 0 ? 'root' : 'user'
   const config = parseSshdConfig({path: bundle.sshdConfig.path, text: bundle.sshdConfig.text}, bundle.sshdConfig.includes)
@@ -230,10 +232,11 @@ export function accountsFromBundle(bundle: Bundle, opts: {includeSystem?: boolea
     const configSource: FactSource = fromSshdT ? 'sshd -T' : 'sshd_config'
     for (const u of effective.undecided) errors.push(`${pw.name}: ${u}: depends on the client; assumed not to apply`)
 
-    if (loginDeniedReason(effective, pw.name, allGroups) !== undefined) continue
-    if (NO_SHELL.test(pw.shell) && !sftpWithoutShell(effective)) continue
+    // Users of an FTP server log in through the FTP server's rules, not sshd's: every account with a password may.
+    if (!opts.ftp && loginDeniedReason(effective, pw.name, allGroups) !== undefined) continue
+    if (!opts.ftp && NO_SHELL.test(pw.shell) && !sftpWithoutShell(effective)) continue
     const state: ShadowState = shadow.get(pw.name) ?? 'unknown'
-    if (state === 'locked' && !effective.usePam) continue // sshd without PAM refuses '!' accounts altogether
+    if (state === 'locked' && (opts.ftp || !effective.usePam)) continue // sshd without PAM (and pam_unix for FTP) refuses '!' accounts
 
     const ctx = {user: pw.name, home: pw.home, uid: pw.uid}
     const files = authorizedKeysPaths(effective, ctx)
@@ -256,11 +259,13 @@ export function accountsFromBundle(bundle: Bundle, opts: {includeSystem?: boolea
     const key = keys.some((k) => k.error === undefined && k.dead === undefined)
     const passwordMethods = effective.passwordAuthentication || (effective.usePam && effective.kbdInteractiveAuthentication)
     const rootPassword = !root || effective.permitRootLogin === 'yes'
-    const password: boolean | 'unknown' = !passwordMethods || !rootPassword ? false : state === 'set' ? true : state === 'unknown' ? 'unknown' : false
+    const passwordState = state === 'set' ? true : state === 'unknown' ? ('unknown' as const) : false
+    const password: boolean | 'unknown' = opts.ftp ? passwordState : !passwordMethods || !rootPassword ? false : passwordState
     // An account whose only keys are dead is kept: the inventory says why they grant nothing, and the operator may opt in.
     if (!key && password === false && !keys.some((k) => k.dead !== undefined)) continue
 
-    const chroot = effective.chrootDirectory === undefined ? undefined : expandTokens(effective.chrootDirectory, ctx)
+    // sshd's ChrootDirectory does not apply to FTP logins (the FTP server's own chroot is not known here).
+    const chroot = effective.chrootDirectory === undefined || opts.ftp ? undefined : expandTokens(effective.chrootDirectory, ctx)
     const account: Account = {
       name: pw.name,
       uid: pw.uid,

@@ -42,6 +42,8 @@ export const configSchema = z
         hostKeyFingerprint: fingerprint.optional(),
         knownHostsFile: z.string().min(1).optional(),
         roots: z.array(absolutePath).default([]),
+        sshHost: z.string().min(1, 'must not be empty').optional(),
+        sshPort: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').optional(),
       })
       .strict()
       .refine((s) => s.hostKeyFingerprint !== undefined || s.knownHostsFile !== undefined, {
@@ -114,6 +116,8 @@ export const CONFIG_KEYS = {
   'source.hostKeyFingerprint': {kind: 'string', description: 'pinned host key fingerprint (SHA256:...)'},
   'source.knownHostsFile': {kind: 'string', path: true, description: 'known_hosts file used to verify the host key'},
   'source.roots': {kind: 'list', description: 'paths to migrate, comma-separated (default: the users\' homes)'},
+  'source.sshHost': {kind: 'string', description: 'FTP sources: the SSH server inventory reads the accounts from (default source.host)'},
+  'source.sshPort': {kind: 'int', description: 'FTP sources: port of that SSH server (default 22)'},
   'target.region': {kind: 'string', required: true, description: 'AWS region'},
   'target.profile': {kind: 'string', description: 'AWS profile (default credential chain when absent)'},
   'target.endpoint': {kind: 'string', description: 'AWS endpoint override, for stand-ins and S3-compatible stores'},

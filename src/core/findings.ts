@@ -55,12 +55,21 @@ export const RULES = {
   'hostkey.dsa': rule('hostkey.dsa', 'warning', 'DSA host key', 'Transfer imports RSA >= 2048, ECDSA and Ed25519 host keys only: clients that know only this key will see a new host key.'),
   'hostkey.rsa-short': rule('hostkey.rsa-short', 'warning', 'RSA host key shorter than 2048 bits', 'Transfer imports RSA host keys of 2048 bits or more: clients that know only this key will see a new host key.'),
   'hostkey.unsupported': rule('hostkey.unsupported', 'warning', 'Host key type Transfer cannot import', 'Clients that know only this key will see a new host key: tell them the new fingerprint.'),
+  'user.ftp-login': rule('user.ftp-login', 'warning', 'Logs in over FTP today', 'Tell the user\'s clients to move to SFTP, and import the user\'s SSH public key: users import --keys-dir DIR (DIR/<user>.pub), or users import --interactive asks for it. FTPS on Transfer would need a custom identity provider (Lambda or API Gateway), which this tool does not create.'),
+  'ftp.user-no-home': rule('ftp.user-no-home', 'warning', 'FTP user without a home directory', 'The FTP server refuses its login today, so it is not migrated; give it a home in the FTP server\'s user file and run inventory again if it should be.'),
+  'ftp.login-restrictions': rule('ftp.login-restrictions', 'warning', 'FTP login limited by client address or time of day', 'Transfer Family has no per-user address or time limits: restrict who reaches the endpoint with its security group, or accept that the limit is lost.'),
+  'ftp.user-limits': rule('ftp.user-limits', 'info', 'FTP quota, ratio or bandwidth limit', 'Transfer Family has no per-user quotas, ratios or bandwidth limits: they are not carried over.'),
+  'ftp.accounts-unchecked': rule('ftp.accounts-unchecked', 'info', 'FTP login rules that were not read', 'Check the named rules on the box; remove an account from the plan (users import --only) if the FTP server refuses it today.'),
   'hostkey.probe-failed': rule('hostkey.probe-failed', 'warning', 'A host key type could not be read', 'Re-run the inventory; if it fails again, list the keys on the box (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub) and compare them with the inventory.'),
 } as const satisfies Record<string, Rule>
 
 export type RuleId = keyof typeof RULES
 
-function finding(id: RuleId, subject: string, reason: string): Finding {
+/** What is said of every FTP user (inventory, users plan, cutover preflight): Transfer's service-managed users are SFTP-only with SSH keys. */
+export const FTP_MOVE =
+  "logs in over FTP today; Transfer's service-managed users are SFTP-only with SSH keys, so its clients must move to SFTP with a key (or to FTPS with a custom identity provider, which this tool does not create)"
+
+export function finding(id: RuleId, subject: string, reason: string): Finding {
   const r = RULES[id]
   return {rule: r.id, severity: r.severity, subject, reason, fix: r.fix}
 }
@@ -110,7 +119,9 @@ export function accountFindings(accounts: Account[]): Finding[] {
     const invalid = nameFinding(a.name)
     if (invalid) out.push(invalid)
     const usable = a.keys.filter(isTransferUsableKey)
-    if (a.login.password === true && usable.length === 0) {
+    if (a.ftp) {
+      out.push(finding('user.ftp-login', subject, FTP_MOVE))
+    } else if (a.login.password === true && usable.length === 0) {
       out.push(finding('user.password-only', subject, a.keys.length > 0 ? 'logs in with a password; none of its keys can be used on Transfer' : 'logs in with a password and has no key'))
     } else if (a.login.password === true) {
       out.push(finding('user.password-also', subject, `password login is enabled and ${usable.length} key(s) can be used`))

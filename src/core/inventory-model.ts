@@ -4,7 +4,7 @@
  */
 
 /** Where a fact came from, so a report can say why it believes it. */
-export type FactSource = 'getent' | 'passwd' | 'shadow' | 'sshd -T' | 'sshd_config' | 'authorized_keys' | 'bundle' | 'csv' | 'sftp' | 'handshake'
+export type FactSource = 'getent' | 'passwd' | 'shadow' | 'sshd -T' | 'sshd_config' | 'authorized_keys' | 'bundle' | 'csv' | 'sftp' | 'handshake' | 'pureftpd.passwd' | 'vsftpd.conf'
 
 export type KeyFormat = 'openssh' | 'rfc4716' | 'putty' | 'unknown'
 
@@ -56,6 +56,12 @@ export interface Account {
   authorizedKeysFiles: string[]
   /** fact name (e.g. 'chroot', 'keys', 'uid') -> where it came from */
   sources: Record<string, FactSource>
+  /**
+   * The user logs in to an FTP or FTPS server today (the source speaks FTP, or the account came from the FTP server's
+   * user file). Transfer's service-managed users are SFTP-only with SSH keys: its clients must move to SFTP with a key
+   * (or to FTPS behind a custom identity provider, which this tool does not create).
+   */
+  ftp?: true
 }
 
 export interface HostKey {

@@ -16,6 +16,7 @@
  * - A user without a usable key is not created (unless allowed); one that already exists is kept and its keys
  *   still follow the legacy box.
  */
+import {FTP_MOVE} from './findings.js'
 import {fingerprintOf} from './host-keys.js'
 import type {Account, AuthorizedKey, Finding, KeyFormat} from './inventory-model.js'
 import {homeDirectoryTarget, homeKeyPrefix} from './key-mapping.js'
@@ -95,7 +96,11 @@ function explained(mine: Finding, inventory: Finding[], hint?: string): Finding 
 }
 
 /** The findings that mean "this user has no key it can log in with". */
-export const NO_KEY_RULES: ReadonlySet<string> = new Set(['user.no-keys', 'user.password-only'])
+export const NO_KEY_RULES: ReadonlySet<string> = new Set(['user.no-keys', 'user.password-only', 'user.ftp-needs-key'])
+
+/** How an FTP user gets its key, for fixes. */
+export const FTP_KEY_FIX = "Put the user's OpenSSH public key in DIR/<user>.pub and run users import --keys-dir DIR, or let users import --interactive ask for it."
+
 
 const NEW_KEY_FIX = 'Ask the user for an ed25519 key (or RSA of 3072 bits or more), add it on the legacy box, run inventory again, then import again.'
 
@@ -317,18 +322,24 @@ export function desiredUsers(input: DesireInput): DesiredUser[] {
     }
     if (wanted.length === 0) {
       const password = account.login.password === true
-      const rule = password ? 'user.password-only' : 'user.no-keys'
-      const why = password
-        ? 'logs in with a password and has no usable SSH key: service-managed Transfer users authenticate with SSH keys only'
-        : `has no usable SSH key${refused.length > 0 ? ` (${refused.length} refused)` : ''}`
-      const fix = password
-        ? 'Add a key for the user on the legacy box, or set up a custom identity provider (Lambda or API Gateway) or AWS Directory Service for password logins.'
-        : 'Add a usable key on the legacy box and run inventory again.'
+      const rule = account.ftp ? 'user.ftp-needs-key' : password ? 'user.password-only' : 'user.no-keys'
+      const why = account.ftp
+        ? `${FTP_MOVE}; it has no usable SSH key${refused.length > 0 ? ` (${refused.length} refused)` : ''}`
+        : password
+          ? 'logs in with a password and has no usable SSH key: service-managed Transfer users authenticate with SSH keys only'
+          : `has no usable SSH key${refused.length > 0 ? ` (${refused.length} refused)` : ''}`
+      const fix = account.ftp
+        ? FTP_KEY_FIX
+        : password
+          ? 'Add a key for the user on the legacy box, or set up a custom identity provider (Lambda or API Gateway) or AWS Directory Service for password logins.'
+          : 'Add a usable key on the legacy box and run inventory again.'
       const hint = 'Or import it anyway with --allow-no-keys (it cannot log in until a key is added).'
       const finding: Finding = {...explained({rule, severity: 'blocker', subject, reason: why, fix}, inventory, hint), severity: input.allowNoKeys ? 'warning' : 'blocker'}
       if (excludedKeys.length > 0) finding.reason = `${finding.reason} (${excludedKeys.length} key(s) excluded by the engineer)`
       if (input.allowNoKeys) notes.push(finding)
       else blockers.push(finding)
+    } else if (account.ftp) {
+      notes.push({rule: 'user.ftp-login', severity: 'warning', subject, reason: FTP_MOVE, fix: "Tell the user's clients to connect with SFTP and this key before the cutover."})
     }
 
     const layout = homeLayout(account, {bucket: input.bucket, prefix: input.prefix, owner: legacyName, mode: input.homeMode, kmsKeyId: input.kmsKeyId})
@@ -568,4 +579,20 @@ export function planUsers(desired: DesiredUser[], actual: Map<string, ActualUser
     for (const k of u.keys.refused) if (k.finding.rule !== 'key.dead') problems.push(`${u.legacyName}: key refused: ${k.finding.reason}`)
   }
   return {users, unknown, summary, problems}
+}
+
+/**
+ * The FTP users of a plan and whether each has a key on Transfer (imported, or to import): their clients must move
+ * to SFTP with it. Undefined when the plan has no FTP user. For the cutover preflight and users plan.
+ */
+export function ftpUsersStatus(users: UserPlan[]): {ok: boolean; detail: string} | undefined {
+  const ftp = users.filter((u) => u.findings.some((f) => f.rule === 'user.ftp-login' || f.rule === 'user.ftp-needs-key'))
+  if (ftp.length === 0) return undefined
+  const keys = (u: UserPlan) => u.keys.import.length + u.keys.keep.length
+  const keyless = ftp.filter((u) => keys(u) === 0)
+  const each = ftp.map((u) => `${u.legacyName}${u.renamed ? ` (as ${u.userName})` : ''}: ${keys(u) > 0 ? `${keys(u)} key(s)` : 'no key'}`)
+  return {
+    ok: keyless.length === 0,
+    detail: `${ftp.length} user(s) ${FTP_MOVE.replace('logs in', 'log in').replace('its clients', 'their clients')}: ${each.join(', ')}${keyless.length > 0 ? `. ${FTP_KEY_FIX}` : ''}`,
+  }
 }

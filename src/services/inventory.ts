@@ -7,7 +7,6 @@ import {type AskSecret, probeHostKey, resolveCredentials, SshError, SshSession} 
 import type {SqliteStateStore} from '../adapters/state.js'
 import {completeReadingFix, incompleteReadings} from '../core/account-reading.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
-import {collectScript} from '../core/collect-script.js'
 import type {Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
 import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
@@ -17,12 +16,16 @@ import {objectKeyBytes} from '../core/key-mapping.js'
 import {permissionFindings} from '../core/permission-findings.js'
 import type {SourcePool} from '../core/source.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
+import {accountsSshTarget, isFtpSource} from '../core/source-protocol.js'
 import {parseUsersCsv} from '../core/users-csv.js'
+import {accountsFromFtpFiles, collectScriptAccounts, ftpAccountsOverSsh, type FtpUsersFiles} from './ftp-accounts.js'
 import {walkRoots, type WalkRoot} from './walk.js'
 
 export interface InventoryOptions {
   fromBundle?: string
   usersCsv?: string
+  /** copies of the FTP server's user files (--ftp-server, --ftp-users-file, ...) */
+  ftpUsers?: FtpUsersFiles
   sshdConfig?: string
   includeSystem: boolean
   connections: number
@@ -31,7 +34,7 @@ export interface InventoryOptions {
   now?: number
 }
 
-export type AccountsSource = 'online' | 'bundle' | 'csv' | 'none'
+export type AccountsSource = 'online' | 'bundle' | 'csv' | 'ftp-users-file' | 'none'
 
 export interface InventoryChanges {
   since: string
@@ -123,13 +126,21 @@ export async function collectHostKeys(session: SshSession, host: string, port: n
   return {keys: [...keys.values()], findings}
 }
 
-/** Accounts from the chosen source; online, the collect script runs over exec (the same script admins run by hand). */
-async function collectAccounts(session: SshSession, opts: InventoryOptions, port: number, log: InventoryDeps['log']): Promise<{accounts: Account[]; source: AccountsSource; notes: string[]}> {
+interface AccountsRead {
+  accounts: Account[]
+  source: AccountsSource
+  notes: string[]
+  /** what the source itself says about the accounts (an FTP server's user file) */
+  findings?: Finding[]
+}
+
+/** Accounts from the file given (bundle, CSV, the FTP server's user file); undefined when none was given. */
+async function offlineAccounts(opts: InventoryOptions, ftp = false): Promise<AccountsRead | undefined> {
   if (opts.fromBundle) {
     const text = await readFile(opts.fromBundle, 'utf8').catch((err: unknown) => {
       throw new CliError(`cannot read the bundle ${opts.fromBundle}: ${errorMessage(err)}`, {exitCode: ExitCode.usage, code: 'BUNDLE_UNREADABLE'})
     })
-    const {accounts, errors} = accountsFromBundle(parseBundle(text, opts.fromBundle), {includeSystem: opts.includeSystem})
+    const {accounts, errors} = accountsFromBundle(parseBundle(text, opts.fromBundle), {includeSystem: opts.includeSystem, ftp})
     return {accounts, source: 'bundle', notes: errors}
   }
   if (opts.usersCsv) {
@@ -138,28 +149,38 @@ async function collectAccounts(session: SshSession, opts: InventoryOptions, port
     })
     return {accounts: parseUsersCsv(text, opts.usersCsv).accounts, source: 'csv', notes: []}
   }
-  let output: Buffer
-  try {
-    const r = await session.exec('sh -s', {stdin: collectScript({sshdConfig: opts.sshdConfig, port}), timeoutMs: 120_000})
-    if (r.code !== 0 || !r.stdout.toString('utf8').trimStart().startsWith('{')) {
-      throw new Error(r.stderr.toString('utf8').trim() || r.stdout.toString('utf8').trim().slice(0, 200) || `exit ${r.code}`)
-    }
-    output = r.stdout
-  } catch (err) {
-    log('exec refused: accounts not collected', {reason: errorMessage(err)})
-    return {accounts: [], source: 'none', notes: [`the login cannot run commands (${errorMessage(err)})`]}
+  if (opts.ftpUsers) {
+    const {accounts, findings} = await accountsFromFtpFiles(opts.ftpUsers, {includeSystem: opts.includeSystem})
+    return {accounts, source: 'ftp-users-file', notes: [], findings}
   }
-  const {accounts, errors} = accountsFromBundle(parseBundle(output.toString('utf8'), 'collect script output'), {includeSystem: opts.includeSystem})
-  return {accounts, source: 'online', notes: errors}
+  return undefined
 }
 
-function noAccountsFinding(note: string): Finding {
+/** Accounts from the chosen source; online, the collect script runs over exec (the same script admins run by hand). */
+async function collectAccounts(session: SshSession, opts: InventoryOptions, port: number, log: InventoryDeps['log']): Promise<AccountsRead> {
+  return (await offlineAccounts(opts)) ?? collectScriptAccounts(session, opts, port, log)
+}
+
+/**
+ * An FTP source's accounts (FTP cannot list them): the file given, else over SSH at source.sshHost:sshPort. Every
+ * account is marked as an FTP user: its clients must move to SFTP with a key.
+ */
+async function ftpSourceAccounts(config: Config, opts: InventoryOptions, deps: InventoryDeps): Promise<AccountsRead> {
+  const read = (await offlineAccounts(opts, true)) ?? (await ftpAccountsOverSsh(config, opts, deps))
+  for (const a of read.accounts) a.ftp = true
+  return read
+}
+
+function noAccountsFinding(note: string, ftp: boolean): Finding {
+  const ftpFiles = ftp
+    ? ' For an FTP server, a copy of its user file does too: `sftp-cutover inventory --ftp-server pure-ftpd --ftp-users-file pureftpd.passwd`, or `sftp-cutover inventory --ftp-server vsftpd --ftp-config vsftpd.conf --passwd-file passwd` (with --ftp-users-file and --chroot-list when vsftpd.conf enables those lists); or set source.sshHost and source.sshPort where the box answers SSH.'
+    : ''
   return {
     rule: 'inventory.no-accounts',
     severity: 'warning',
     subject: 'inventory',
     reason: `${note}: accounts, keys and chroots were not read, only files`,
-    fix: 'Run `sftp-cutover inventory collect-script > collect.sh` on the box as root, then `sftp-cutover inventory --from-bundle bundle.json`; or describe the users in a CSV and pass it with `sftp-cutover inventory --users-csv FILE` (its columns: sftp-cutover inventory --help).',
+    fix: `Run \`sftp-cutover inventory collect-script > collect.sh\` on the box as root, then \`sftp-cutover inventory --from-bundle bundle.json\`; or describe the users in a CSV and pass it with \`sftp-cutover inventory --users-csv FILE\` (its columns: sftp-cutover inventory --help).${ftpFiles}`,
   }
 }
 
@@ -229,12 +250,16 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
       })
     const configuredRoots: WalkRoot[] = src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
     const warmed = failFast(pool.warm())
-    const connected = failFast(
-      (configuredRoots.length > 0 ? warmed : Promise.resolve())
-        .then(() => SshSession.connect(src, creds))
-        .then((s) => (session = s)),
-    )
-    const accountsRead = failFast(connected.then((s) => collectAccounts(s, opts, src.port, deps.log)))
+    // An FTP source has no SSH session of its own (no host keys to carry over); its accounts come from ftp-accounts.ts.
+    const ftp = isFtpSource(config)
+    const connected = ftp
+      ? Promise.resolve(undefined)
+      : failFast(
+          (configuredRoots.length > 0 ? warmed : Promise.resolve())
+            .then(() => SshSession.connect(src, creds))
+            .then((s) => (session = s)),
+        )
+    const accountsRead = failFast(connected.then((s) => (s ? collectAccounts(s, opts, src.port, deps.log) : ftpSourceAccounts(config, opts, deps))))
     const roots: Promise<WalkRoot[]> =
       configuredRoots.length > 0
         ? Promise.resolve(configuredRoots)
@@ -243,19 +268,19 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
               ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
               : [{owner: src.username, path: await pool.withSource((s) => s.realpath('.'))}],
           )
-    const [{accounts, source, notes}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
+    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
       accountsRead,
-      connected.then((s) => collectHostKeys(s, src.host, src.port)),
+      connected.then((s) => (s ? collectHostKeys(s, src.host, src.port) : {keys: [], findings: []})),
       failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}))),
       warmed, // last: when something else failed first, its error is the one reported
     ])
     store.addHostKeys(runId, hostKeys)
     store.addAccounts(runId, accounts)
-    const findings: Finding[] = [...accountFindings(accounts), ...hostKeyFindings(hostKeys), ...probeFindings]
-    if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source'))
+    const findings: Finding[] = [...accountFindings(accounts), ...accountSourceFindings, ...hostKeyFindings(hostKeys), ...probeFindings]
+    if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source', ftp))
     const incomplete = incompleteReadings(source, notes)
     if (incomplete.length > 0) store.setAccountsIncomplete(runId, incomplete)
-    if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, src.port))
+    if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, ftp ? accountsSshTarget(src).port : src.port))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
     store.addFindings(runId, findings)
 

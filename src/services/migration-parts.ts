@@ -10,6 +10,7 @@ import {ExitCode} from '../core/errors.js'
 import {hostKeyImportable} from '../core/transfer-rules.js'
 import {completeReadingFix} from '../core/account-reading.js'
 import {type CarriedSyncOptions, carriedSyncOptions, describeSyncOptions} from '../core/sync-plan.js'
+import {ftpUsersStatus} from '../core/users-plan.js'
 import type {ProjectPaths} from '../base-command.js'
 import type {MigrationParts, PreflightCheck} from './cutover-steps.js'
 import {incompleteAccounts} from './inventory-guard.js'
@@ -78,7 +79,9 @@ async function identityChecks(deps: PartsDeps): Promise<PreflightCheck[]> {
     ok: legacy.length > 0 && missing.length === 0,
     detail: legacy.length === 0 ? 'no legacy host keys in the inventory' : missing.length ? `not imported: ${missing.map((k) => `${k.type} ${k.fingerprint}`).join(', ')}: run sftp-cutover hostkeys import` : `${legacy.length} legacy host key(s) imported`,
   }
-  return [users, hostKeys]
+  // FTP users: their clients change protocol at the cutover, and cannot without a key.
+  const ftp = ftpUsersStatus(plan.users)
+  return [users, ...(ftp ? [{id: 'users', name: 'FTP users have an SSH key (their clients move to SFTP)', ...ftp}] : []), hostKeys]
 }
 
 /** The cutover acts on the inventory: it must have read every account (not skippable). */

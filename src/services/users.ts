@@ -1,3 +1,6 @@
+import {readdir, readFile} from 'node:fs/promises'
+import {join} from 'node:path'
+
 import {InventoryStore} from '../adapters/inventory-store.js'
 import {SqliteStateStore, type StateStore} from '../adapters/state.js'
 import {TransferStore} from '../adapters/transfer-store.js'
@@ -5,6 +8,7 @@ import {type HomeFolders, OperationNotAvailable, type TransferServerInfo, type T
 import type {Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import type {Account} from '../core/inventory-model.js'
+import {parseAuthorizedKeys} from '../core/ssh-keys.js'
 import type {KeyAcceptance} from '../core/transfer-rules.js'
 import {refuseOnIncompleteAccounts} from './inventory-guard.js'
 import {
@@ -34,6 +38,17 @@ export interface UsersOptions {
   /** legacy (or Transfer) names whose keys are imported without their restricting options; added to the remembered ones */
   acceptKeyOptions?: string[]
   prune: boolean
+  /** users import --keys-dir: <user>.pub files holding the SSH keys of FTP users (they have none on the box) */
+  keysDir?: string
+  /** legacy name -> key file, entered in the wizard for FTP users without a key */
+  givenKeys?: Record<string, KeyFile>
+}
+
+/** SSH public keys given for an FTP user (a <user>.pub file, or typed in the wizard): public, so kept in state. */
+export interface KeyFile {
+  /** where they came from: the file's path, or "users import --interactive" */
+  file: string
+  text: string
 }
 
 export interface UsersDeps {
@@ -56,6 +71,8 @@ export interface UsersPlan extends UsersPlanBody {
   renames: Record<string, string>
   /** every acceptance in effect (remembered and given now): legacy name -> what was accepted */
   accepted: Record<string, KeyAcceptance>
+  /** FTP users' keys in effect (remembered, then --keys-dir, then the wizard): legacy name -> key file */
+  givenKeys: Record<string, KeyFile>
 }
 
 export type UserOutcomeKind = 'created' | 'updated' | 'unchanged' | 'skipped' | 'deleted' | 'failed'
@@ -94,9 +111,41 @@ export interface WizardChoices {
   only: string[]
   renames: Record<string, string>
   excludedKeys: Record<string, string[]>
+  /** keys entered for FTP users that had none */
+  givenKeys?: Record<string, KeyFile>
 }
 
 const HOME_MODE_SETTING = 'users.homeMode'
+const GIVEN_KEYS_SETTING = 'users.ftpKeys'
+
+/** The <user>.pub files of --keys-dir, by legacy name (a Transfer name is mapped back); only FTP users take keys this way. */
+async function readKeysDir(dir: string, accounts: Account[], renames: Record<string, string>): Promise<Record<string, KeyFile>> {
+  const names = await readdir(dir).catch((err: unknown) => {
+    throw usageError(`cannot read --keys-dir ${dir}: ${errorMessage(err)}`, ['Pass a directory holding one <user>.pub file per FTP user.'], 'KEYS_DIR_UNREADABLE')
+  })
+  const files = names.filter((n) => n.endsWith('.pub')).sort()
+  if (files.length === 0) throw usageError(`--keys-dir ${dir} holds no <user>.pub file`, ['Put each FTP user\'s OpenSSH public key in <user>.pub there (several keys, one per line).'], 'KEYS_DIR_EMPTY')
+  const byName = new Map<string, Account>()
+  for (const a of accounts) {
+    byName.set(a.name, a)
+    byName.set(renames[a.name] ?? a.name, a)
+  }
+  const out: Record<string, KeyFile> = {}
+  const problems: string[] = []
+  for (const f of files) {
+    const account = byName.get(f.slice(0, -'.pub'.length))
+    if (!account) problems.push(`${f}: no user ${f.slice(0, -4)} in the inventory`)
+    else if (!account.ftp) problems.push(`${f}: ${account.name} logs in over SFTP; its keys come from the legacy box (add the key there and run sftp-cutover inventory again)`)
+    else out[account.name] = {file: join(dir, f), text: await readFile(join(dir, f), 'utf8')}
+  }
+  if (problems.length > 0) throw usageError(`--keys-dir ${dir}:\n  ${problems.join('\n  ')}`, ['Keep only <user>.pub files of FTP users of the last inventory there.'], 'KEYS_DIR_INVALID')
+  return out
+}
+
+/** The accounts with the keys given for FTP users added to what the legacy box had. */
+function withGivenKeys(accounts: Account[], given: Record<string, KeyFile>): Account[] {
+  return accounts.map((a) => (a.ftp && given[a.name] ? {...a, keys: [...a.keys, ...parseAuthorizedKeys(given[a.name].text, given[a.name].file)]} : a))
+}
 
 /** The state database as SQLite (the tables of this module live in it). */
 export function sqliteState(state: StateStore): SqliteStateStore {
@@ -189,12 +238,17 @@ export async function planUsersImport(deps: UsersDeps, opts: UsersOptions): Prom
   if (opts.renames) checkRenames(opts.renames, inv.accounts, renames)
   const only = resolveOnly(opts.only, inv.accounts, renames)
   const accepted = acceptancesInEffect(store, inv.accounts, renames, opts)
+  const givenKeys = {
+    ...(deps.state.getSetting<Record<string, KeyFile>>(GIVEN_KEYS_SETTING) ?? {}),
+    ...(opts.keysDir ? await readKeysDir(opts.keysDir, inv.accounts, renames) : {}),
+    ...(opts.givenKeys ?? {}),
+  }
   const rememberedMode = deps.state.getSetting<HomeMode>(HOME_MODE_SETTING)
   const homeMode: HomeMode = opts.homeMode ?? rememberedMode ?? 'logical'
   const homeModeFrom = opts.homeMode ? 'flag' : rememberedMode ? 'last import' : 'default'
 
   const desired = desiredUsers({
-    accounts: inv.accounts,
+    accounts: withGivenKeys(inv.accounts, givenKeys),
     inventoryFindings: inv.store.findings(inv.runId),
     sourceHost: inv.host,
     bucket: config.target.bucket,
@@ -233,6 +287,7 @@ export async function planUsersImport(deps: UsersDeps, opts: UsersOptions): Prom
     server: {domain: server.domain, identityProviderType: server.identityProviderType},
     renames,
     accepted,
+    givenKeys,
     ...body,
   }
 }
@@ -414,6 +469,17 @@ function rememberChoices(
       if (store.accept(legacy, what)) deps.state.audit({action: 'users.accept-risk', target: `legacy:${legacy}`, after: {accepted: what}, outcome: 'ok'})
     }
   }
+  // A user's given keys are remembered once its import went through (later plans would otherwise remove them).
+  const rememberedKeys = deps.state.getSetting<Record<string, KeyFile>>(GIVEN_KEYS_SETTING) ?? {}
+  let keysChanged = false
+  for (const [legacy, keys] of Object.entries(plan.givenKeys)) {
+    const o = byLegacy.get(legacy)
+    if (!o || o.outcome === 'failed' || o.outcome === 'skipped' || JSON.stringify(rememberedKeys[legacy]) === JSON.stringify(keys)) continue
+    rememberedKeys[legacy] = keys
+    keysChanged = true
+    deps.state.audit({action: 'users.ftp-keys', target: `legacy:${legacy}`, after: {from: keys.file}, outcome: 'ok'})
+  }
+  if (keysChanged) deps.state.setSetting(GIVEN_KEYS_SETTING, rememberedKeys)
   if (!failed) deps.state.setSetting(HOME_MODE_SETTING, plan.homeMode)
 }
 
@@ -444,7 +510,7 @@ export async function runUsersImport(deps: UsersDeps, opts: UsersOptions & {dryR
   )
   if (choices.only.length === 0) throw new CliError('no users chosen: nothing was changed', {code: 'CANCELLED', exitCode: ExitCode.failure})
   const renames = {...(opts.renames ?? {}), ...choices.renames}
-  const plan = await planUsersImport(deps, {...opts, only: choices.only, renames, excludedKeys: choices.excludedKeys})
+  const plan = await planUsersImport(deps, {...opts, only: choices.only, renames, excludedKeys: choices.excludedKeys, givenKeys: {...opts.givenKeys, ...choices.givenKeys}})
   if (opts.dryRun) {
     opts.wizard.show(plan)
   } else if (!(await opts.wizard.confirm(plan))) {

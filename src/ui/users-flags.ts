@@ -26,6 +26,10 @@ export const usersFlags = {
     delimiter: ',',
     multiple: true,
   }),
+  'keys-dir': Flags.string({
+    summary: 'SSH public keys of FTP users (who have none on the box): DIR/<user>.pub, one or more keys each. Remembered once imported.',
+    description: 'Transfer\'s service-managed users are SFTP-only with SSH keys, so each FTP user of the inventory needs one; its clients then move to SFTP with it. A file replaces the keys given for that user before.',
+  }),
   prune: Flags.boolean({summary: 'Delete users on the Transfer server that the inventory does not know (never without this flag).', default: false, exclusive: ['only']}),
 }
 
@@ -49,6 +53,7 @@ export function usersOptions(flags: {
   'home-mode'?: HomeMode
   'import-dead-keys'?: string[]
   'accept-key-options'?: string[]
+  'keys-dir'?: string
   prune: boolean
 }): UsersOptions {
   return {
@@ -59,5 +64,6 @@ export function usersOptions(flags: {
     allowNoKeys: flags['allow-no-keys'],
     homeMode: flags['home-mode'],
     prune: flags.prune,
+    keysDir: flags['keys-dir'],
   }
 }

@@ -47,7 +47,9 @@ export function renderUserPlan(u: UserPlan, plan: Pick<UsersPlan, 'bucket'>): st
   }
   if (u.action === 'create' && u.placeholder && !u.placeholder.exists) lines.push(`${PAD}+ home folder s3://${plan.bucket}/${u.placeholder.key}`)
   for (const k of u.keys.import) lines.push(`${PAD}+ key ${k.type} ${k.fingerprint}${k.comment ? ` ${k.comment}` : ''} (${k.source})`)
-  for (const k of u.keys.remove) lines.push(`${PAD}- key ${k.type ?? '?'} ${k.fingerprint ?? '(unreadable)'}${k.comment ? ` ${k.comment}` : ''} (no longer on the legacy box; id ${k.id})`)
+  // An FTP user's keys come from --keys-dir or the wizard, not from the box.
+  const gone = u.findings.some((f) => f.rule === 'user.ftp-login') ? 'no longer given for this FTP user' : 'no longer on the legacy box'
+  for (const k of u.keys.remove) lines.push(`${PAD}- key ${k.type ?? '?'} ${k.fingerprint ?? '(unreadable)'}${k.comment ? ` ${k.comment}` : ''} (${gone}; id ${k.id})`)
   for (const k of u.keys.excluded) lines.push(`${PAD}  key ${k.type} ${k.fingerprint} excluded by the engineer`)
   for (const k of u.keys.refused) if (k.finding.rule === 'key.dead') lines.push(`${PAD}  key ${k.type} ${k.fingerprint ?? ''} not imported: ${k.finding.reason.replace(/^\S+: /, '')} (${k.source})`)
   for (const f of u.findings) if (f.rule !== 'key.dead') lines.push(findingLine(f))

@@ -2,13 +2,29 @@
  * The users import wizard (users import --interactive): who to import, new names for the names Transfer rejects,
  * which keys, then the plan to confirm. It asks through the Prompter, so tests script it; it prints on stderr.
  */
+import {parseAuthorizedKeys} from '../core/ssh-keys.js'
+import {keyDecision} from '../core/transfer-rules.js'
 import {NO_KEY_RULES, type UserPlan} from '../core/users-plan.js'
-import type {UsersPlan, UsersWizard, WizardChoices} from '../services/users.js'
+import type {KeyFile, UsersPlan, UsersWizard, WizardChoices} from '../services/users.js'
 import type {CheckboxChoice, Prompter} from './prompter.js'
 import {renderUsersOverview, renderUsersPlan} from './users-plan.js'
 
-/** Blockers the wizard can lift (by renaming); any other blocker makes the user unselectable. */
+/** Blockers the wizard can lift (by renaming, or by asking an FTP user's key); any other makes the user unselectable. */
 const NAME_RULES = new Set(['user.name-invalid', 'user.rename-invalid', 'user.name-collision'])
+const ASKS_KEY = 'user.ftp-needs-key'
+const ENTERED = 'users import --interactive'
+
+/** Why an entered key line cannot go to Transfer (the same rules as every key), or undefined when it can or is empty. */
+function enteredKeyProblem(text: string): string | undefined {
+  if (text.trim() === '') return undefined
+  const keys = parseAuthorizedKeys(text.trim(), ENTERED)
+  if (keys.length === 0) return 'not an OpenSSH public key (ssh-ed25519 AAAA... comment)'
+  for (const k of keys) {
+    const d = keyDecision(k)
+    if (!d.import) return d.reason
+  }
+  return undefined
+}
 
 /** Asks several at once, or one confirm each when the prompter has no checkbox. */
 async function pick<T extends string>(prompter: Prompter, message: string, choices: Array<CheckboxChoice<T>>): Promise<T[]> {
@@ -32,7 +48,7 @@ export function suggestName(legacy: string, ok: (name: string) => boolean): stri
 }
 
 function unfixable(u: UserPlan): string | undefined {
-  const blocker = u.reasons.find((r) => !NAME_RULES.has(r.rule) && !(NO_KEY_RULES.has(r.rule) && u.keys.excluded.length > 0))
+  const blocker = u.reasons.find((r) => !NAME_RULES.has(r.rule) && r.rule !== ASKS_KEY && !(NO_KEY_RULES.has(r.rule) && u.keys.excluded.length > 0))
   if (!blocker) return undefined
   const text = `${blocker.rule}: ${blocker.reason}`
   return text.length > 90 ? `${text.slice(0, 87)}...` : text
@@ -71,6 +87,16 @@ export function createUsersWizard(prompter: Prompter, print: (text: string) => v
         renames[u.legacyName] = name.trim()
       }
 
+      // An FTP user has no key on the box: its clients move to SFTP with the one given here.
+      const givenKeys: Record<string, KeyFile> = {}
+      for (const u of plan.users.filter((x) => only.includes(x.legacyName) && x.reasons.some((r) => r.rule === ASKS_KEY))) {
+        const line = await prompter.input({
+          message: `${u.legacyName} logs in over FTP today and has no SSH key; its clients move to SFTP with the key given here. Its OpenSSH public key (empty: none, the user is skipped):`,
+          validate: (value) => enteredKeyProblem(value) ?? true,
+        })
+        if (line.trim() !== '') givenKeys[u.legacyName] = {file: ENTERED, text: line.trim()}
+      }
+
       const excludedKeys: Record<string, string[]> = {}
       for (const u of plan.users.filter((x) => only.includes(x.legacyName))) {
         const offered = [...u.keys.available.map((k) => ({k, checked: true})), ...u.keys.excluded.map((k) => ({k, checked: false}))]
@@ -82,7 +108,7 @@ export function createUsersWizard(prompter: Prompter, print: (text: string) => v
         const chosen = new Set(await pick(prompter, `Keys to import for ${effective()[u.legacyName] ?? u.legacyName}:`, choices))
         excludedKeys[u.legacyName] = offered.map((o) => o.k.fingerprint).filter((fp) => !chosen.has(fp))
       }
-      return {only, renames, excludedKeys}
+      return {only, renames, excludedKeys, givenKeys}
     },
 
     async confirm(plan: UsersPlan): Promise<boolean> {

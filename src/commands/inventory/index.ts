@@ -9,23 +9,36 @@ import {createProgress} from '../../ui/progress.js'
 
 export default class Inventory extends BaseCommand<typeof Inventory> {
   static override summary = 'Read the legacy box: accounts, keys, host keys and every file, with what will break on Transfer Family and S3.'
-  static override description = `Accounts and keys are read online by running a read-only collect script over SSH (a login that may run commands, ideally root), from an offline bundle (--from-bundle, made with "inventory collect-script") or from a CSV (--users-csv). Files are listed over SFTP. Nothing is changed on the box.
+  static override description = `Accounts and keys are read online by running a read-only collect script over SSH (a login that may run commands, ideally root), from an offline bundle (--from-bundle, made with "inventory collect-script"), from a CSV (--users-csv) or from copies of an FTP server's user files (--ftp-server). Files are listed over SFTP. Nothing is changed on the box.
+An FTP source cannot list accounts: they come from those files, or over SSH at source.sshHost:source.sshPort (default source.host:22) when the box also answers SSH. Every FTP user is reported as one whose clients must move to SFTP with a key.
 Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed since the last inventory.`
   static override examples = [
     '<%= config.bin %> inventory',
     '<%= config.bin %> inventory --from-bundle bundle.json',
     '<%= config.bin %> inventory --users-csv users.csv --fail-on warning',
+    '<%= config.bin %> inventory --ftp-server pure-ftpd --ftp-users-file pureftpd.passwd',
+    '<%= config.bin %> inventory --ftp-server vsftpd --ftp-config vsftpd.conf --passwd-file passwd --ftp-users-file user_list',
   ]
   static override flags = {
     ...lockFlags,
-    'from-bundle': Flags.string({summary: 'Read accounts and keys from a bundle written by the collect script.', exclusive: ['users-csv']}),
+    'from-bundle': Flags.string({summary: 'Read accounts and keys from a bundle written by the collect script.', exclusive: ['users-csv', 'ftp-server']}),
     'users-csv': Flags.string({
       summary: 'Read accounts and keys from a CSV (its columns: below, under FLAG DESCRIPTIONS).',
       description: `A header row names the columns, in any order (* required):\n${Object.entries(USERS_CSV_COLUMNS)
         .map(([name, c]) => `  ${name}${c.required ? ' *' : ''}: ${c.description}`)
         .join('\n')}\nFields holding commas or quotes are quoted ("..."), with quotes inside doubled ("").`,
-      exclusive: ['from-bundle'],
+      exclusive: ['from-bundle', 'ftp-server'],
     }),
+    'ftp-server': Flags.option({
+      options: ['pure-ftpd', 'vsftpd'] as const,
+      summary: "Read the accounts from copies of this FTP server's user files (no password hash is kept).",
+      description: 'pure-ftpd: --ftp-users-file is a copy of pureftpd.passwd (homes with "/./" are chroots). vsftpd: --ftp-config and --passwd-file are copies of vsftpd.conf and /etc/passwd; --ftp-users-file (its user_list) and --chroot-list are needed when vsftpd.conf enables them.',
+      exclusive: ['from-bundle', 'users-csv'],
+    })(),
+    'ftp-users-file': Flags.string({summary: "With --ftp-server: a copy of pure-ftpd's pureftpd.passwd, or of vsftpd's user_list.", dependsOn: ['ftp-server']}),
+    'ftp-config': Flags.string({summary: 'With --ftp-server vsftpd: a copy of vsftpd.conf.', dependsOn: ['ftp-server']}),
+    'passwd-file': Flags.string({summary: "With --ftp-server vsftpd: a copy of the box's /etc/passwd (homes and ids).", dependsOn: ['ftp-server']}),
+    'chroot-list': Flags.string({summary: "With --ftp-server vsftpd: a copy of vsftpd's chroot_list.", dependsOn: ['ftp-server']}),
     'sshd-config': Flags.string({
       summary: 'sshd_config path on the box, for the online collect script.',
       description: 'Default: the -f file of the sshd listening on source.port (found with ss or /proc), else /etc/ssh/sshd_config.',
@@ -50,6 +63,15 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
       {
         fromBundle: this.flags['from-bundle'],
         usersCsv: this.flags['users-csv'],
+        ftpUsers: this.flags['ftp-server']
+          ? {
+              server: this.flags['ftp-server'],
+              usersFile: this.flags['ftp-users-file'],
+              ftpConfig: this.flags['ftp-config'],
+              passwdFile: this.flags['passwd-file'],
+              chrootList: this.flags['chroot-list'],
+            }
+          : undefined,
         sshdConfig: this.flags['sshd-config'],
         includeSystem: this.flags['include-system'],
         connections: this.flags.connections,
