@@ -6,11 +6,13 @@ import {
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
   GetObjectCommand,
+  GetObjectTaggingCommand,
   HeadBucketCommand,
   HeadObjectCommand,
   ListMultipartUploadsCommand,
   ListPartsCommand,
   PutObjectCommand,
+  PutObjectTaggingCommand,
   type S3Client,
   type StorageClass,
   UploadPartCommand,
@@ -65,6 +67,7 @@ export interface ObjectHead {
   checksumType?: string
   metadata: Record<string, string>
   etag?: string
+  versionId?: string
   /** The server-side encryption S3 reports for the object */
   encryption: Encryption
 }
@@ -96,6 +99,14 @@ export interface ObjectTarget {
   abortMultipart(key: string, uploadId: string): Promise<void>
   listMultipartUploads(prefix: string): AsyncIterable<{key: string; uploadId: string}>
   head(key: string): Promise<ObjectHead | undefined>
+  /** The object's tags (of `versionId` when given); undefined when there is no such object or version. */
+  tags(key: string, versionId?: string): Promise<Record<string, string> | undefined>
+  /**
+   * Sets these tags on the object and keeps every other tag it carries (a malware scanner's, say): a tag write
+   * creates no version and no ObjectCreated event. With `versionId`, only that version is tagged. False when the
+   * object (version) is gone. S3 allows 10 tags per object.
+   */
+  mergeTags(key: string, tags: Record<string, string>, versionId?: string): Promise<boolean>
   /** The bucket's default encryption; `none` when it has none configured. Throws what S3 answered otherwise. */
   defaultEncryption(): Promise<Encryption | 'none'>
   read(key: string): Promise<Readable>
@@ -107,6 +118,7 @@ export interface ObjectTarget {
 type S3Error = Error & {$metadata?: {httpStatusCode?: number}; $retryable?: unknown; Code?: string; code?: string}
 
 const status = (err: unknown) => (err as S3Error).$metadata?.httpStatusCode
+const isMissing = (err: unknown) => ['NoSuchKey', 'NotFound', 'NoSuchVersion'].includes((err as Error).name) || status(err) === 404
 
 /** Worth another try after the SDK's own retries: throttling, 5xx, a corrupted body (BadDigest), the network. */
 export function isTransientS3Error(err: unknown): boolean {
@@ -207,7 +219,7 @@ class DirectRequests {
     for (const [name, value] of Object.entries(h)) if (name.startsWith('x-amz-meta-') && typeof value === 'string') metadata[name.slice(11)] = value
     const one = (name: string) => (typeof h[name] === 'string' ? (h[name] as string) : undefined)
     const encryption = {algorithm: one('x-amz-server-side-encryption'), kmsKeyId: one('x-amz-server-side-encryption-aws-kms-key-id')}
-    return {size: Number(h['content-length'] ?? -1), crc32: one('x-amz-checksum-crc32'), checksumType: one('x-amz-checksum-type'), metadata, etag: one('etag'), encryption}
+    return {size: Number(h['content-length'] ?? -1), crc32: one('x-amz-checksum-crc32'), checksumType: one('x-amz-checksum-type'), metadata, etag: one('etag'), versionId: one('x-amz-version-id'), encryption}
   }
 
   /** GetObject as a stream of the body: bounded memory for any size (verify --deep hashes it as it arrives). */
@@ -457,9 +469,34 @@ export class S3ObjectTarget implements ObjectTarget {
     try {
       const out = await this.s3.send(new HeadObjectCommand({Bucket: this.bucket, Key: key, ChecksumMode: 'ENABLED'}))
       const encryption = {algorithm: out.ServerSideEncryption, kmsKeyId: out.SSEKMSKeyId}
-      return {size: out.ContentLength ?? -1, crc32: out.ChecksumCRC32, checksumType: out.ChecksumType, metadata: out.Metadata ?? {}, etag: out.ETag, encryption}
+      return {size: out.ContentLength ?? -1, crc32: out.ChecksumCRC32, checksumType: out.ChecksumType, metadata: out.Metadata ?? {}, etag: out.ETag, versionId: out.VersionId, encryption}
     } catch (err) {
       if ((err as Error).name === 'NotFound' || (err as Error).name === 'NoSuchKey' || status(err) === 404) return undefined
+      throw err
+    }
+  }
+
+  async tags(key: string, versionId?: string): Promise<Record<string, string> | undefined> {
+    try {
+      const out = await this.s3.send(new GetObjectTaggingCommand({Bucket: this.bucket, Key: key, VersionId: versionId}))
+      return Object.fromEntries((out.TagSet ?? []).map((t) => [t.Key ?? '', t.Value ?? '']))
+    } catch (err) {
+      if (isMissing(err)) return undefined
+      throw err
+    }
+  }
+
+  async mergeTags(key: string, tags: Record<string, string>, versionId?: string): Promise<boolean> {
+    const held = await this.tags(key, versionId)
+    if (!held) return false
+    const merged = {...held, ...tags}
+    if (Object.entries(tags).every(([k, v]) => held[k] === v)) return true
+    try {
+      const TagSet = Object.entries(merged).map(([Key, Value]) => ({Key, Value}))
+      await this.s3.send(new PutObjectTaggingCommand({Bucket: this.bucket, Key: key, VersionId: versionId, Tagging: {TagSet}}))
+      return true
+    } catch (err) {
+      if (isMissing(err)) return false
       throw err
     }
   }

@@ -171,18 +171,21 @@ export interface HeldObject {
   size: number
   etag?: string
   metadata: Record<string, string>
+  /** FULL_OBJECT for a multipart upload sync completed with its full-object CRC-32 */
+  checksumType?: string
 }
 
 /**
  * After the record was switched, clients write to S3 through Transfer: sync may replace (or delete) an object only
  * while it is the version the manifest recorded (same ETag), or nothing when the manifest has none. An object that
- * carries this very file version's metadata (size, mtime and sha256 sync writes) is sync's own earlier write whose
- * manifest row was lost to a kill: not a conflict.
+ * carries this very file version's metadata (size, mtime, and the sha256 of a small file or the full-object CRC of a
+ * large one) is sync's own earlier write whose manifest row was lost to a kill: not a conflict.
  */
 export function ownsObject(held: HeldObject | undefined, known: {etag?: string} | undefined, file: {size: number; mtime: number}): boolean {
   if (!held) return known === undefined
   if (known?.etag !== undefined && held.etag === known.etag) return true
-  return held.size === file.size && held.metadata.mtime === String(file.mtime) && held.metadata.sha256 !== undefined
+  const written = held.metadata.sha256 !== undefined || held.checksumType === 'FULL_OBJECT'
+  return held.size === file.size && held.metadata.mtime === String(file.mtime) && written
 }
 
 /** Where the legacy box's version of a conflicting file goes: `<key>.from-legacy-<its mtime, UTC>` beside S3's. */
@@ -197,10 +200,17 @@ export function isWithin(path: Buffer, dir: Buffer): boolean {
   return path.length === dir.length || path[dir.length] === 0x2f
 }
 
-/** User metadata on each object: what the EFS Lambda (sha256, mtime) and a later restore need. */
-export function objectMetadata(m: {mtime: number; mode: number; uid: number; gid: number; sha256: string}): Record<string, string> {
-  return {mtime: String(m.mtime), mode: m.mode.toString(8), uid: String(m.uid), gid: String(m.gid), sha256: m.sha256}
+/**
+ * User metadata, fixed when the object is written: mtime (a new mtime means new bytes: the file is copied again) and,
+ * for a file up to the multipart threshold, its sha256 (known before the PUT). A large file's sha256 is known only
+ * once its last part is read: it goes in the SHA256_TAG tag after CompleteMultipartUpload.
+ */
+export function objectMetadata(m: {mtime: number; mode: number; uid: number; gid: number; sha256?: string}): Record<string, string> {
+  return {mtime: String(m.mtime), mode: m.mode.toString(8), uid: String(m.uid), gid: String(m.gid), ...(m.sha256 === undefined ? {} : {sha256: m.sha256})}
 }
+
+/** The tag that carries a large object's sha256 (tags change without rewriting the object). */
+export const SHA256_TAG = 'sftp-cutover-sha256'
 
 /** Storage classes sync may write: those Transfer Family reads directly (no restore needed). */
 export const STORAGE_CLASSES = ['STANDARD', 'INTELLIGENT_TIERING', 'STANDARD_IA', 'ONEZONE_IA', 'GLACIER_IR'] as const

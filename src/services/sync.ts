@@ -63,7 +63,7 @@ export interface SyncProgress {
   bytesDone: number
   bytesTotal: number
   failed: number
-  /** bytes of large files read by their hash pass, not yet uploaded */
+  /** bytes read by the --checksum re-hashes of the files in progress */
   bytesHashing: number
 }
 
@@ -130,7 +130,8 @@ export interface SyncResult {
   }
   /** When the record was switched to Transfer (from state): from then on sync never replaces an object it did not write */
   switchedAt?: string
-  bytes: {toCopy: number; copied: number}
+  /** toCopy and copied: bytes of files to store in S3 and stored; read: bytes read from the source (hashes included) */
+  bytes: {toCopy: number; copied: number; read: number}
   /** --checksum: when the pass this run continues began (an earlier --checksum run did not finish) */
   checksumSince?: string
   durationMs: number
@@ -262,7 +263,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
         conflicts: 0,
       },
       switchedAt,
-      bytes: {toCopy: 0, copied: 0},
+      bytes: {toCopy: 0, copied: 0, read: 0},
       checksumSince,
       durationMs: 0,
       problems: report.problems,
@@ -541,6 +542,9 @@ async function copy(
       result.bytes.copied += n
       emit()
     },
+    onRead: (n) => {
+      result.bytes.read += n
+    },
     onHashing: (n) => {
       progress.bytesHashing += n
       emit()
@@ -599,6 +603,7 @@ async function copy(
     await Promise.all(Array.from({length: Math.max(1, opts.transfers)}, worker))
   } finally {
     writer.flush()
+    deps.log('sync.copy.done', {bytesCopied: result.bytes.copied, bytesRead: result.bytes.read})
   }
   return failedKeys
 }

@@ -7,6 +7,7 @@
 import {
   GetBucketLocationCommand,
   GetBucketReplicationCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   type ReplicationRule,
@@ -20,7 +21,7 @@ import {usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {bucketOfArn, judgeReplica, type ReplicaHead, sample} from '../core/replica.js'
 import {rulePrefix} from '../core/replication.js'
-import type {ManifestEntry} from '../core/sync-plan.js'
+import {type ManifestEntry, SHA256_TAG} from '../core/sync-plan.js'
 
 export interface ReplicaOptions {
   /** How many synced files to check; undefined checks every eligible one */
@@ -149,11 +150,13 @@ async function head(s3: Pick<S3Client, 'send'>, bucket: string, key: string): Pr
     if ((err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 404) return undefined
     throw err
   }
+  // A multipart object's sha256 is in a tag (S3 replication copies tags, and later tag changes, to the replica).
+  const sha256 = h.Metadata?.sha256 ?? (await s3.send(new GetObjectTaggingCommand({Bucket: bucket, Key: key, VersionId: h.VersionId}))).TagSet?.find((t) => t.Key === SHA256_TAG)?.Value
   return {
     size: h.ContentLength ?? -1,
     crc32: h.ChecksumCRC32,
     etag: h.ETag,
-    sha256: h.Metadata?.sha256,
+    sha256,
     encryption: h.ServerSideEncryption,
     replicationStatus: h.ReplicationStatus,
   }

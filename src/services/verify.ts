@@ -23,6 +23,7 @@ import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
 import {type SourcePool, SourceStatusError} from '../core/source.js'
+import {SHA256_TAG} from '../core/sync-plan.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ReplicaDeps, type ReplicaOptions, type ReplicaResult, verifyReplica} from './verify-replica.js'
 
@@ -288,6 +289,12 @@ async function expectedEncryption(config: Config, target: ObjectTarget): Promise
   }
 }
 
+/** The sha256 sync wrote with the object: in its metadata (small files) or its SHA256_TAG tag (multipart uploads). */
+async function objectSha256(target: ObjectTarget, key: string, head?: {metadata: Record<string, string>}): Promise<string | undefined> {
+  const meta = (head ?? (await target.head(key)))?.metadata.sha256
+  return meta ?? (await target.tags(key))?.[SHA256_TAG]
+}
+
 async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOptions, want: ExpectedEncryption | undefined, result: VerifyResult, report: Report): Promise<void> {
   const base = {owner: e.owner, path: e.path, key: e.key, where: 's3' as const}
   result.counts.s3.checked++
@@ -306,8 +313,13 @@ async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOption
   if (e.crc !== undefined && head.crc32 !== e.crc) {
     return mismatch('crc', head.crc32 ? `S3 reports CRC32 ${head.crc32}${head.checksumType ? ` (${head.checksumType})` : ''}, the copy computed ${e.crc}` : 'S3 holds no CRC32 for the object: it was not written by sync')
   }
-  const metaSha = head.metadata.sha256
-  if (e.sha256 !== undefined && metaSha !== e.sha256) return mismatch('sha256', metaSha ? `metadata sha256 ${metaSha}, the source's was ${e.sha256}` : 'the object has no sha256 metadata')
+  let metaSha: string | undefined
+  try {
+    metaSha = await objectSha256(target, e.key, head)
+  } catch (err) {
+    return mismatch('unreadable', `GetObjectTagging failed: ${s3Reason(err)}`)
+  }
+  if (e.sha256 !== undefined && metaSha !== e.sha256) return mismatch('sha256', metaSha ? `the object's sha256 ${metaSha}, the source's was ${e.sha256}` : 'the object carries no sha256 (metadata or tag)')
   const encryption = want && encryptionProblem(head.encryption, want)
   if (encryption) mismatch('encryption', encryption)
   if (!opts.deep || e.kind === 'dir') return
@@ -419,7 +431,7 @@ async function checkSource(
     result.counts.source = counts
     const compare = async (e: Expected, sha: string | undefined, problem?: string) => {
       counts.checked++
-      const want = e.sha256 ?? (await target.head(e.key).catch(() => undefined))?.metadata.sha256
+      const want = e.sha256 ?? (await objectSha256(target, e.key).catch(() => undefined))
       const base = {owner: e.owner, path: e.path, key: e.key, where: 'source' as const}
       if (problem !== undefined || sha === undefined) {
         counts.mismatched++
