@@ -1,7 +1,6 @@
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
-  CopyObjectCommand,
   CreateMultipartUploadCommand,
   DeleteObjectsCommand,
   GetBucketEncryptionCommand,
@@ -32,6 +31,18 @@ export interface WriteSettings {
   kmsKeyId?: string
   storageClass?: StorageClass
 }
+
+/** What an object is written with: user metadata (fixed) and tags (which change without a new version). */
+export interface ObjectAttributes {
+  metadata: Record<string, string>
+  tags?: Record<string, string>
+}
+
+/** Tags as the x-amz-tagging header (and the SDK's Tagging) carries them: a URL query string. */
+const taggingHeader = (tags: Record<string, string> = {}) =>
+  Object.entries(tags)
+    .map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`)
+    .join('&')
 
 export interface WriteResult {
   etag?: string
@@ -85,13 +96,8 @@ export interface CompletedPart {
 export interface ObjectTarget {
   readonly bucket: string
   checkBucket(): Promise<void>
-  put(key: string, body: Buffer, crc: string, metadata: Record<string, string>, condition?: WriteCondition): Promise<WriteResult>
-  /**
-   * Replaces an object's metadata in place (CopyObject onto itself), only while it is still the version with
-   * `etag` and `crc`; undefined when S3 no longer holds that version. Objects up to 5 GiB.
-   */
-  replaceMetadata(key: string, metadata: Record<string, string>, expect: {etag?: string; crc: string}): Promise<WriteResult | undefined>
-  createMultipart(key: string, metadata: Record<string, string>): Promise<string>
+  put(key: string, body: Buffer, crc: string, attrs: ObjectAttributes, condition?: WriteCondition): Promise<WriteResult>
+  createMultipart(key: string, attrs: ObjectAttributes): Promise<string>
   uploadPart(key: string, uploadId: string, partNumber: number, body: Buffer, crc: string): Promise<string>
   /** The parts S3 holds for an upload; undefined when the upload no longer exists. */
   listParts(key: string, uploadId: string): Promise<RemotePart[] | undefined>
@@ -331,7 +337,8 @@ export class S3ObjectTarget implements ObjectTarget {
     }
   }
 
-  async put(key: string, body: Buffer, crc: string, metadata: Record<string, string>, condition: WriteCondition = {}): Promise<WriteResult> {
+  async put(key: string, body: Buffer, crc: string, {metadata, tags}: ObjectAttributes, condition: WriteCondition = {}): Promise<WriteResult> {
+    const tagging = taggingHeader(tags)
     if (this.direct) {
       const {kmsKeyId, storageClass} = this.settings
       const headers: Record<string, string> = {'x-amz-checksum-crc32': crc, 'x-amz-sdk-checksum-algorithm': 'CRC32'}
@@ -340,6 +347,7 @@ export class S3ObjectTarget implements ObjectTarget {
       if (kmsKeyId) Object.assign(headers, {'x-amz-server-side-encryption': 'aws:kms', 'x-amz-server-side-encryption-aws-kms-key-id': kmsKeyId})
       if (storageClass && storageClass !== 'STANDARD') headers['x-amz-storage-class'] = storageClass
       for (const [k, v] of Object.entries(metadata)) headers[`x-amz-meta-${k}`] = v
+      if (tagging) headers['x-amz-tagging'] = tagging
       return this.direct.put(key, body, headers)
     }
     const out = await this.s3.send(
@@ -352,6 +360,7 @@ export class S3ObjectTarget implements ObjectTarget {
           ChecksumAlgorithm: 'CRC32',
           ChecksumCRC32: crc,
           Metadata: metadata,
+          Tagging: tagging || undefined,
           IfMatch: condition.ifMatch,
           IfNoneMatch: condition.ifNoneMatch,
           ...this.encryption,
@@ -366,34 +375,17 @@ export class S3ObjectTarget implements ObjectTarget {
     this.direct?.destroy()
   }
 
-  async replaceMetadata(key: string, metadata: Record<string, string>, expect: {etag?: string; crc: string}): Promise<WriteResult | undefined> {
-    let out
-    try {
-      out = await this.s3.send(
-        new CopyObjectCommand({
-          Bucket: this.bucket,
-          Key: key,
-          CopySource: `${this.bucket}/${encodeKey(key)}`,
-          CopySourceIfMatch: expect.etag,
-          MetadataDirective: 'REPLACE',
-          Metadata: metadata,
-          ChecksumAlgorithm: 'CRC32',
-          ...this.encryption,
-        }),
-      )
-    } catch (err) {
-      if (status(err) === 412 || status(err) === 404) return undefined
-      throw err
-    }
-    // An S3 that ignores CopySourceIfMatch (moto) copied another version: its CRC-32 tells.
-    const crc = out.CopyObjectResult?.ChecksumCRC32
-    if (crc && crc !== expect.crc) return undefined
-    return {etag: out.CopyObjectResult?.ETag, versionId: out.VersionId}
-  }
-
-  async createMultipart(key: string, metadata: Record<string, string>): Promise<string> {
+  async createMultipart(key: string, {metadata, tags}: ObjectAttributes): Promise<string> {
     const out = await this.s3.send(
-      new CreateMultipartUploadCommand({Bucket: this.bucket, Key: key, ChecksumAlgorithm: 'CRC32', ChecksumType: 'FULL_OBJECT', Metadata: metadata, ...this.encryption}),
+      new CreateMultipartUploadCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ChecksumAlgorithm: 'CRC32',
+        ChecksumType: 'FULL_OBJECT',
+        Metadata: metadata,
+        Tagging: taggingHeader(tags) || undefined,
+        ...this.encryption,
+      }),
     )
     if (!out.UploadId) throw new Error(`CreateMultipartUpload for ${key} returned no UploadId`)
     return out.UploadId

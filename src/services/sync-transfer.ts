@@ -12,7 +12,7 @@ import {errorMessage} from '../core/errors.js'
 import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
 import {retry} from '../core/retry.js'
 import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../core/source.js'
-import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, ownsObject, partCount, partSizeFor, SHA256_TAG} from '../core/sync-plan.js'
+import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, objectTags, ownsObject, partCount, partSizeFor, SHA256_TAG} from '../core/sync-plan.js'
 
 export interface TransferDeps {
   pool: SourcePool
@@ -134,7 +134,7 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
       async () => {
         storedBefore = stored
         if (file.action === 'dir-marker') return deps.afterSwitch && (await deps.target.head(file.key)) ? await keepDirMarker(file) : await putDirMarker(file, deps)
-        if (file.action === 'metadata' && known && !deps.afterSwitch) return await replaceMetadata(file, known, deps)
+        if (file.action === 'metadata' && known) return await retag(file, known, deps)
         if (file.action === 'check' && (await hashOnly(file, deps)) === known?.sha256) return {status: 'unchanged'} as const
         return await (deps.afterSwitch ? guardedCopy(file, known, deps) : copyFile(file, deps))
       },
@@ -193,19 +193,26 @@ function copyFile(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
 }
 
 /**
- * A chmod or chown at the source: the object's metadata is replaced in place and the file is not read again. When S3
- * no longer holds the version the manifest recorded (changed or deleted behind sync's back), the file is copied.
+ * A chmod or chown at the source: the object's POSIX_TAG is rewritten (PutObjectTagging: no new version, no
+ * ObjectCreated event) and the file is not read again. Only the version sync wrote is tagged: a HEAD must find the
+ * ETag and CRC the manifest recorded, and the tag write names that version where S3 keeps versions (in a bucket
+ * without versioning a write landing between the HEAD and the tag write would get the tag: S3 has no conditional
+ * tag write). Otherwise (replaced or deleted behind sync's back, or through Transfer after the switch) the file is
+ * copied as a changed file is.
  */
-async function replaceMetadata(file: SourceFile, known: ManifestEntry, deps: TransferDeps): Promise<Outcome> {
-  const res = known.crcAlgorithm === CRC_ALGORITHM ? await deps.target.replaceMetadata(file.key, objectMetadata({...file, sha256: known.sha256}), {etag: known.etag, crc: known.crc}) : undefined
-  if (res) return {status: 'copied', row: rowFor(file, known.sha256, known.crc, res.etag, res.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
+async function retag(file: SourceFile, known: ManifestEntry, deps: TransferDeps): Promise<Outcome> {
+  const held = known.crcAlgorithm === CRC_ALGORITHM && known.etag !== undefined ? await deps.target.head(file.key) : undefined
+  const ours = held !== undefined && held.etag === known.etag && held.crc32 === known.crc
+  if (ours && (await deps.target.mergeTags(file.key, objectTags(file), known.versionId ?? held.versionId))) {
+    return {status: 'copied', row: rowFor(file, known.sha256, known.crc, known.etag, known.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
+  }
   deps.log('sync.metadata.copy-instead', {key: file.key, reason: 'S3 does not hold the version the manifest recorded'})
-  return copyFile(file, deps)
+  return deps.afterSwitch ? guardedCopy(file, known, deps) : copyFile(file, deps)
 }
 
 async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
   const crc = crc32Base64(0)
-  const res = await deps.target.put(file.key, Buffer.alloc(0), crc, objectMetadata({...file, sha256: EMPTY_SHA256}))
+  const res = await deps.target.put(file.key, Buffer.alloc(0), crc, {metadata: objectMetadata({...file, sha256: EMPTY_SHA256}), tags: objectTags(file)})
   return {status: 'copied', row: rowFor(file, EMPTY_SHA256, crc, res.etag, res.versionId), recorded: false, resumedParts: 0}
 }
 
@@ -215,7 +222,7 @@ async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome>
   try {
     const {data, sha256, crc} = await deps.pool.withSource((sftp) => readSmall(sftp, file, deps))
     const crcText = crc32Base64(crc)
-    const res = await deps.target.put(file.key, data, crcText, objectMetadata({...file, sha256}), file.condition).catch((err: unknown) => {
+    const res = await deps.target.put(file.key, data, crcText, {metadata: objectMetadata({...file, sha256}), tags: objectTags(file)}, file.condition).catch((err: unknown) => {
       throw file.condition && isPreconditionFailure(err) ? new TargetChanged(s3Reason(err)) : err
     })
     deps.onBytes(file.size)
@@ -333,7 +340,7 @@ async function copyLarge(file: SourceFile, deps: TransferDeps): Promise<Outcome>
   } else {
     const record = {owner: file.owner, path: file.path, key: file.key, size: file.size, mtime: file.mtime, partSize, crcAlgorithm: CRC_ALGORITHM, sha256: '', partCrcs: []}
     deps.store.beginUpload(record)
-    const uploadId = await deps.target.createMultipart(file.key, objectMetadata(file))
+    const uploadId = await deps.target.createMultipart(file.key, {metadata: objectMetadata(file), tags: objectTags(file)})
     deps.store.setUploadId(file.owner, file.path, uploadId)
     upload = {...record, uploadId}
   }

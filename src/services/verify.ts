@@ -23,7 +23,7 @@ import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
 import {type SourcePool, SourceStatusError} from '../core/source.js'
-import {SHA256_TAG} from '../core/sync-plan.js'
+import {objectTags, parsePosixTag, POSIX_TAG, SHA256_TAG} from '../core/sync-plan.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ReplicaDeps, type ReplicaOptions, type ReplicaResult, verifyReplica} from './verify-replica.js'
 
@@ -44,7 +44,7 @@ export interface VerifyOptions {
 }
 
 export type Where = 's3' | 'source' | 'efs'
-export type MismatchKind = 'missing' | 'size' | 'crc' | 'sha256' | 'content' | 'changed' | 'extra' | 'unreadable' | 'not-copied' | 'unlisted' | 'encryption'
+export type MismatchKind = 'missing' | 'size' | 'crc' | 'sha256' | 'content' | 'changed' | 'extra' | 'unreadable' | 'not-copied' | 'unlisted' | 'encryption' | 'attributes'
 
 export interface Mismatch {
   where: Where
@@ -106,6 +106,8 @@ interface Expected {
   size: number
   sha256?: string
   crc?: string
+  /** mode, uid and gid sync last wrote to the object's tag */
+  posix?: {mode: number; uid: number; gid: number}
 }
 
 /** A listed file that S3 does not hold as listed (or a directory that could not be listed): nothing to check. */
@@ -149,13 +151,13 @@ function* listingItems(store: ManifestStore, runId: number, prefix: string): Ite
     if (l.error !== undefined) {
       yield {notVerified: {owner: l.owner, path: l.path, key: '', problem: 'unlisted', detail: `the directory could not be listed by sync run ${runId} (${l.error}): its files are not accounted for`}}
     } else if (m && m.kind === 'file' && m.status === 'synced' && m.size === l.size && m.mtime === l.mtime) {
-      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc}}
+      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc, posix: m}}
     } else {
       const key = objectKeyFor(prefix, l.owner, l.path)
       yield {notVerified: {owner: l.owner, path: l.path, key: key.ok ? key.key : '', problem: 'not-copied', detail: notCopiedReason(l, runId)}}
     }
   }
-  for (const m of store.entries()) if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc}}
+  for (const m of store.entries()) if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc, posix: m}}
 }
 
 function* inventoryItems(inventory: InventoryStore, prefix: string): IterableIterator<Item> {
@@ -322,9 +324,24 @@ async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOption
   if (e.sha256 !== undefined && metaSha !== e.sha256) return mismatch('sha256', metaSha ? `the object's sha256 ${metaSha}, the source's was ${e.sha256}` : 'the object carries no sha256 (metadata or tag)')
   const encryption = want && encryptionProblem(head.encryption, want)
   if (encryption) mismatch('encryption', encryption)
-  if (!opts.deep || e.kind === 'dir') return
+  if (!opts.deep) return
   const deep = result.counts.deep!
   deep.checked++
+  if (e.posix) {
+    // The mode and owner live in a tag (a chmod at the source rewrites it): it must say what the manifest does.
+    let tag: string | undefined
+    try {
+      tag = (await target.tags(e.key))?.[POSIX_TAG]
+    } catch (err) {
+      return mismatch('unreadable', `GetObjectTagging failed: ${s3Reason(err)}`, deep)
+    }
+    const got = parsePosixTag(tag)
+    const want = objectTags(e.posix)[POSIX_TAG]
+    if (!got || got.mode !== e.posix.mode || got.uid !== e.posix.uid || got.gid !== e.posix.gid) {
+      mismatch('attributes', `the object's ${POSIX_TAG} tag is ${tag === undefined ? 'missing' : `"${tag}"`}, the source's is "${want}"`, deep)
+    }
+  }
+  if (e.kind === 'dir') return
   try {
     const hash = createHash('sha256')
     let crc = 0
