@@ -82,6 +82,11 @@ export interface SyncDeps {
   events?: SyncEvents
   /** Ctrl-C: stop scheduling, let in-flight work finish and be recorded. */
   signal?: AbortSignal
+  /**
+   * The box and the bucket, when the caller brings them (a unit test's fake source and in-memory target); otherwise an
+   * SFTP pool from source.* and S3 from target.*.
+   */
+  ports?: {pool: SourcePool; target: ObjectTarget}
 }
 
 export interface SyncItem {
@@ -209,14 +214,16 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   const signal = deps.signal ?? new AbortController().signal
   // The homes' .ssh directories hold the legacy login's keys: left out unless asked for.
   const filter = pathFilter(opts.include, opts.sshDirs ? opts.exclude : [...opts.exclude, SSH_DIR])
-  const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
+  const creds = deps.ports && !opts.sourceHash ? undefined : await resolveCredentials(config.source, deps.env, deps.askSecret)
   const listConcurrency = Math.max(8, opts.connections * 4)
-  const pool = new SftpPool(config.source, creds, {
-    connections: opts.connections,
-    perConnection: Math.ceil(Math.max(listConcurrency, opts.transfers) / opts.connections),
-    onEvent: (event, detail) => deps.log(event, detail),
-  })
-  const target = new S3ObjectTarget(deps.aws.s3(), config.target.bucket, {kmsKeyId: config.target.kmsKeyId, storageClass: opts.storageClass})
+  const pool =
+    deps.ports?.pool ??
+    new SftpPool(config.source, creds!, {
+      connections: opts.connections,
+      perConnection: Math.ceil(Math.max(listConcurrency, opts.transfers) / opts.connections),
+      onEvent: (event, detail) => deps.log(event, detail),
+    })
+  const target = deps.ports?.target ?? new S3ObjectTarget(deps.aws.s3(), config.target.bucket, {kmsKeyId: config.target.kmsKeyId, storageClass: opts.storageClass})
   const store = new ManifestStore(deps.state)
   let hasher: SourceHasher | undefined
   try {
@@ -225,7 +232,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     // The homes come from the inventory: when it read the accounts only in part, they may be the wrong ones.
     if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source.port)
     await target.checkBucket()
-    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds)
+    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds!)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
     if (checksumSince) deps.log('sync.checksum.continue', {since: checksumSince})
     const switchedAt = switchedToTransfer(config, deps.state)
