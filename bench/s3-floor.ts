@@ -15,7 +15,8 @@ import {readdirSync} from 'node:fs'
 import {open, readFile, stat} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
-import {type CompletedPart, S3ObjectTarget} from '../src/adapters/object-target.js'
+import type {CompletedPart} from '../src/adapters/object-target.js'
+import {S3ObjectTarget} from '../src/adapters/s3-object-target.js'
 import {crc32, crc32Base64, crc32Combine} from '../src/core/crc32.js'
 import {objectMetadata, objectTags, partSizeFor} from '../src/core/sync-plan.js'
 

@@ -6,11 +6,13 @@ import {createSHA256} from 'hash-wasm'
 import {createHash} from 'node:crypto'
 
 import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../adapters/manifest-store.js'
-import {isPreconditionFailure, isTransientS3Error, type ObjectTarget, s3Reason, type WriteCondition} from '../adapters/object-target.js'
+import type {ObjectTarget, WriteCondition} from '../adapters/object-target.js'
+import {isPreconditionFailure, isTransientS3Error, s3Reason} from '../adapters/s3-errors.js'
+import {isAwsServiceError} from '../core/aws-errors.js'
 import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../core/crc32.js'
 import {errorMessage} from '../core/errors.js'
 import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
-import {retry} from '../core/retry.js'
+import {retry, RETRY, type RetryPolicy} from '../core/retry.js'
 import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../core/source.js'
 import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, objectTags, ownsObject, partCount, partSizeFor, SHA256_TAG} from '../core/sync-plan.js'
 
@@ -31,9 +33,8 @@ export interface TransferDeps {
   partConcurrency: number
   /** SFTP READs in flight per file */
   readAhead: number
-  /** File-level attempts (the SDK and the pool retry individual requests and connections underneath) */
-  attempts: number
-  retryBaseMs: number
+  /** Retries of a file's copy after S3 errors (RETRY.file; a test may shorten the waits) */
+  fileRetry?: RetryPolicy
   log: (msg: string, detail?: Record<string, unknown>) => void
   /** Bytes stored in S3 (for progress) */
   onBytes: (n: number) => void
@@ -76,14 +77,15 @@ class TargetChanged extends Error {}
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const noop = () => undefined
 
-function isTransient(err: unknown): boolean {
-  return isTransientSourceError(err) || (!(err instanceof SourceStatusError) && !(err instanceof SourceLinkError) && isTransientS3Error(err))
+/** Worth another copy of the file: S3 errors only (a dropped link to the box is retried where it is read, by onSource). */
+function isTransientForFile(err: unknown): boolean {
+  return !(err instanceof SourceStatusError) && !(err instanceof SourceLinkError) && isTransientS3Error(err)
 }
 
 function reasonOf(err: unknown): string {
   if (err instanceof SourceStatusError) return `reading the source failed: ${err.statusName}: ${err.message}`
   if (err instanceof SourceLinkError) return `reading the source failed: ${err.message}`
-  if ((err as {$metadata?: unknown}).$metadata !== undefined) return s3Reason(err)
+  if (isAwsServiceError(err)) return s3Reason(err)
   return errorMessage(err)
 }
 
@@ -139,9 +141,8 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
         return await (deps.afterSwitch ? guardedCopy(file, known, deps) : copyFile(file, deps))
       },
       {
-        attempts: deps.attempts,
-        baseMs: deps.retryBaseMs,
-        isTransient: (err) => !deps.signal.aborted && isTransient(err),
+        ...(deps.fileRetry ?? RETRY.file),
+        isTransient: (err) => !deps.signal.aborted && isTransientForFile(err),
         progressed: () => stored > storedBefore,
         onRetry: (err, attempt, delayMs) => deps.log('sync.file.retry', {key: file.key, attempt, delayMs: Math.round(delayMs), reason: reasonOf(err)}),
       },
@@ -220,7 +221,7 @@ async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outco
 async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
   await deps.budget.acquire(file.size)
   try {
-    const {data, sha256, crc} = await deps.pool.withSource((sftp) => readSmall(sftp, file, deps))
+    const {data, sha256, crc} = await onSource(deps, file.key, (sftp) => readSmall(sftp, file, deps))
     const crcText = crc32Base64(crc)
     const res = await deps.target.put(file.key, data, crcText, {metadata: objectMetadata({...file, sha256}), tags: objectTags(file)}, file.condition).catch((err: unknown) => {
       throw file.condition && isPreconditionFailure(err) ? new TargetChanged(s3Reason(err)) : err
@@ -263,19 +264,17 @@ async function readSmall(sftp: SourceFs, file: SourceFile, deps: TransferDeps): 
 }
 
 /**
- * Runs fn on a pooled SFTP channel; when the connection drops (the pool opens a new one), fn runs again and carries
- * on from the state it keeps outside, so a long read continues where it stopped instead of starting over.
+ * Runs fn on a session with the box; when the connection drops (the pool opens a new one), fn runs again and carries
+ * on from the state it keeps outside, so a long read continues where it stopped instead of starting over (RETRY.reconnect;
+ * with `progressed`, an attempt that read more does not use one up).
  */
-async function resilient<T>(deps: TransferDeps, key: string, fn: (sftp: SourceFs) => Promise<T>): Promise<T> {
-  for (let reconnects = 0; ; ) {
-    try {
-      return await deps.pool.withSource(fn)
-    } catch (err) {
-      if (!isTransientSourceError(err) || ++reconnects > 5 || deps.signal.aborted) throw err
-      deps.log('sync.source.reconnect', {key, reason: err.message})
-      await new Promise((resolve) => setTimeout(resolve, 500 * reconnects))
-    }
-  }
+function onSource<T>(deps: TransferDeps, key: string, fn: (sftp: SourceFs) => Promise<T>, progressed?: () => boolean): Promise<T> {
+  return retry(() => deps.pool.withSource(fn), {
+    ...RETRY.reconnect,
+    isTransient: (err) => isTransientSourceError(err) && !deps.signal.aborted,
+    progressed,
+    onRetry: (err) => deps.log('sync.source.reconnect', {key, reason: errorMessage(err)}),
+  })
 }
 
 /**
@@ -287,7 +286,9 @@ async function hashOnly(file: SourceFile, deps: TransferDeps): Promise<string> {
   const hash = createHash('sha256')
   let offset = 0
   let shown = 0
-  return resilient(deps, file.key, async (sftp) => {
+  let offsetBefore = 0
+  const read = async (sftp: SourceFs) => {
+    offsetBefore = offset
     if (deps.signal.aborted) throw new Interrupted()
     const handle = await openSource(sftp, file)
     try {
@@ -308,7 +309,8 @@ async function hashOnly(file: SourceFile, deps: TransferDeps): Promise<string> {
     } finally {
       sftp.close(handle).catch(noop)
     }
-  }).finally(() => deps.onHashing?.(-shown))
+  }
+  return onSource(deps, file.key, read, () => offset > offsetBefore).finally(() => deps.onHashing?.(-shown))
 }
 
 /**
@@ -469,8 +471,10 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
     }
   }
 
+  let nextBefore = next
   try {
-    await resilient(deps, file.key, async (sftp) => {
+    await onSource(deps, file.key, async (sftp) => {
+      nextBefore = next
       const handle = await openSource(sftp, file)
       try {
         checkStat(file, await sftp.fstat(handle), 'since its upload began')
@@ -523,7 +527,7 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
       } finally {
         sftp.close(handle).catch(noop)
       }
-    })
+    }, () => next > nextBefore)
   } finally {
     await Promise.allSettled(inFlight)
   }

@@ -11,7 +11,8 @@ import type {StorageClass} from '@aws-sdk/client-s3'
 import type {AwsClients} from '../adapters/aws.js'
 import {CutoverStore} from '../adapters/cutover-store.js'
 import {ManifestStore, type Problem, type TodoEntry} from '../adapters/manifest-store.js'
-import {S3ObjectTarget, type ObjectTarget} from '../adapters/object-target.js'
+import type {ObjectTarget} from '../adapters/object-target.js'
+import {S3ObjectTarget} from '../adapters/s3-object-target.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
 import {type AskSecret, resolveCredentials, type SshCredentials} from '../adapters/ssh.js'
@@ -152,7 +153,7 @@ export interface SyncResult {
 const LIST_LIMIT = 1000
 const MiB = 1024 * 1024
 /** Buffers held at once (whole small files, parts in flight), parts in flight per file, READs in flight per file. */
-const TUNING = {budgetBytes: 128 * MiB, partConcurrency: 4, readAhead: 16, attempts: 3, retryBaseMs: 1000}
+const TUNING = {budgetBytes: 128 * MiB, partConcurrency: 4, readAhead: 16}
 const SLASH = Buffer.from('/')
 const joinPath = (a: Buffer, b: Buffer) => (a.length === 0 ? b : b.length === 0 ? a : Buffer.concat([a, SLASH, b]))
 
@@ -539,8 +540,6 @@ async function copy(
     signal,
     partConcurrency: TUNING.partConcurrency,
     readAhead: TUNING.readAhead,
-    attempts: TUNING.attempts,
-    retryBaseMs: TUNING.retryBaseMs,
     log: deps.log,
     afterSwitch: result.switchedAt !== undefined,
     // progress moves as each part is stored and as large files are hashed, not only when a file completes

@@ -15,7 +15,7 @@ import {
 } from '@aws-sdk/client-s3'
 
 import type {ManifestStore} from '../adapters/manifest-store.js'
-import {s3Reason} from '../adapters/object-target.js'
+import {isMissing, s3Reason} from '../adapters/s3-errors.js'
 import type {Config} from '../core/config.js'
 import {usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
@@ -147,7 +147,7 @@ async function head(s3: Pick<S3Client, 'send'>, bucket: string, key: string): Pr
   try {
     h = await s3.send(new HeadObjectCommand({Bucket: bucket, Key: key, ChecksumMode: 'ENABLED'}))
   } catch (err) {
-    if ((err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 404) return undefined
+    if (isMissing(err)) return undefined
     throw err
   }
   // A multipart object's sha256 is in a tag (S3 replication copies tags, and later tag changes, to the replica).

@@ -15,7 +15,7 @@ import {pipeline} from 'node:stream/promises'
 import {crc32 as zlibCrc32} from 'node:zlib'
 
 import type {ObjectReader} from '../../infra/lambda/src/copy.js'
-import {S3ObjectTarget} from '../../src/adapters/object-target.js'
+import {S3ObjectTarget} from '../../src/adapters/s3-object-target.js'
 import {crc32Base64, crc32Combine} from '../../src/core/crc32.js'
 import {CopyBatchError, type LogEntry, processEvent, processRecords} from '../../infra/lambda/src/handler.js'
 import {loadPeers, versitygwClientConfig} from '../peers/env.js'

@@ -11,7 +11,8 @@ import {appendFileSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'n
 import {join} from 'node:path'
 
 import {CutoverStore} from '../../src/adapters/cutover-store.js'
-import {isPreconditionFailure, S3ObjectTarget} from '../../src/adapters/object-target.js'
+import {isPreconditionFailure} from '../../src/adapters/s3-errors.js'
+import {S3ObjectTarget} from '../../src/adapters/s3-object-target.js'
 import {SqliteStateStore} from '../../src/adapters/state.js'
 import {crc32, crc32Base64} from '../../src/core/crc32.js'
 import type {MigrationReport} from '../../src/services/report.js'
