@@ -5,16 +5,16 @@
 import {createSHA256} from 'hash-wasm'
 import {createHash} from 'node:crypto'
 
-import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../adapters/manifest-store.js'
-import type {ObjectTarget, WriteCondition} from '../adapters/object-target.js'
-import {isPreconditionFailure, isTransientS3Error, s3Reason} from '../adapters/s3-errors.js'
-import {isAwsServiceError} from '../core/aws-errors.js'
-import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../core/crc32.js'
-import {errorMessage} from '../core/errors.js'
-import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
-import {retry, RETRY, type RetryPolicy} from '../core/retry.js'
-import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../core/source.js'
-import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, objectTags, ownsObject, partCount, partSizeFor, SHA256_TAG} from '../core/sync-plan.js'
+import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../../adapters/manifest-store.js'
+import type {ObjectTarget, WriteCondition} from '../../adapters/object-target.js'
+import {isPreconditionFailure, isTransientS3Error, s3Reason} from '../../adapters/s3-errors.js'
+import {isAwsServiceError} from '../../core/aws-errors.js'
+import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../../core/crc32.js'
+import {errorMessage} from '../../core/errors.js'
+import type {BufferPool, ByteBudget, TokenBucket} from '../../core/flow-control.js'
+import {retry, RETRY, type RetryPolicy} from '../../core/retry.js'
+import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../../core/source.js'
+import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, objectTags, ownsObject, partCount, partSizeFor, SHA256_TAG} from '../../core/sync-plan.js'
 
 export interface TransferDeps {
   pool: SourcePool
