@@ -71,6 +71,8 @@ export type Outcome =
 class SourceChanged extends Error {}
 class SourceVanished extends Error {}
 class Interrupted extends Error {}
+/** An upload of a part failed: reading stops (the failure is thrown once the parts in flight have finished). */
+class UploadFailed extends Error {}
 /** A conditional write found another object than the HEAD before it (a Transfer upload in between). */
 class TargetChanged extends Error {}
 
@@ -471,6 +473,51 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
     }
   }
 
+  /** A buffer for part n, once fewer than partConcurrency parts are uploading and the byte budget allows. */
+  const takePart = async (n: number) => {
+    while (inFlight.size >= deps.partConcurrency && uploadFailure === undefined) await Promise.race(inFlight)
+    if (uploadFailure !== undefined) throw new UploadFailed()
+    if (deps.signal.aborted) throw new Interrupted()
+    const length = Math.min(upload.partSize, file.size - (n - 1) * upload.partSize)
+    await deps.budget.acquire(length)
+    const body = deps.buffers.take(length)
+    let released = false
+    const release = () => {
+      if (!released) {
+        deps.buffers.give(body)
+        deps.budget.release(length)
+      }
+      released = true
+    }
+    return {n, body, at: 0, release}
+  }
+
+  /** A part read whole: checked or hashed (its CRC and the hash state recorded before it is sent), then sent. */
+  const finishPart = ({n, body, release}: {n: number; body: Buffer; release: () => void}) => {
+    try {
+      const crc = crc32(body)
+      if (n <= upload.partCrcs.length) {
+        if (crc !== upload.partCrcs[n - 1]) throw new SourceChanged(`changed while being read: part ${n} differs from when it was first read; it is copied on the next run`)
+      } else {
+        // Parts are read in order: this is part partCrcs.length + 1.
+        hasher.update(body)
+        upload.partCrcs.push(crc)
+        const state = hasher.save()
+        if (n === count) upload.sha256 = hasher.digest('hex')
+        deps.store.saveHash(file.owner, file.path, upload.partCrcs, state, upload.sha256)
+      }
+      if (done.has(n)) return release()
+      const sending: Promise<void> = send(n, body, crc32Base64(crc)).finally(() => {
+        release()
+        inFlight.delete(sending)
+      })
+      inFlight.add(sending)
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
   let nextBefore = next
   try {
     await onSource(deps, file.key, async (sftp) => {
@@ -479,48 +526,37 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
       try {
         checkStat(file, await sftp.fstat(handle), 'since its upload began')
         while (next <= count && uploadFailure === undefined) {
-          if (deps.signal.aborted) throw new Interrupted()
-          while (inFlight.size >= deps.partConcurrency) await Promise.race(inFlight)
-          const n = next
-          const offset = (n - 1) * upload.partSize
-          const length = Math.min(upload.partSize, file.size - offset)
-          await deps.budget.acquire(length)
-          const body = deps.buffers.take(length)
-          let released = false
-          const release = () => {
-            if (!released) {
-              deps.buffers.give(body)
-              deps.budget.release(length)
-            }
-            released = true
-          }
+          // A run of consecutive parts to read goes out as one read range: no pause between parts.
+          let last = next
+          while (last < count && needed(last + 1)) last++
+          const from = (next - 1) * upload.partSize
+          const length = Math.min(file.size, last * upload.partSize) - from
+          let part: {n: number; body: Buffer; at: number; release: () => void} | undefined
           try {
-            await readPart(sftp, handle, body, offset, deps)
-            const crc = crc32(body)
-            if (n <= upload.partCrcs.length) {
-              if (crc !== upload.partCrcs[n - 1]) throw new SourceChanged(`changed while being read: part ${n} differs from when it was first read; it is copied on the next run`)
-            } else {
-              // Parts are read in order: this is part partCrcs.length + 1.
-              hasher.update(body)
-              upload.partCrcs.push(crc)
-              const state = hasher.save()
-              if (n === count) upload.sha256 = hasher.digest('hex')
-              deps.store.saveHash(file.owner, file.path, upload.partCrcs, state, upload.sha256)
-            }
-            if (done.has(n)) {
-              release()
-            } else {
-              const sending: Promise<void> = send(n, body, crc32Base64(crc)).finally(() => {
-                release()
-                inFlight.delete(sending)
-              })
-              inFlight.add(sending)
-            }
+            const got = await sftp.readRange(handle, from, length, deps.readAhead, async (chunk) => {
+              deps.onRead(chunk.length)
+              for (let off = 0; off < chunk.length; ) {
+                part ??= await takePart(next)
+                const take = Math.min(part.body.length - part.at, chunk.length - off)
+                chunk.copy(part.body, part.at, off, off + take)
+                part.at += take
+                off += take
+                if (part.at === part.body.length) {
+                  const full = part
+                  part = undefined
+                  finishPart(full)
+                  next++
+                }
+              }
+              if (deps.throttle) await deps.throttle.take(chunk.length)
+            })
+            if (got < length) throw new SourceChanged('changed while being read: it is shorter than listed; it is copied on the next run')
           } catch (err) {
-            release()
-            throw err
+            if (!(err instanceof UploadFailed)) throw err
+          } finally {
+            // A part read in part (the link dropped, or a stop) is read again from its start.
+            ;(part as {release: () => void} | undefined)?.release()
           }
-          next++
           skipDone()
         }
         if (uploadFailure === undefined) checkStat(file, await sftp.fstat(handle), 'while being read')
@@ -532,16 +568,4 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
     await Promise.allSettled(inFlight)
   }
   if (uploadFailure !== undefined) throw uploadFailure
-}
-
-/** Fills `body` with the bytes at `offset`. */
-async function readPart(sftp: SourceFs, handle: Buffer, body: Buffer, offset: number, deps: TransferDeps): Promise<void> {
-  let at = 0
-  await sftp.readRange(handle, offset, body.length, deps.readAhead, async (chunk) => {
-    chunk.copy(body, at)
-    at += chunk.length
-    deps.onRead(chunk.length)
-    if (deps.throttle) await deps.throttle.take(chunk.length)
-  })
-  if (at !== body.length) throw new SourceChanged(`changed while being read: it is shorter than listed; it is copied on the next run`)
 }
