@@ -15,9 +15,10 @@ import {readdirSync} from 'node:fs'
 import {open, readFile, stat} from 'node:fs/promises'
 import {join, relative} from 'node:path'
 
-import {type CompletedPart, S3ObjectTarget} from '../src/adapters/object-target.js'
+import type {CompletedPart} from '../src/adapters/object-target.js'
+import {S3ObjectTarget} from '../src/adapters/s3-object-target.js'
 import {crc32, crc32Base64, crc32Combine} from '../src/core/crc32.js'
-import {objectMetadata, partSizeFor} from '../src/core/sync-plan.js'
+import {objectMetadata, objectTags, partSizeFor} from '../src/core/sync-plan.js'
 
 const [mode, source, bucket, key] = process.argv.slice(2)
 const s3 = new S3Client({endpoint: process.env.AWS_ENDPOINT_URL, region: process.env.AWS_REGION ?? 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED'})
@@ -27,7 +28,7 @@ async function large(file: string): Promise<void> {
   const fh = await open(file)
   const size = (await fh.stat()).size
   const partSize = partSizeFor(size)
-  const uploadId = await target.createMultipart(key, {})
+  const uploadId = await target.createMultipart(key, {metadata: {}})
   const parts: CompletedPart[] = []
   let full = 0
   const inFlight = new Set<Promise<void>>()
@@ -60,8 +61,8 @@ async function small(dir: string): Promise<void> {
       const file = files[next++]
       const [body, st] = await Promise.all([readFile(file), stat(file)])
       const sha256 = createHash('sha256').update(body).digest('hex')
-      const metadata = objectMetadata({mtime: Math.floor(st.mtimeMs / 1000), mode: st.mode, uid: st.uid, gid: st.gid, sha256})
-      await target.put(`home/bench/${relative(dir, file)}`, body, crc32Base64(crc32(body)), metadata)
+      const attrs = {metadata: objectMetadata({mtime: Math.floor(st.mtimeMs / 1000), sha256}), tags: objectTags(st)}
+      await target.put(`home/bench/${relative(dir, file)}`, body, crc32Base64(crc32(body)), attrs)
     }
   }
   await Promise.all(Array.from({length: 16}, worker))

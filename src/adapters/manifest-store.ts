@@ -21,9 +21,12 @@ export interface UploadRecord {
   mtime: number
   partSize: number
   crcAlgorithm: string
-  /** Whole-file SHA-256 and per-part CRC-32s from the hash pass */
+  /** Whole-file SHA-256 once every part was read ('' until then) */
   sha256: string
+  /** CRC-32 of each part read so far, in order: parts 1..partCrcs.length are in hashState */
   partCrcs: number[]
+  /** The SHA-256 state after those parts (hash-wasm save()); absent before the first part (or in a record of an older version) */
+  hashState?: Uint8Array
 }
 
 export interface PartRecord {
@@ -124,6 +127,13 @@ const toScan = (r: ScanRow): ScanEntry => ({
 })
 
 const PAGE = 1000
+
+/** 4 bytes per CRC-32, big-endian */
+function crcBlob(crcs: number[]): Buffer {
+  const b = Buffer.alloc(crcs.length * 4)
+  crcs.forEach((c, i) => b.writeUInt32BE(c >>> 0, i * 4))
+  return b
+}
 const SCAN_PAGE = `SELECT s.owner, s.path, s.type, s.size, s.mtime, s.mode, s.uid, s.gid, s.link_target, s.error, s.empty,
          m.kind, m.size, m.mtime, m.mode, m.uid, m.gid, m.key, m.status, m.synced_at, m.checked_at
   FROM sync_scan s LEFT JOIN sync_manifest m ON m.owner = s.owner AND m.path = s.path
@@ -195,6 +205,7 @@ export class ManifestStore {
          VALUES (?, ?, ?, NULL, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       uploadSetId: this.db.prepare('UPDATE sync_uploads SET upload_id = ? WHERE owner = ? AND path = ?'),
+      uploadHashed: this.db.prepare('UPDATE sync_uploads SET part_crcs = ?, hash_state = ?, sha256 = ? WHERE owner = ? AND path = ?'),
       uploadDelete: this.db.prepare('DELETE FROM sync_uploads WHERE owner = ? AND path = ?'),
       partsDelete: this.db.prepare('DELETE FROM sync_upload_parts WHERE upload_id = ?'),
       partInsert: this.db.prepare('INSERT OR REPLACE INTO sync_upload_parts (upload_id, part_number, etag, crc, size) VALUES (?, ?, ?, ?, ?)'),
@@ -485,7 +496,19 @@ export class ManifestStore {
 
   upload(owner: string, path: Buffer): UploadRecord | undefined {
     const r = this.stmts.uploadGet.get(owner, path) as
-      | {owner: string; path: Buffer; key: string; upload_id: string | null; size: number; mtime: number; part_size: number; crc_algorithm: string; sha256: string; part_crcs: Buffer}
+      | {
+          owner: string
+          path: Buffer
+          key: string
+          upload_id: string | null
+          size: number
+          mtime: number
+          part_size: number
+          crc_algorithm: string
+          sha256: string
+          part_crcs: Buffer
+          hash_state: Buffer | null
+        }
       | undefined
     if (!r) return undefined
     const partCrcs: number[] = []
@@ -501,6 +524,7 @@ export class ManifestStore {
       crcAlgorithm: r.crc_algorithm,
       sha256: r.sha256,
       partCrcs,
+      ...(r.hash_state ? {hashState: r.hash_state} : {}),
     }
   }
 
@@ -509,10 +533,16 @@ export class ManifestStore {
   }
 
   /** Written before CreateMultipartUpload, so an upload started just before a kill is still known to be ours. */
-  beginUpload(u: Omit<UploadRecord, 'uploadId'>): void {
-    const crcs = Buffer.alloc(u.partCrcs.length * 4)
-    u.partCrcs.forEach((c, i) => crcs.writeUInt32BE(c >>> 0, i * 4))
-    this.stmts.uploadBegin.run(u.owner, u.path, u.key, u.size, u.mtime, u.partSize, u.crcAlgorithm, u.sha256, crcs, new Date().toISOString())
+  beginUpload(u: Omit<UploadRecord, 'uploadId' | 'hashState'>): void {
+    this.stmts.uploadBegin.run(u.owner, u.path, u.key, u.size, u.mtime, u.partSize, u.crcAlgorithm, u.sha256, crcBlob(u.partCrcs), new Date().toISOString())
+  }
+
+  /**
+   * Another part was read: its CRC, the SHA-256 state after it and (after the last part) the digest. Written before
+   * the part is sent, so every part S3 holds is covered by the saved state.
+   */
+  saveHash(owner: string, path: Buffer, partCrcs: number[], hashState: Uint8Array, sha256 = ''): void {
+    this.stmts.uploadHashed.run(crcBlob(partCrcs), Buffer.from(hashState), sha256, owner, path)
   }
 
   setUploadId(owner: string, path: Buffer, uploadId: string): void {

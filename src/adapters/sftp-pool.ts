@@ -1,4 +1,4 @@
-import {retry} from '../core/retry.js'
+import {retry, RETRY} from '../core/retry.js'
 import type {SourceFs, SourcePool} from '../core/source.js'
 import {SftpClient} from './sftp-client.js'
 import {type ConnectOptions, type SshCredentials, SshError, SshSession, type SshTarget} from './ssh.js'
@@ -124,8 +124,9 @@ export class SftpPool implements SourcePool {
         return conn
       },
       {
-        attempts: this.opts.connectAttempts ?? 5,
-        baseMs: this.opts.backoffMs ?? 500,
+        ...RETRY.connect,
+        attempts: this.opts.connectAttempts ?? RETRY.connect.attempts,
+        baseMs: this.opts.backoffMs ?? RETRY.connect.baseMs,
         isTransient: (err) => err instanceof SshError && err.transient && !this.closed,
         onRetry: (err, attempt, delayMs) => this.opts.onEvent?.('sftp.connect.retry', {attempt, delayMs: Math.round(delayMs), reason: (err as Error).message}),
       },

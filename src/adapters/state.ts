@@ -322,6 +322,16 @@ export const MIGRATIONS: Array<{version: number; name: string; sql: string}> = [
       );
     `,
   },
+  {
+    version: 12,
+    name: 'sync: one read per byte (multipart uploads keep their SHA-256 state)',
+    sql: `
+      -- A multipart upload is hashed as its parts are read (no hash pass before it): part_crcs holds the CRC-32 of
+      -- each part read so far, hash_state the SHA-256 state after them (hash-wasm save()), and sha256 stays '' until
+      -- the last part is read. A resumed upload re-reads only the parts S3 does not hold, for the upload alone.
+      ALTER TABLE sync_uploads ADD COLUMN hash_state BLOB;
+    `,
+  },
 ]
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1].version

@@ -3,7 +3,7 @@
  */
 import type {FileType} from './inventory-model.js'
 import {objectKeyFor} from './key-mapping.js'
-import {MAX_COPY_OBJECT_BYTES, MAX_PARTS, objectSizeProblem} from './transfer-rules.js'
+import {MAX_PARTS, objectSizeProblem} from './transfer-rules.js'
 
 const MiB = 1024 * 1024
 /** Smallest part sync uses (S3's minimum is 5 MiB); files up to this size go in one PutObject. */
@@ -129,7 +129,7 @@ function badName(key: {reason: string; rule: string}): string {
 
 /**
  * Decides one entry. Files are copied when new or when their size or mtime differ from the manifest; when only mode,
- * uid or gid changed (a chmod or chown), the object's metadata is replaced in place without reading the file again.
+ * uid or gid changed (a chmod or chown), the object's tag is rewritten without reading the file again.
  * Nothing about S3 is asked. Empty directories get a "dir/" marker object.
  * Symbolic links reach this point only when not followed (or their target could not be read).
  */
@@ -153,7 +153,7 @@ export function planEntry(e: ScanEntry, m: ManifestStat | undefined, opts: PlanO
           return hashedSince(m, opts.checksumSince) ? {action: 'checked-earlier'} : {action: 'check', key: key.key}
         }
         // With --checksum the bytes are in doubt too: copied again below.
-        if (!opts.checksum && e.size <= MAX_COPY_OBJECT_BYTES) return {action: 'metadata', key: key.key}
+        if (!opts.checksum) return {action: 'metadata', key: key.key}
       }
       return {action: 'copy', key: key.key, reason: m ? 'changed' : 'new'}
     }
@@ -171,18 +171,21 @@ export interface HeldObject {
   size: number
   etag?: string
   metadata: Record<string, string>
+  /** FULL_OBJECT for a multipart upload sync completed with its full-object CRC-32 */
+  checksumType?: string
 }
 
 /**
  * After the record was switched, clients write to S3 through Transfer: sync may replace (or delete) an object only
  * while it is the version the manifest recorded (same ETag), or nothing when the manifest has none. An object that
- * carries this very file version's metadata (size, mtime and sha256 sync writes) is sync's own earlier write whose
- * manifest row was lost to a kill: not a conflict.
+ * carries this very file version's metadata (size, mtime, and the sha256 of a small file or the full-object CRC of a
+ * large one) is sync's own earlier write whose manifest row was lost to a kill: not a conflict.
  */
 export function ownsObject(held: HeldObject | undefined, known: {etag?: string} | undefined, file: {size: number; mtime: number}): boolean {
   if (!held) return known === undefined
   if (known?.etag !== undefined && held.etag === known.etag) return true
-  return held.size === file.size && held.metadata.mtime === String(file.mtime) && held.metadata.sha256 !== undefined
+  const written = held.metadata.sha256 !== undefined || held.checksumType === 'FULL_OBJECT'
+  return held.size === file.size && held.metadata.mtime === String(file.mtime) && written
 }
 
 /** Where the legacy box's version of a conflicting file goes: `<key>.from-legacy-<its mtime, UTC>` beside S3's. */
@@ -197,9 +200,29 @@ export function isWithin(path: Buffer, dir: Buffer): boolean {
   return path.length === dir.length || path[dir.length] === 0x2f
 }
 
-/** User metadata on each object: what the EFS Lambda (sha256, mtime) and a later restore need. */
-export function objectMetadata(m: {mtime: number; mode: number; uid: number; gid: number; sha256: string}): Record<string, string> {
-  return {mtime: String(m.mtime), mode: m.mode.toString(8), uid: String(m.uid), gid: String(m.gid), sha256: m.sha256}
+/**
+ * What each object carries, readable without the state database. User metadata is fixed when the object is written:
+ * mtime (a new mtime means the file is copied again; the EFS Lambda sets it on its copy) and, for a file up to the
+ * multipart threshold, its sha256. What can change without the bytes changing goes in tags, which change without a new
+ * version or an ObjectCreated event: mode, uid and gid in POSIX_TAG (one tag, so that of S3's 10 per object 8 stay for
+ * others, e.g. a malware scanner's), and a large file's sha256 in SHA256_TAG (known only once its last part is read).
+ */
+export function objectMetadata(m: {mtime: number; sha256?: string}): Record<string, string> {
+  return {mtime: String(m.mtime), ...(m.sha256 === undefined ? {} : {sha256: m.sha256})}
+}
+
+export const SHA256_TAG = 'sftp-cutover-sha256'
+export const POSIX_TAG = 'sftp-cutover-posix'
+
+/** The POSIX_TAG of an object: `mode=100640 uid=1001 gid=1002` (mode in octal). */
+export function objectTags(m: {mode: number; uid: number; gid: number}): Record<string, string> {
+  return {[POSIX_TAG]: `mode=${m.mode.toString(8)} uid=${m.uid} gid=${m.gid}`}
+}
+
+/** mode, uid and gid from a POSIX_TAG value; undefined when it is not one. */
+export function parsePosixTag(value: string | undefined): {mode: number; uid: number; gid: number} | undefined {
+  const m = value === undefined ? null : /^mode=([0-7]+) uid=(\d+) gid=(\d+)$/.exec(value)
+  return m ? {mode: Number.parseInt(m[1], 8), uid: Number(m[2]), gid: Number(m[3])} : undefined
 }
 
 /** Storage classes sync may write: those Transfer Family reads directly (no restore needed). */

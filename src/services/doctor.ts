@@ -196,7 +196,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     } catch (err) {
       const status = (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
       if (status === 404) return {status: 'fail', detail: `bucket ${t.bucket} does not exist`, fix: 'Create it with the infra/ template, or correct it: sftp-cutover config set target.bucket NAME.'}
-      if (status === 403) return {status: 'fail', detail: `access to bucket ${t.bucket} is denied`, fix: 'Grant this identity s3:ListBucket, s3:GetObject and s3:PutObject on the bucket.'}
+      if (status === 403) return {status: 'fail', detail: `access to bucket ${t.bucket} is denied`, fix: 'Grant this identity s3:ListBucket, s3:GetObject, s3:PutObject and s3:GetObjectTagging, s3:PutObjectTagging (and their Version forms in a versioned bucket) on the bucket.'}
       throw err
     }
     const notes: string[] = []

@@ -7,6 +7,7 @@
 import {
   GetBucketLocationCommand,
   GetBucketReplicationCommand,
+  GetObjectTaggingCommand,
   HeadObjectCommand,
   type HeadObjectCommandOutput,
   type ReplicationRule,
@@ -14,13 +15,13 @@ import {
 } from '@aws-sdk/client-s3'
 
 import type {ManifestStore} from '../adapters/manifest-store.js'
-import {s3Reason} from '../adapters/object-target.js'
+import {isMissing, s3Reason} from '../adapters/s3-errors.js'
 import type {Config} from '../core/config.js'
 import {usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {bucketOfArn, judgeReplica, type ReplicaHead, sample} from '../core/replica.js'
 import {rulePrefix} from '../core/replication.js'
-import type {ManifestEntry} from '../core/sync-plan.js'
+import {type ManifestEntry, SHA256_TAG} from '../core/sync-plan.js'
 
 export interface ReplicaOptions {
   /** How many synced files to check; undefined checks every eligible one */
@@ -146,14 +147,16 @@ async function head(s3: Pick<S3Client, 'send'>, bucket: string, key: string): Pr
   try {
     h = await s3.send(new HeadObjectCommand({Bucket: bucket, Key: key, ChecksumMode: 'ENABLED'}))
   } catch (err) {
-    if ((err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode === 404) return undefined
+    if (isMissing(err)) return undefined
     throw err
   }
+  // A multipart object's sha256 is in a tag (S3 replication copies tags, and later tag changes, to the replica).
+  const sha256 = h.Metadata?.sha256 ?? (await s3.send(new GetObjectTaggingCommand({Bucket: bucket, Key: key, VersionId: h.VersionId}))).TagSet?.find((t) => t.Key === SHA256_TAG)?.Value
   return {
     size: h.ContentLength ?? -1,
     crc32: h.ChecksumCRC32,
     etag: h.ETag,
-    sha256: h.Metadata?.sha256,
+    sha256,
     encryption: h.ServerSideEncryption,
     replicationStatus: h.ReplicationStatus,
   }

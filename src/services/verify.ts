@@ -11,7 +11,9 @@ import type {AwsClients} from '../adapters/aws.js'
 import {efsPathOf, listFiles, sha256File, statFile} from '../adapters/efs-files.js'
 import {InventoryStore} from '../adapters/inventory-store.js'
 import {type ListedEntry, ManifestStore} from '../adapters/manifest-store.js'
-import {type ObjectTarget, S3ObjectTarget, s3Reason} from '../adapters/object-target.js'
+import type {ObjectTarget} from '../adapters/object-target.js'
+import {s3Reason} from '../adapters/s3-errors.js'
+import {S3ObjectTarget} from '../adapters/s3-object-target.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
 import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
@@ -23,6 +25,7 @@ import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homeKeyPrefix, objectKeyFor} from '../core/key-mapping.js'
 import {type SourcePool, SourceStatusError} from '../core/source.js'
+import {objectTags, parsePosixTag, POSIX_TAG, SHA256_TAG} from '../core/sync-plan.js'
 import {resolveRoots, type SyncRoot} from './sync-roots.js'
 import {type ReplicaDeps, type ReplicaOptions, type ReplicaResult, verifyReplica} from './verify-replica.js'
 
@@ -43,7 +46,7 @@ export interface VerifyOptions {
 }
 
 export type Where = 's3' | 'source' | 'efs'
-export type MismatchKind = 'missing' | 'size' | 'crc' | 'sha256' | 'content' | 'changed' | 'extra' | 'unreadable' | 'not-copied' | 'unlisted' | 'encryption'
+export type MismatchKind = 'missing' | 'size' | 'crc' | 'sha256' | 'content' | 'changed' | 'extra' | 'unreadable' | 'not-copied' | 'unlisted' | 'encryption' | 'attributes'
 
 export interface Mismatch {
   where: Where
@@ -105,6 +108,8 @@ interface Expected {
   size: number
   sha256?: string
   crc?: string
+  /** mode, uid and gid sync last wrote to the object's tag */
+  posix?: {mode: number; uid: number; gid: number}
 }
 
 /** A listed file that S3 does not hold as listed (or a directory that could not be listed): nothing to check. */
@@ -148,13 +153,13 @@ function* listingItems(store: ManifestStore, runId: number, prefix: string): Ite
     if (l.error !== undefined) {
       yield {notVerified: {owner: l.owner, path: l.path, key: '', problem: 'unlisted', detail: `the directory could not be listed by sync run ${runId} (${l.error}): its files are not accounted for`}}
     } else if (m && m.kind === 'file' && m.status === 'synced' && m.size === l.size && m.mtime === l.mtime) {
-      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc}}
+      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc, posix: m}}
     } else {
       const key = objectKeyFor(prefix, l.owner, l.path)
       yield {notVerified: {owner: l.owner, path: l.path, key: key.ok ? key.key : '', problem: 'not-copied', detail: notCopiedReason(l, runId)}}
     }
   }
-  for (const m of store.entries()) if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc}}
+  for (const m of store.entries()) if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc, posix: m}}
 }
 
 function* inventoryItems(inventory: InventoryStore, prefix: string): IterableIterator<Item> {
@@ -288,6 +293,12 @@ async function expectedEncryption(config: Config, target: ObjectTarget): Promise
   }
 }
 
+/** The sha256 sync wrote with the object: in its metadata (small files) or its SHA256_TAG tag (multipart uploads). */
+async function objectSha256(target: ObjectTarget, key: string, head?: {metadata: Record<string, string>}): Promise<string | undefined> {
+  const meta = (head ?? (await target.head(key)))?.metadata.sha256
+  return meta ?? (await target.tags(key))?.[SHA256_TAG]
+}
+
 async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOptions, want: ExpectedEncryption | undefined, result: VerifyResult, report: Report): Promise<void> {
   const base = {owner: e.owner, path: e.path, key: e.key, where: 's3' as const}
   result.counts.s3.checked++
@@ -306,13 +317,33 @@ async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOption
   if (e.crc !== undefined && head.crc32 !== e.crc) {
     return mismatch('crc', head.crc32 ? `S3 reports CRC32 ${head.crc32}${head.checksumType ? ` (${head.checksumType})` : ''}, the copy computed ${e.crc}` : 'S3 holds no CRC32 for the object: it was not written by sync')
   }
-  const metaSha = head.metadata.sha256
-  if (e.sha256 !== undefined && metaSha !== e.sha256) return mismatch('sha256', metaSha ? `metadata sha256 ${metaSha}, the source's was ${e.sha256}` : 'the object has no sha256 metadata')
+  let metaSha: string | undefined
+  try {
+    metaSha = await objectSha256(target, e.key, head)
+  } catch (err) {
+    return mismatch('unreadable', `GetObjectTagging failed: ${s3Reason(err)}`)
+  }
+  if (e.sha256 !== undefined && metaSha !== e.sha256) return mismatch('sha256', metaSha ? `the object's sha256 ${metaSha}, the source's was ${e.sha256}` : 'the object carries no sha256 (metadata or tag)')
   const encryption = want && encryptionProblem(head.encryption, want)
   if (encryption) mismatch('encryption', encryption)
-  if (!opts.deep || e.kind === 'dir') return
+  if (!opts.deep) return
   const deep = result.counts.deep!
   deep.checked++
+  if (e.posix) {
+    // The mode and owner live in a tag (a chmod at the source rewrites it): it must say what the manifest does.
+    let tag: string | undefined
+    try {
+      tag = (await target.tags(e.key))?.[POSIX_TAG]
+    } catch (err) {
+      return mismatch('unreadable', `GetObjectTagging failed: ${s3Reason(err)}`, deep)
+    }
+    const got = parsePosixTag(tag)
+    const want = objectTags(e.posix)[POSIX_TAG]
+    if (!got || got.mode !== e.posix.mode || got.uid !== e.posix.uid || got.gid !== e.posix.gid) {
+      mismatch('attributes', `the object's ${POSIX_TAG} tag is ${tag === undefined ? 'missing' : `"${tag}"`}, the source's is "${want}"`, deep)
+    }
+  }
+  if (e.kind === 'dir') return
   try {
     const hash = createHash('sha256')
     let crc = 0
@@ -419,7 +450,7 @@ async function checkSource(
     result.counts.source = counts
     const compare = async (e: Expected, sha: string | undefined, problem?: string) => {
       counts.checked++
-      const want = e.sha256 ?? (await target.head(e.key).catch(() => undefined))?.metadata.sha256
+      const want = e.sha256 ?? (await objectSha256(target, e.key).catch(() => undefined))
       const base = {owner: e.owner, path: e.path, key: e.key, where: 'source' as const}
       if (problem !== undefined || sha === undefined) {
         counts.mismatched++

@@ -13,7 +13,7 @@ export interface ProgressStats {
   failed: number
   /** what filesDone counts, "files" unless said (e.g. "files listed") */
   noun?: string
-  /** bytes read ahead of their upload (large files are hashed first), so that the line moves during that pass */
+  /** bytes read by --checksum re-hashes in progress, so that the line moves while a large file is checked */
   bytesHashing?: number
 }
 
@@ -79,7 +79,7 @@ export function describeProgress(s: ProgressStats, r: Rates): string {
   parts.push(`${bytes || s.bytesDone > 0 ? `${formatBytes(Math.round(r.bytesPerSecond))}/s, ` : ''}${perSecond(r.filesPerSecond)} ${noun.split(' ')[0]}/s`)
   const eta = estimateMs(s, r)
   if (eta !== undefined) parts.push(`ETA ${formatDuration(eta)}`)
-  if (s.bytesHashing) parts.push(`hashing ${formatBytes(s.bytesHashing)} ahead of upload`)
+  if (s.bytesHashing) parts.push(`re-hashing: ${formatBytes(s.bytesHashing)} read (--checksum)`)
   if (s.failed > 0) parts.push(`${s.failed} failed`)
   return parts.join(', ')
 }

@@ -15,7 +15,7 @@ export function renderVerifyResult(r: VerifyResult): string {
   const c = r.counts
   lines.push(`S3 (s3://${r.bucket}): ${c.s3.checked} checked, ${c.s3.mismatched} mismatched (size, full-object CRC32, sha256 metadata)`)
   lines.push('expected' in r.encryption ? `Encryption: every object ${r.encryption.expected}` : `Encryption not checked: ${r.encryption.unchecked}`)
-  if (c.deep) lines.push(`Downloaded and re-hashed: ${c.deep.checked}, ${c.deep.mismatched} mismatched`)
+  if (c.deep) lines.push(`Deep checks (mode and owner tag read; files downloaded and re-hashed): ${c.deep.checked}, ${c.deep.mismatched} mismatched`)
   if (c.source) lines.push(`Source re-hashed (${c.source.method === 'exec' ? 'sha256sum over SSH' : 'read over SFTP'}): ${c.source.checked}, ${c.source.mismatched} mismatched`)
   if (c.efs) lines.push(`EFS: ${c.efs.checked} checked, ${c.efs.missing} missing, ${c.efs.changed} changed, ${c.efs.extra} extra`)
   if (r.files.notCopied > 0) lines.push(`Not copied: ${r.files.notCopied} source file(s) (the reasons above; fix them, then run sftp-cutover sync)`)

@@ -12,8 +12,11 @@ import {mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile} from 'node:fs/pr
 import {tmpdir} from 'node:os'
 import path from 'node:path'
 import {pipeline} from 'node:stream/promises'
+import {crc32 as zlibCrc32} from 'node:zlib'
 
 import type {ObjectReader} from '../../infra/lambda/src/copy.js'
+import {S3ObjectTarget} from '../../src/adapters/s3-object-target.js'
+import {crc32Base64, crc32Combine} from '../../src/core/crc32.js'
 import {CopyBatchError, type LogEntry, processEvent, processRecords} from '../../infra/lambda/src/handler.js'
 import {loadPeers, versitygwClientConfig} from '../peers/env.js'
 import {repoRoot} from '../peers/paths.js'
@@ -232,6 +235,36 @@ describe('S3-to-EFS copy function against versitygw', () => {
       expect.objectContaining({key: 'sftp/home/kate/what.txt', error: 'VerificationError: sha256 metadata is not 64 hex digits'}),
     ])
     expect(await listTree(mount)).toEqual(['sftp/home/kate/when.txt'])
+  })
+
+  test('checks the full-object CRC-32 S3 stores as it streams: a multipart object without sha256 metadata is verified by it', async () => {
+    const mount = await newMount('crc')
+    const key = 'sftp/home/ivy/big.bin'
+    const body = randomBytes(11 * 1024 * 1024)
+    // As sync writes a large file: multipart, CRC32 FULL_OBJECT, no sha256 in the metadata.
+    const target = new S3ObjectTarget(s3, bucket)
+    const part = 6 * 1024 * 1024
+    const crcs = [zlibCrc32(body.subarray(0, part)), zlibCrc32(body.subarray(part))]
+    const b64 = (n: number) => crc32Base64(n)
+    const uploadId = await target.createMultipart(key, {metadata: {mtime: '1700000000'}})
+    const parts = [
+      {partNumber: 1, etag: await target.uploadPart(key, uploadId, 1, body.subarray(0, part), b64(crcs[0])), crc: b64(crcs[0])},
+      {partNumber: 2, etag: await target.uploadPart(key, uploadId, 2, body.subarray(part), b64(crcs[1])), crc: b64(crcs[1])},
+    ]
+    await target.completeMultipart(key, uploadId, parts, b64(crc32Combine(crcs[0], crcs[1], body.length - part)))
+    const [entry] = await processRecords([s3Record(bucket, key)], {s3, mountPath: mount, log: () => {}})
+    expect(entry).toEqual(expect.objectContaining({outcome: 'copied', bytes: body.length, sha256: sha256(body), sha256Verified: false, crc32Verified: true}))
+    expect(sha256(await readFile(path.join(mount, key)))).toBe(sha256(body))
+
+    // No real S3 returns bytes that differ from its own checksum, so a corrupted read is simulated: the wrapper passes
+    // the real GetObject response through with another CRC-32, as bytes damaged behind S3's checksum would look.
+    const damaged: ObjectReader = {
+      send: async (command) => ({...(await s3.send(command)), ChecksumCRC32: b64(crcs[0])}),
+    }
+    await writeFile(path.join(mount, key), 'previous good copy')
+    const failure = await processRecords([s3Record(bucket, key)], {s3: damaged, mountPath: mount, log: () => {}}).catch((error: unknown) => error)
+    expect((failure as CopyBatchError).failures).toEqual([expect.objectContaining({key, error: expect.stringMatching(/^VerificationError: crc32 /)})])
+    expect(await readFile(path.join(mount, key), 'utf8')).toBe('previous good copy')
   })
 
   test('does not put a size-mismatched object in place (S3 client wrapper reporting a wrong ContentLength)', async () => {

@@ -7,7 +7,7 @@
  */
 import {AbortMultipartUploadCommand, CreateMultipartUploadCommand, type S3Client} from '@aws-sdk/client-s3'
 
-import {S3ObjectTarget, urlDecodeKey} from '../../src/adapters/object-target.js'
+import {S3ObjectTarget, urlDecodeKey} from '../../src/adapters/s3-object-target.js'
 import {moto, newBucket, type S3Peer, s3Of, startS3Proxy, versitygw} from './sync-helpers.js'
 
 describe.each([

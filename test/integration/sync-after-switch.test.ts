@@ -11,7 +11,8 @@ import {appendFileSync, readFileSync, rmSync, utimesSync, writeFileSync} from 'n
 import {join} from 'node:path'
 
 import {CutoverStore} from '../../src/adapters/cutover-store.js'
-import {isPreconditionFailure, S3ObjectTarget} from '../../src/adapters/object-target.js'
+import {isPreconditionFailure} from '../../src/adapters/s3-errors.js'
+import {S3ObjectTarget} from '../../src/adapters/s3-object-target.js'
 import {SqliteStateStore} from '../../src/adapters/state.js'
 import {crc32, crc32Base64} from '../../src/core/crc32.js'
 import type {MigrationReport} from '../../src/services/report.js'
@@ -146,10 +147,10 @@ describe.each([['versitygw', versitygw], ['moto', moto]] as const)('to %s', (nam
       await fromTransfer(`race-${name}.txt`, 'what the HEAD saw\n')
       const held = await target.head(key(`race-${name}.txt`))
       await fromTransfer(`race-${name}.txt`, 'landed after the HEAD\n')
-      const refused = await target.put(key(`race-${name}.txt`), body, crc, {}, {ifMatch: held!.etag}).then(() => undefined, (err: unknown) => err)
+      const refused = await target.put(key(`race-${name}.txt`), body, crc, {metadata: {}}, {ifMatch: held!.etag}).then(() => undefined, (err: unknown) => err)
       expect(isPreconditionFailure(refused)).toBe(true)
       await fromTransfer(`race-new-${name}.txt`, 'created after a HEAD found nothing\n')
-      const refusedNew = await target.put(key(`race-new-${name}.txt`), body, crc, {}, {ifNoneMatch: '*'}).then(() => undefined, (err: unknown) => err)
+      const refusedNew = await target.put(key(`race-new-${name}.txt`), body, crc, {metadata: {}}, {ifNoneMatch: '*'}).then(() => undefined, (err: unknown) => err)
       expect(isPreconditionFailure(refusedNew)).toBe(true)
       expect(await objectSha256(s3, bucket, key(`race-${name}.txt`))).toBe(sha256('landed after the HEAD\n'))
       expect(await objectSha256(s3, bucket, key(`race-new-${name}.txt`))).toBe(sha256('created after a HEAD found nothing\n'))

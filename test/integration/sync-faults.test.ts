@@ -3,6 +3,7 @@
  * again (it resumes, and ends clean with no multipart upload left), SSH connections cut mid-transfer by a TCP
  * proxy, S3 answering 503/500, and files written to while they are read.
  */
+import {ListMultipartUploadsCommand, ListPartsCommand} from '@aws-sdk/client-s3'
 import Database from 'better-sqlite3'
 import {randomBytes} from 'node:crypto'
 import {appendFileSync, mkdirSync, readFileSync, statSync, utimesSync, writeFileSync} from 'node:fs'
@@ -275,6 +276,60 @@ it('on Ctrl-C stops starting work, records what is in flight, exits 1, and the n
   const again = await project.run(['sync', '--json'])
   expect(again.code).toBe(0)
   expect(again.json<SyncResult>().counts.resumedUploads).toBe(1)
+  await assertMirrored(root, bucket)
+}, 300_000)
+
+it('killed with kill -9 in the middle of a large file, the next run reads from the box only the parts S3 does not hold (+ at most one)', async () => {
+  const size = 80 * MiB + 5
+  const partSize = 8 * MiB
+  const root = makeTree('readonce', size, 0)
+  const bucket = await newBucket(peer, 'readonce')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  const child = project.spawn(['sync', '--bwlimit', '16M', '--transfers', '1'])
+  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.on('exit', (_code, signal) => resolve(signal)))
+  for (const deadline = Date.now() + 60_000; progressOf(project.stateDb).parts < 3 && Date.now() < deadline; ) await sleep(50)
+  child.kill('SIGKILL')
+  expect(await exited).toBe('SIGKILL')
+
+  // What S3 holds of the upload, asked of S3 itself.
+  const s3 = s3Of(peer)
+  let held = 0
+  try {
+    const uploads = await s3.send(new ListMultipartUploadsCommand({Bucket: bucket}))
+    expect(uploads.Uploads).toHaveLength(1)
+    const {Key, UploadId} = uploads.Uploads![0]
+    const parts = await s3.send(new ListPartsCommand({Bucket: bucket, Key, UploadId}))
+    held = (parts.Parts ?? []).reduce((sum, p) => sum + (p.Size ?? 0), 0)
+  } finally {
+    s3.destroy()
+  }
+  expect(held).toBeGreaterThanOrEqual(3 * partSize)
+  expect(held).toBeLessThan(size)
+
+  const again = await project.run(['sync', '--json'])
+  expect(again.code).toBe(0)
+  const result = again.json<SyncResult>()
+  expect(result.counts).toMatchObject({copied: 1, resumedUploads: 1})
+  expect(result.bytes.read).toBeGreaterThanOrEqual(size - held)
+  expect(result.bytes.read).toBeLessThanOrEqual(size - held + partSize)
+  expect(readFileSync(project.logFile, 'utf8')).toContain(`"bytesRead":${result.bytes.read}`)
+  const verify = await project.run(['verify', '--json'])
+  expect(verify.json<VerifyResult>().mismatches).toEqual([])
+  await assertMirrored(root, bucket)
+}, 300_000)
+
+it('a first copy of a large file reads each byte from the box once', async () => {
+  const size = 40 * MiB + 9
+  const root = makeTree('onepass', size, 20)
+  const bucket = await newBucket(peer, 'onepass')
+  const project = makeProject({sshd, s3: peer, bucket, roots: [root]})
+  const run = await project.run(['sync', '--json'])
+  expect(run.code).toBe(0)
+  const result = run.json<SyncResult>()
+  expect(result.bytes.copied).toBe(size + 20 * 4096)
+  expect(result.bytes.read).toBe(size + 20 * 4096)
+  const verify = await project.run(['verify', '--deep', '--json'])
+  expect(verify.json<VerifyResult>().mismatches).toEqual([])
   await assertMirrored(root, bucket)
 }, 300_000)
 

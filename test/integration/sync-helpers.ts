@@ -24,7 +24,7 @@ import {CLI, type CliRun, cleanEnv, runCli} from './helpers/cli.js'
 
 let scratch: string | undefined
 /** Project directories made here live under one directory, which removeScratch() removes. */
-function scratchDir(prefix: string): string {
+export function scratchDir(prefix: string): string {
   scratch ??= mkdtempSync(join(tmpdir(), 'sct-sync-'))
   return mkdtempSync(join(scratch, prefix))
 }

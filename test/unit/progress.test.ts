@@ -32,9 +32,9 @@ describe('progress line', () => {
     )
   })
 
-  it('shows the bytes a hash pass has read ahead of the upload, so the line moves during a large file', () => {
+  it('shows the bytes --checksum re-hashes have read, so the line moves while a large file is checked', () => {
     const s = {filesDone: 0, filesTotal: 1, bytesDone: 0, bytesTotal: 1500 * MiB, failed: 0, bytesHashing: 600 * MiB}
-    expect(describeProgress(s, {bytesPerSecond: 0, filesPerSecond: 0})).toMatch(/hashing 600 MiB ahead of upload$/)
+    expect(describeProgress(s, {bytesPerSecond: 0, filesPerSecond: 0})).toMatch(/re-hashing: 600 MiB read \(--checksum\)$/)
   })
 
   it('measures both rates over the last 10 seconds of updates', () => {

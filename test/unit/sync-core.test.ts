@@ -10,6 +10,9 @@ import {
   type ManifestEntry,
   MIN_PART_SIZE,
   objectMetadata,
+  objectTags,
+  parsePosixTag,
+  POSIX_TAG,
   parseByteSize,
   partCount,
   partSizeFor,
@@ -102,7 +105,7 @@ describe('planEntry', () => {
   })
   const opts = {prefix: 'p', checksum: false}
 
-  it('copies new files and files whose size or mtime changed, updates the metadata of a chmod or chown; leaves the rest', () => {
+  it('copies new files and files whose size or mtime changed, rewrites the tag of a chmod or chown; leaves the rest', () => {
     expect(planEntry(entry(), undefined, opts)).toEqual({action: 'copy', key: 'p/home/alice/docs/a.txt', reason: 'new'})
     expect(planEntry(entry(), manifest(), opts)).toEqual({action: 'unchanged'})
     for (const change of [{size: 11}, {mtime: 1001}, {size: 11, mode: 0o100600}]) {
@@ -110,10 +113,10 @@ describe('planEntry', () => {
     }
     for (const change of [{mode: 0o100600}, {uid: 5}, {gid: 5}]) {
       expect(planEntry(entry(change), manifest(), opts)).toEqual({action: 'metadata', key: 'p/home/alice/docs/a.txt'})
-      // with --checksum the bytes are in doubt as well; over 5 GiB CopyObject cannot replace the metadata
+      // with --checksum the bytes are in doubt as well; a tag is rewritten whatever the object's size
       expect(planEntry(entry(change), manifest(), {...opts, checksum: true})).toMatchObject({action: 'copy', reason: 'changed'})
       const big = 6 * 1024 ** 3
-      expect(planEntry(entry({...change, size: big}), manifest({size: big}), opts)).toMatchObject({action: 'copy', reason: 'changed'})
+      expect(planEntry(entry({...change, size: big}), manifest({size: big}), opts)).toEqual({action: 'metadata', key: 'p/home/alice/docs/a.txt'})
     }
     expect(planEntry(entry(), manifest(), {...opts, checksum: true})).toEqual({action: 'check', key: 'p/home/alice/docs/a.txt'})
   })
@@ -161,8 +164,13 @@ describe('planEntry', () => {
     expect(isWithin(b('x'), Buffer.alloc(0))).toBe(true)
   })
 
-  it('puts mtime (seconds), mode (octal), uid, gid and sha256 in the metadata', () => {
-    expect(objectMetadata({mtime: 1710498030, mode: 0o100640, uid: 1001, gid: 1002, sha256: 'ab'})).toEqual({mtime: '1710498030', mode: '100640', uid: '1001', gid: '1002', sha256: 'ab'})
+  it('puts mtime (seconds) and a small file\'s sha256 in the metadata; mode (octal), uid and gid in one tag', () => {
+    expect(objectMetadata({mtime: 1710498030, sha256: 'ab'})).toEqual({mtime: '1710498030', sha256: 'ab'})
+    expect(objectMetadata({mtime: 1710498030})).toEqual({mtime: '1710498030'})
+    expect(objectTags({mode: 0o100640, uid: 1001, gid: 1002})).toEqual({[POSIX_TAG]: 'mode=100640 uid=1001 gid=1002'})
+    expect(parsePosixTag('mode=100640 uid=1001 gid=1002')).toEqual({mode: 0o100640, uid: 1001, gid: 1002})
+    expect(parsePosixTag('mode=rw uid=1 gid=2')).toBeUndefined()
+    expect(parsePosixTag(undefined)).toBeUndefined()
   })
 })
 

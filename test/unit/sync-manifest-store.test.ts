@@ -56,10 +56,15 @@ it('hands out the work list largest first, every entry once', () => {
   expect(sizes).toEqual([...sizes].sort((x, y) => y - x))
 })
 
-it('keeps a multipart upload with its hash-pass CRCs and parts, and replaces it by a manifest row on completion', () => {
+it('keeps a multipart upload with the CRCs and SHA-256 state of the parts read, its parts, and replaces it by a manifest row on completion', () => {
   const path = Buffer.from('big.bin')
-  store.beginUpload({owner: 'a', path, key: 'home/a/big.bin', size: 20, mtime: 5, partSize: 8, crcAlgorithm: 'CRC32', sha256: 'b'.repeat(64), partCrcs: [1, 0xffffffff, 3]})
-  expect(store.upload('a', path)).toMatchObject({uploadId: undefined, partCrcs: [1, 0xffffffff, 3]})
+  store.beginUpload({owner: 'a', path, key: 'home/a/big.bin', size: 20, mtime: 5, partSize: 8, crcAlgorithm: 'CRC32', sha256: '', partCrcs: []})
+  expect(store.upload('a', path)).toMatchObject({uploadId: undefined, partCrcs: [], sha256: ''})
+  expect(store.upload('a', path)?.hashState).toBeUndefined()
+  store.saveHash('a', path, [1, 0xffffffff], Uint8Array.from([9, 8, 7]))
+  expect(store.upload('a', path)).toMatchObject({partCrcs: [1, 0xffffffff], hashState: Buffer.from([9, 8, 7]), sha256: ''})
+  store.saveHash('a', path, [1, 0xffffffff, 3], Uint8Array.from([6]), 'b'.repeat(64))
+  expect(store.upload('a', path)).toMatchObject({uploadId: undefined, partCrcs: [1, 0xffffffff, 3], sha256: 'b'.repeat(64)})
   store.setUploadId('a', path, 'up-1')
   store.addPart('up-1', {partNumber: 2, etag: '"e2"', crc: 'AAAAAg==', size: 8})
   store.addPart('up-1', {partNumber: 1, etag: '"e1"', crc: 'AAAAAQ==', size: 8})

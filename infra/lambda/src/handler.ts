@@ -23,6 +23,7 @@ export interface LogEntry {
   bytes?: number
   sha256?: string
   sha256Verified?: boolean
+  crc32Verified?: boolean
   mtime?: number | null
   mtimeInvalid?: boolean
   // With scanning: the scan verdict the event or the object's tag gave (absent: untagged, never scanned).

@@ -2,16 +2,19 @@
  * Copies one source file to S3: read over SFTP with pipelined READs, hashed as it streams, written with a CRC-32
  * that S3 checks. Small files go in one PutObject; large ones in a resumable multipart upload.
  */
+import {createSHA256} from 'hash-wasm'
 import {createHash} from 'node:crypto'
 
-import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../adapters/manifest-store.js'
-import {isPreconditionFailure, isTransientS3Error, type ObjectTarget, s3Reason, type WriteCondition} from '../adapters/object-target.js'
-import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../core/crc32.js'
-import {errorMessage} from '../core/errors.js'
-import type {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
-import {retry} from '../core/retry.js'
-import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../core/source.js'
-import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, ownsObject, partCount, partSizeFor} from '../core/sync-plan.js'
+import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../../adapters/manifest-store.js'
+import type {ObjectTarget, WriteCondition} from '../../adapters/object-target.js'
+import {isPreconditionFailure, isTransientS3Error, s3Reason} from '../../adapters/s3-errors.js'
+import {isAwsServiceError} from '../../core/aws-errors.js'
+import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../../core/crc32.js'
+import {errorMessage} from '../../core/errors.js'
+import type {BufferPool, ByteBudget, TokenBucket} from '../../core/flow-control.js'
+import {retry, RETRY, type RetryPolicy} from '../../core/retry.js'
+import {isTransientSourceError, type SourceAttrs, type SourceFs, type SourcePool, SourceLinkError, SourceStatusError} from '../../core/source.js'
+import {besideKey, type ManifestEntry, MULTIPART_THRESHOLD, objectMetadata, objectTags, ownsObject, partCount, partSizeFor, SHA256_TAG} from '../../core/sync-plan.js'
 
 export interface TransferDeps {
   pool: SourcePool
@@ -30,13 +33,14 @@ export interface TransferDeps {
   partConcurrency: number
   /** SFTP READs in flight per file */
   readAhead: number
-  /** File-level attempts (the SDK and the pool retry individual requests and connections underneath) */
-  attempts: number
-  retryBaseMs: number
+  /** Retries of a file's copy after S3 errors (RETRY.file; a test may shorten the waits) */
+  fileRetry?: RetryPolicy
   log: (msg: string, detail?: Record<string, unknown>) => void
   /** Bytes stored in S3 (for progress) */
   onBytes: (n: number) => void
-  /** Bytes read by a hash pass ahead of the upload (negative when the pass ends), for progress */
+  /** Bytes read from the source (whatever for: the run counts them) */
+  onRead: (n: number) => void
+  /** Bytes read by --checksum's hash of a file (negative when it ends), for progress */
   onHashing?: (n: number) => void
   /**
    * Set once the record has been switched: clients write to S3 through Transfer, so an object is replaced only while
@@ -67,20 +71,23 @@ export type Outcome =
 class SourceChanged extends Error {}
 class SourceVanished extends Error {}
 class Interrupted extends Error {}
+/** An upload of a part failed: reading stops (the failure is thrown once the parts in flight have finished). */
+class UploadFailed extends Error {}
 /** A conditional write found another object than the HEAD before it (a Transfer upload in between). */
 class TargetChanged extends Error {}
 
 const EMPTY_SHA256 = createHash('sha256').digest('hex')
 const noop = () => undefined
 
-function isTransient(err: unknown): boolean {
-  return isTransientSourceError(err) || (!(err instanceof SourceStatusError) && !(err instanceof SourceLinkError) && isTransientS3Error(err))
+/** Worth another copy of the file: S3 errors only (a dropped link to the box is retried where it is read, by onSource). */
+function isTransientForFile(err: unknown): boolean {
+  return !(err instanceof SourceStatusError) && !(err instanceof SourceLinkError) && isTransientS3Error(err)
 }
 
 function reasonOf(err: unknown): string {
   if (err instanceof SourceStatusError) return `reading the source failed: ${err.statusName}: ${err.message}`
   if (err instanceof SourceLinkError) return `reading the source failed: ${err.message}`
-  if ((err as {$metadata?: unknown}).$metadata !== undefined) return s3Reason(err)
+  if (isAwsServiceError(err)) return s3Reason(err)
   return errorMessage(err)
 }
 
@@ -131,14 +138,13 @@ export async function transferFile(file: SourceFile, known: ManifestEntry | unde
       async () => {
         storedBefore = stored
         if (file.action === 'dir-marker') return deps.afterSwitch && (await deps.target.head(file.key)) ? await keepDirMarker(file) : await putDirMarker(file, deps)
-        if (file.action === 'metadata' && known && !deps.afterSwitch) return await replaceMetadata(file, known, deps)
+        if (file.action === 'metadata' && known) return await retag(file, known, deps)
         if (file.action === 'check' && (await hashOnly(file, deps)) === known?.sha256) return {status: 'unchanged'} as const
         return await (deps.afterSwitch ? guardedCopy(file, known, deps) : copyFile(file, deps))
       },
       {
-        attempts: deps.attempts,
-        baseMs: deps.retryBaseMs,
-        isTransient: (err) => !deps.signal.aborted && isTransient(err),
+        ...(deps.fileRetry ?? RETRY.file),
+        isTransient: (err) => !deps.signal.aborted && isTransientForFile(err),
         progressed: () => stored > storedBefore,
         onRetry: (err, attempt, delayMs) => deps.log('sync.file.retry', {key: file.key, attempt, delayMs: Math.round(delayMs), reason: reasonOf(err)}),
       },
@@ -190,19 +196,26 @@ function copyFile(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
 }
 
 /**
- * A chmod or chown at the source: the object's metadata is replaced in place and the file is not read again. When S3
- * no longer holds the version the manifest recorded (changed or deleted behind sync's back), the file is copied.
+ * A chmod or chown at the source: the object's POSIX_TAG is rewritten (PutObjectTagging: no new version, no
+ * ObjectCreated event) and the file is not read again. Only the version sync wrote is tagged: a HEAD must find the
+ * ETag and CRC the manifest recorded, and the tag write names that version where S3 keeps versions (in a bucket
+ * without versioning a write landing between the HEAD and the tag write would get the tag: S3 has no conditional
+ * tag write). Otherwise (replaced or deleted behind sync's back, or through Transfer after the switch) the file is
+ * copied as a changed file is.
  */
-async function replaceMetadata(file: SourceFile, known: ManifestEntry, deps: TransferDeps): Promise<Outcome> {
-  const res = known.crcAlgorithm === CRC_ALGORITHM ? await deps.target.replaceMetadata(file.key, objectMetadata({...file, sha256: known.sha256}), {etag: known.etag, crc: known.crc}) : undefined
-  if (res) return {status: 'copied', row: rowFor(file, known.sha256, known.crc, res.etag, res.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
+async function retag(file: SourceFile, known: ManifestEntry, deps: TransferDeps): Promise<Outcome> {
+  const held = known.crcAlgorithm === CRC_ALGORITHM && known.etag !== undefined ? await deps.target.head(file.key) : undefined
+  const ours = held !== undefined && held.etag === known.etag && held.crc32 === known.crc
+  if (ours && (await deps.target.mergeTags(file.key, objectTags(file), known.versionId ?? held.versionId))) {
+    return {status: 'copied', row: rowFor(file, known.sha256, known.crc, known.etag, known.versionId), recorded: false, resumedParts: 0, metadataOnly: true}
+  }
   deps.log('sync.metadata.copy-instead', {key: file.key, reason: 'S3 does not hold the version the manifest recorded'})
-  return copyFile(file, deps)
+  return deps.afterSwitch ? guardedCopy(file, known, deps) : copyFile(file, deps)
 }
 
 async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
   const crc = crc32Base64(0)
-  const res = await deps.target.put(file.key, Buffer.alloc(0), crc, objectMetadata({...file, sha256: EMPTY_SHA256}))
+  const res = await deps.target.put(file.key, Buffer.alloc(0), crc, {metadata: objectMetadata({...file, sha256: EMPTY_SHA256}), tags: objectTags(file)})
   return {status: 'copied', row: rowFor(file, EMPTY_SHA256, crc, res.etag, res.versionId), recorded: false, resumedParts: 0}
 }
 
@@ -210,9 +223,9 @@ async function putDirMarker(file: SourceFile, deps: TransferDeps): Promise<Outco
 async function copySmall(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
   await deps.budget.acquire(file.size)
   try {
-    const {data, sha256, crc} = await deps.pool.withSource((sftp) => readSmall(sftp, file, deps))
+    const {data, sha256, crc} = await onSource(deps, file.key, (sftp) => readSmall(sftp, file, deps))
     const crcText = crc32Base64(crc)
-    const res = await deps.target.put(file.key, data, crcText, objectMetadata({...file, sha256}), file.condition).catch((err: unknown) => {
+    const res = await deps.target.put(file.key, data, crcText, {metadata: objectMetadata({...file, sha256}), tags: objectTags(file)}, file.condition).catch((err: unknown) => {
       throw file.condition && isPreconditionFailure(err) ? new TargetChanged(s3Reason(err)) : err
     })
     deps.onBytes(file.size)
@@ -233,6 +246,7 @@ async function readSmall(sftp: SourceFs, file: SourceFile, deps: TransferDeps): 
     const reading = sftp.readRange(handle, 0, file.size, deps.readAhead, async (chunk) => {
       chunk.copy(data, at)
       at += chunk.length
+      deps.onRead(chunk.length)
       hash.update(chunk)
       crc = crc32(chunk, crc)
       if (deps.throttle) await deps.throttle.take(chunk.length)
@@ -252,30 +266,31 @@ async function readSmall(sftp: SourceFs, file: SourceFile, deps: TransferDeps): 
 }
 
 /**
- * Runs fn on a pooled SFTP channel; when the connection drops (the pool opens a new one), fn runs again and carries
- * on from the state it keeps outside, so a long read continues where it stopped instead of starting over.
+ * Runs fn on a session with the box; when the connection drops (the pool opens a new one), fn runs again and carries
+ * on from the state it keeps outside, so a long read continues where it stopped instead of starting over (RETRY.reconnect;
+ * with `progressed`, an attempt that read more does not use one up).
  */
-async function resilient<T>(deps: TransferDeps, key: string, fn: (sftp: SourceFs) => Promise<T>): Promise<T> {
-  for (let reconnects = 0; ; ) {
-    try {
-      return await deps.pool.withSource(fn)
-    } catch (err) {
-      if (!isTransientSourceError(err) || ++reconnects > 5 || deps.signal.aborted) throw err
-      deps.log('sync.source.reconnect', {key, reason: err.message})
-      await new Promise((resolve) => setTimeout(resolve, 500 * reconnects))
-    }
-  }
+function onSource<T>(deps: TransferDeps, key: string, fn: (sftp: SourceFs) => Promise<T>, progressed?: () => boolean): Promise<T> {
+  return retry(() => deps.pool.withSource(fn), {
+    ...RETRY.reconnect,
+    isTransient: (err) => isTransientSourceError(err) && !deps.signal.aborted,
+    progressed,
+    onRetry: (err) => deps.log('sync.source.reconnect', {key, reason: errorMessage(err)}),
+  })
 }
 
-/** SHA-256 of the whole file and the CRC-32 of each part: the pass that precedes a multipart upload (and --checksum). */
-async function hashPass(file: SourceFile, partSize: number, deps: TransferDeps): Promise<{sha256: string; partCrcs: number[]}> {
+/**
+ * --checksum on a file that looks unchanged: its SHA-256, one read. When it differs from the manifest the file is
+ * read again to be copied: uploading while checking would send every unchanged large file to S3 to catch the rare
+ * one rewritten with its size and mtime kept.
+ */
+async function hashOnly(file: SourceFile, deps: TransferDeps): Promise<string> {
   const hash = createHash('sha256')
-  const partCrcs: number[] = []
-  let crc = 0
-  let inPart = 0
   let offset = 0
   let shown = 0
-  return resilient(deps, file.key, async (sftp) => {
+  let offsetBefore = 0
+  const read = async (sftp: SourceFs) => {
+    offsetBefore = offset
     if (deps.signal.aborted) throw new Interrupted()
     const handle = await openSource(sftp, file)
     try {
@@ -285,50 +300,39 @@ async function hashPass(file: SourceFile, partSize: number, deps: TransferDeps):
         hash.update(chunk)
         offset += chunk.length
         shown += chunk.length
+        deps.onRead(chunk.length)
         deps.onHashing?.(chunk.length)
-        for (let off = 0; off < chunk.length; ) {
-          const take = Math.min(partSize - inPart, chunk.length - off)
-          crc = crc32(chunk.subarray(off, off + take), crc)
-          inPart += take
-          off += take
-          if (inPart === partSize) {
-            partCrcs.push(crc)
-            crc = 0
-            inPart = 0
-          }
-        }
         if (deps.throttle) await deps.throttle.take(chunk.length)
         if (deps.signal.aborted) throw new Interrupted()
       })
       checkStat(file, await sftp.fstat(handle), 'while being hashed')
       if (offset !== file.size) throw new SourceChanged(`changed while being hashed: ${offset} of ${file.size} bytes could be read`)
-      if (inPart > 0 || file.size === 0) partCrcs.push(crc)
-      return {sha256: hash.digest('hex'), partCrcs}
+      return hash.digest('hex')
     } finally {
       sftp.close(handle).catch(noop)
     }
-  }).finally(() => deps.onHashing?.(-shown))
-}
-
-async function hashOnly(file: SourceFile, deps: TransferDeps): Promise<string> {
-  return (await hashPass(file, Math.max(1, file.size), deps)).sha256
+  }
+  return onSource(deps, file.key, read, () => offset > offsetBefore).finally(() => deps.onHashing?.(-shown))
 }
 
 /**
- * A multipart upload, resumable across runs.
+ * A multipart upload, resumable across runs, that reads every byte of the file once.
  *
- * S3 fixes user metadata (which carries the sha256 the EFS Lambda checks) at CreateMultipartUpload, before any part
- * is sent, so a hash pass reads the file first: its SHA-256 and the CRC-32 of every part go into the upload record
- * with the upload id. The upload pass then reads the file again, checks each part's CRC against the hash pass (a
- * file changed in between is caught part by part) and uploads the parts in parallel, each recorded as S3 accepts it.
- * A resumed upload (after Ctrl-C, kill -9 or a failure) asks ListParts what S3 holds, keeps the parts both sides
- * agree on and reads and uploads only the others: the hash is already in the record, nothing is re-read for it.
- * The full-object CRC sent at CompleteMultipartUpload is combined from the part CRCs.
+ * The parts are read in file order on one channel and uploaded `partConcurrency` at a time, each with its CRC-32
+ * (S3 checks it). SHA-256 runs over the parts as they are read; the full-object CRC-32 sent at
+ * CompleteMultipartUpload is combined from the part CRCs (S3 checks it too), and the sha256, known only then, goes
+ * into the object's SHA256_TAG tag (a tag write is no new version). After each part is read, before it is sent, the
+ * upload record gets its CRC and the SHA-256 state after it (hash-wasm save()): every part S3 holds is covered by
+ * the saved state, so a resumed upload (after Ctrl-C, kill -9 or a failure) asks ListParts what S3 holds and reads
+ * from the box only the parts it does not hold: those already hashed are read for the upload alone (and must have
+ * the CRC recorded for them: otherwise the file changed), the rest are hashed as they are read. Nothing is ever
+ * re-read for the hash.
  */
 async function copyLarge(file: SourceFile, deps: TransferDeps): Promise<Outcome> {
   const partSize = partSizeFor(file.size)
   const resumed = await resumableUpload(file, partSize, deps)
   if (resumed?.completed) {
+    await tagSha256(file.key, resumed.upload.sha256, resumed.completed.versionId, deps)
     deps.store.completeUpload(resumed.completed, deps.runId)
     return {status: 'copied', row: resumed.completed, recorded: true, resumedParts: resumed.upload.partCrcs.length}
   }
@@ -336,13 +340,11 @@ async function copyLarge(file: SourceFile, deps: TransferDeps): Promise<Outcome>
   const done = resumed?.confirmed ?? new Map<number, PartRecord>()
   if (resumed) {
     upload = resumed.upload
-    deps.log('sync.multipart.resume', {key: file.key, parts: done.size, of: upload.partCrcs.length})
+    deps.log('sync.multipart.resume', {key: file.key, parts: done.size, of: partCount(file.size, partSize), hashed: upload.partCrcs.length})
   } else {
-    const hashed = await hashPass(file, partSize, deps)
-    deps.log('sync.multipart.hashed', {key: file.key, parts: hashed.partCrcs.length})
-    const record = {owner: file.owner, path: file.path, key: file.key, size: file.size, mtime: file.mtime, partSize, crcAlgorithm: CRC_ALGORITHM, ...hashed}
+    const record = {owner: file.owner, path: file.path, key: file.key, size: file.size, mtime: file.mtime, partSize, crcAlgorithm: CRC_ALGORITHM, sha256: '', partCrcs: []}
     deps.store.beginUpload(record)
-    const uploadId = await deps.target.createMultipart(file.key, objectMetadata({...file, sha256: hashed.sha256}))
+    const uploadId = await deps.target.createMultipart(file.key, {metadata: objectMetadata(file), tags: objectTags(file)})
     deps.store.setUploadId(file.owner, file.path, uploadId)
     upload = {...record, uploadId}
   }
@@ -368,12 +370,21 @@ async function copyLarge(file: SourceFile, deps: TransferDeps): Promise<Outcome>
     deps.store.dropUpload(file.owner, file.path)
     throw new TargetChanged(s3Reason(err))
   }
+  // Killed here, the next run finds the upload completed (resumableUpload) and tags it then.
+  await tagSha256(upload.key, upload.sha256, res.versionId, deps)
   const row = rowFor(file, upload.sha256, crcText, res.etag, res.versionId)
   deps.store.completeUpload(row, deps.runId)
   return {status: 'copied', row, recorded: true, resumedParts: resumed ? resumed.confirmed.size : 0}
 }
 
-/** The full-object CRC-32, combined from the hash pass's part CRCs. */
+/** The sha256 of a completed multipart object, as a tag on the version sync wrote (no new version, no event). */
+async function tagSha256(key: string, sha256: string, versionId: string | undefined, deps: TransferDeps): Promise<void> {
+  if (!(await deps.target.mergeTags(key, {[SHA256_TAG]: sha256}, versionId))) {
+    throw new TargetChanged(`the object ${key} was replaced or deleted in S3 just after sync completed it; it is copied again`)
+  }
+}
+
+/** The full-object CRC-32, combined from the part CRCs. */
 function fullCrc(upload: UploadRecord): string {
   let full = 0
   upload.partCrcs.forEach((crc, i) => {
@@ -385,7 +396,7 @@ function fullCrc(upload: UploadRecord): string {
 /**
  * The recorded upload for this file if it can be continued, with the parts S3 confirms; stale ones are aborted.
  * An upload S3 no longer knows may have completed just before a kill: when the object carries this record's
- * full-object CRC and sha256, it is recorded as copied instead of being sent again.
+ * full-object CRC (every part was read: the sha256 is known), it is recorded as copied instead of being sent again.
  */
 async function resumableUpload(
   file: SourceFile,
@@ -401,8 +412,10 @@ async function resumableUpload(
     return undefined
   }
   const upload = {...rec, uploadId: rec.uploadId}
+  const count = partCount(file.size, partSize)
+  // A record without hash state (none read yet, or written by a version with a hash pass) holds nothing to continue.
   const fits =
-    rec.key === file.key && rec.size === file.size && rec.mtime === file.mtime && rec.partSize === partSize && rec.crcAlgorithm === CRC_ALGORITHM && rec.partCrcs.length === partCount(file.size, partSize)
+    rec.key === file.key && rec.size === file.size && rec.mtime === file.mtime && rec.partSize === partSize && rec.crcAlgorithm === CRC_ALGORITHM && rec.partCrcs.length <= count && rec.hashState !== undefined
   if (!fits) {
     await deps.target.abortMultipart(rec.key, rec.uploadId)
     deps.store.dropUpload(file.owner, file.path)
@@ -410,11 +423,11 @@ async function resumableUpload(
   }
   const remote = await deps.target.listParts(rec.key, rec.uploadId)
   if (!remote) {
-    const head = await deps.target.head(rec.key)
+    const head = rec.sha256 ? await deps.target.head(rec.key) : undefined
     const crc = fullCrc(rec)
-    if (head && head.size === file.size && head.crc32 === crc && head.metadata.sha256 === rec.sha256) {
+    if (head && rec.partCrcs.length === count && head.size === file.size && head.crc32 === crc) {
       deps.log('sync.multipart.completed-before', {key: file.key})
-      return {upload, confirmed: new Map(), completed: rowFor(file, rec.sha256, crc, head.etag)}
+      return {upload, confirmed: new Map(), completed: rowFor(file, rec.sha256, crc, head.etag, head.versionId)}
     }
     deps.store.dropUpload(file.owner, file.path)
     return undefined
@@ -429,17 +442,22 @@ async function resumableUpload(
 }
 
 /**
- * Reads the parts S3 does not hold, in order, and uploads them `partConcurrency` at a time. A dropped SFTP connection
- * is replaced and reading continues at the part it stopped in; in-flight uploads finish (and are recorded) whatever
- * happens, so a later run can resume.
+ * Reads the parts S3 does not hold (and, for the hash, those past the saved hash state: none S3 holds), in order, and
+ * uploads them `partConcurrency` at a time. A dropped connection is replaced and reading continues at the part it
+ * stopped in; in-flight uploads finish (and are recorded) whatever happens, so a later run can resume. On return
+ * every part is stored and `upload` holds every part's CRC and the sha256.
  */
 async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uploadId: string}, done: Map<number, PartRecord>, deps: TransferDeps): Promise<void> {
-  const count = upload.partCrcs.length
+  const count = partCount(file.size, upload.partSize)
+  const hasher = await createSHA256()
+  if (upload.hashState) hasher.load(upload.hashState)
+  else hasher.init()
   const inFlight = new Set<Promise<void>>()
   let uploadFailure: unknown
   let next = 1
+  const needed = (n: number) => !done.has(n) || n > upload.partCrcs.length
   const skipDone = () => {
-    while (next <= count && done.has(next)) next++
+    while (next <= count && !needed(next)) next++
   }
   skipDone()
 
@@ -455,61 +473,99 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
     }
   }
 
+  /** A buffer for part n, once fewer than partConcurrency parts are uploading and the byte budget allows. */
+  const takePart = async (n: number) => {
+    while (inFlight.size >= deps.partConcurrency && uploadFailure === undefined) await Promise.race(inFlight)
+    if (uploadFailure !== undefined) throw new UploadFailed()
+    if (deps.signal.aborted) throw new Interrupted()
+    const length = Math.min(upload.partSize, file.size - (n - 1) * upload.partSize)
+    await deps.budget.acquire(length)
+    const body = deps.buffers.take(length)
+    let released = false
+    const release = () => {
+      if (!released) {
+        deps.buffers.give(body)
+        deps.budget.release(length)
+      }
+      released = true
+    }
+    return {n, body, at: 0, release}
+  }
+
+  /** A part read whole: checked or hashed (its CRC and the hash state recorded before it is sent), then sent. */
+  const finishPart = ({n, body, release}: {n: number; body: Buffer; release: () => void}) => {
+    try {
+      const crc = crc32(body)
+      if (n <= upload.partCrcs.length) {
+        if (crc !== upload.partCrcs[n - 1]) throw new SourceChanged(`changed while being read: part ${n} differs from when it was first read; it is copied on the next run`)
+      } else {
+        // Parts are read in order: this is part partCrcs.length + 1.
+        hasher.update(body)
+        upload.partCrcs.push(crc)
+        const state = hasher.save()
+        if (n === count) upload.sha256 = hasher.digest('hex')
+        deps.store.saveHash(file.owner, file.path, upload.partCrcs, state, upload.sha256)
+      }
+      if (done.has(n)) return release()
+      const sending: Promise<void> = send(n, body, crc32Base64(crc)).finally(() => {
+        release()
+        inFlight.delete(sending)
+      })
+      inFlight.add(sending)
+    } catch (err) {
+      release()
+      throw err
+    }
+  }
+
+  let nextBefore = next
   try {
-    await resilient(deps, file.key, async (sftp) => {
+    await onSource(deps, file.key, async (sftp) => {
+      nextBefore = next
       const handle = await openSource(sftp, file)
       try {
-        checkStat(file, await sftp.fstat(handle), 'since it was hashed')
+        checkStat(file, await sftp.fstat(handle), 'since its upload began')
         while (next <= count && uploadFailure === undefined) {
-          if (deps.signal.aborted) throw new Interrupted()
-          while (inFlight.size >= deps.partConcurrency) await Promise.race(inFlight)
-          const n = next
-          const offset = (n - 1) * upload.partSize
-          const length = Math.min(upload.partSize, file.size - offset)
-          await deps.budget.acquire(length)
-          const body = deps.buffers.take(length)
-          let released = false
-          const release = () => {
-            if (!released) {
-              deps.buffers.give(body)
-              deps.budget.release(length)
-            }
-            released = true
-          }
+          // A run of consecutive parts to read goes out as one read range: no pause between parts.
+          let last = next
+          while (last < count && needed(last + 1)) last++
+          const from = (next - 1) * upload.partSize
+          const length = Math.min(file.size, last * upload.partSize) - from
+          let part: {n: number; body: Buffer; at: number; release: () => void} | undefined
           try {
-            await readPart(sftp, handle, body, offset, deps)
-            const crc = crc32(body)
-            if (crc !== upload.partCrcs[n - 1]) throw new SourceChanged(`changed while being read: part ${n} differs from the hash pass; it is copied on the next run`)
-            const sending: Promise<void> = send(n, body, crc32Base64(crc)).finally(() => {
-              release()
-              inFlight.delete(sending)
+            const got = await sftp.readRange(handle, from, length, deps.readAhead, async (chunk) => {
+              deps.onRead(chunk.length)
+              for (let off = 0; off < chunk.length; ) {
+                part ??= await takePart(next)
+                const take = Math.min(part.body.length - part.at, chunk.length - off)
+                chunk.copy(part.body, part.at, off, off + take)
+                part.at += take
+                off += take
+                if (part.at === part.body.length) {
+                  const full = part
+                  part = undefined
+                  finishPart(full)
+                  next++
+                }
+              }
+              if (deps.throttle) await deps.throttle.take(chunk.length)
             })
-            inFlight.add(sending)
+            if (got < length) throw new SourceChanged('changed while being read: it is shorter than listed; it is copied on the next run')
           } catch (err) {
-            release()
-            throw err
+            if (!(err instanceof UploadFailed)) throw err
+          } finally {
+            // A part read in part (the link dropped, or a stop) is read again from its start.
+            ;(part as {release: () => void} | undefined)?.release()
           }
-          next++
           skipDone()
         }
         if (uploadFailure === undefined) checkStat(file, await sftp.fstat(handle), 'while being read')
       } finally {
         sftp.close(handle).catch(noop)
       }
-    })
+    }, () => next > nextBefore)
   } finally {
     await Promise.allSettled(inFlight)
   }
   if (uploadFailure !== undefined) throw uploadFailure
-}
-
-/** Fills `body` with the bytes at `offset`. */
-async function readPart(sftp: SourceFs, handle: Buffer, body: Buffer, offset: number, deps: TransferDeps): Promise<void> {
-  let at = 0
-  await sftp.readRange(handle, offset, body.length, deps.readAhead, async (chunk) => {
-    chunk.copy(body, at)
-    at += chunk.length
-    if (deps.throttle) await deps.throttle.take(chunk.length)
-  })
-  if (at !== body.length) throw new SourceChanged(`changed while being read: it is shorter than listed; it is copied on the next run`)
 }
