@@ -1,0 +1,59 @@
+/**
+ * The FTP peers (test/peers/ftp.ts) are what the FTP source's tests claim they are: pure-ftpd with a virtual user,
+ * explicit TLS whose certificate has the reported fingerprint, and MLSD; vsftpd with plain FTP, anonymous login
+ * and LIST only. Both serve the tricky tree with its names byte-exact. Talks to them with basic-ftp directly.
+ */
+import {Client} from 'basic-ftp'
+import type {TLSSocket} from 'node:tls'
+
+import {type FtpPeer, startPureFtpd, startVsftpd} from '../peers/ftp.js'
+
+let pure: FtpPeer
+let vs: FtpPeer
+
+beforeAll(async () => {
+  ;[pure, vs] = await Promise.all([startPureFtpd(), startVsftpd()])
+})
+
+afterAll(async () => {
+  await Promise.allSettled([pure?.stop(), vs?.stop()])
+})
+
+async function login(peer: FtpPeer, tls: boolean): Promise<Client> {
+  const client = new Client(15_000)
+  client.ftp.encoding = 'latin1'
+  await client.connect(peer.host, peer.port)
+  if (tls) await client.useTLS({rejectUnauthorized: false, host: peer.host})
+  await client.login(peer.user, peer.password)
+  await client.useDefaultSettings()
+  return client
+}
+
+const topLevel = (peer: FtpPeer) => peer.entries.filter((e) => !e.path.includes(0x2f)).map((e) => e.path.toString('latin1')).sort()
+
+test('pure-ftpd: explicit TLS with the generated certificate, MLSD, the tree byte-exact', async () => {
+  const client = await login(pure, true)
+  try {
+    expect((client.ftp.socket as TLSSocket).getPeerCertificate().fingerprint256).toBe(pure.tls!.fingerprint)
+    const features = await client.features()
+    expect(features.has('MLST')).toBe(true)
+    const names = (await client.list('/')).map((f) => f.name).sort()
+    expect(names).toEqual(topLevel(pure))
+    expect(names).toContain(Buffer.from('caf\xe9.txt', 'latin1').toString('latin1'))
+  } finally {
+    client.close()
+  }
+})
+
+test('vsftpd: plain FTP, anonymous, no MLSD, the tree byte-exact through LIST', async () => {
+  const client = await login(vs, false)
+  try {
+    expect(vs.user).toBe('anonymous')
+    expect((await client.features()).has('MLST')).toBe(false)
+    const names = (await client.list('/')).map((f) => f.name).sort()
+    expect(names).toEqual(topLevel(vs))
+    expect((await client.send('MDTM /readme.txt')).message).toMatch(/^213 2023060108300\d/)
+  } finally {
+    client.close()
+  }
+})
