@@ -2,8 +2,9 @@ import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 
 import {type InventoryRun, InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
-import {SftpPool} from '../adapters/sftp-pool.js'
-import {type AskSecret, probeHostKey, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
+import {acceptsAnonymous, type FtpCredentials, FtpSession} from '../adapters/ftp-client.js'
+import {openSourcePool} from '../adapters/source-pool.js'
+import {type AskSecret, probeHostKey, SshError, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {completeReadingFix, incompleteReadings} from '../core/account-reading.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
@@ -14,6 +15,7 @@ import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbe
 import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
+import {ftpFindings, type FtpProbe} from '../core/ftp-findings.js'
 import {permissionFindings} from '../core/permission-findings.js'
 import type {SourcePool} from '../core/source.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
@@ -124,7 +126,7 @@ export async function collectHostKeys(session: SshSession, host: string, port: n
 }
 
 /** Accounts from the chosen source; online, the collect script runs over exec (the same script admins run by hand). */
-async function collectAccounts(session: SshSession, opts: InventoryOptions, port: number, log: InventoryDeps['log']): Promise<{accounts: Account[]; source: AccountsSource; notes: string[]}> {
+async function collectAccounts(session: SshSession | undefined, opts: InventoryOptions, port: number, log: InventoryDeps['log']): Promise<{accounts: Account[]; source: AccountsSource; notes: string[]}> {
   if (opts.fromBundle) {
     const text = await readFile(opts.fromBundle, 'utf8').catch((err: unknown) => {
       throw new CliError(`cannot read the bundle ${opts.fromBundle}: ${errorMessage(err)}`, {exitCode: ExitCode.usage, code: 'BUNDLE_UNREADABLE'})
@@ -138,6 +140,8 @@ async function collectAccounts(session: SshSession, opts: InventoryOptions, port
     })
     return {accounts: parseUsersCsv(text, opts.usersCsv).accounts, source: 'csv', notes: []}
   }
+  // FTP has no way to list accounts or run commands.
+  if (!session) return {accounts: [], source: 'none', notes: ['FTP cannot list the box\'s accounts']}
   let output: Buffer
   try {
     const r = await session.exec('sh -s', {stdin: collectScript({sshdConfig: opts.sshdConfig, port}), timeoutMs: 120_000})
@@ -213,10 +217,9 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   const store = new InventoryStore(deps.state)
   const src = config.source
   const host = `${src.host}:${src.port}`
-  const creds = await resolveCredentials(src, deps.env, deps.askSecret)
+  const {pool, sshCreds, ftpCreds} = await openSourcePool(src, deps.env, deps.askSecret, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   const runId = store.beginRun(host)
   let session: SshSession | undefined
-  const pool = new SftpPool(src, creds, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   try {
     // Handshakes are the slow part on a fast network, so they overlap: the listing connections first, then the
     // accounts session (which also brings the host keys) and the walk together (on a small box many handshakes at
@@ -229,11 +232,15 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
       })
     const configuredRoots: WalkRoot[] = src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
     const warmed = failFast(pool.warm())
-    const connected = failFast(
-      (configuredRoots.length > 0 ? warmed : Promise.resolve())
-        .then(() => SshSession.connect(src, creds))
-        .then((s) => (session = s)),
-    )
+    // FTP: no SSH session (no accounts over exec, no host keys); what the FTP server itself shows instead.
+    const connected: Promise<SshSession | undefined> = sshCreds
+      ? failFast(
+          (configuredRoots.length > 0 ? warmed : Promise.resolve())
+            .then(() => SshSession.connect(src, sshCreds))
+            .then((s) => (session = s)),
+        )
+      : Promise.resolve(undefined)
+    const ftpProbe = ftpCreds ? failFast(probeFtp(config, ftpCreds)) : Promise.resolve(undefined)
     const accountsRead = failFast(connected.then((s) => collectAccounts(s, opts, src.port, deps.log)))
     const roots: Promise<WalkRoot[]> =
       configuredRoots.length > 0
@@ -243,9 +250,10 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
               ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
               : [{owner: src.username, path: await pool.withSource((s) => s.realpath('.'))}],
           )
-    const [{accounts, source, notes}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
+    const [{accounts, source, notes}, {keys: hostKeys, findings: probeFindings}, probe] = await settleAll([
       accountsRead,
-      connected.then((s) => collectHostKeys(s, src.host, src.port)),
+      connected.then((s) => (s ? collectHostKeys(s, src.host, src.port) : {keys: [], findings: []})),
+      ftpProbe,
       failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}))),
       warmed, // last: when something else failed first, its error is the one reported
     ])
@@ -257,6 +265,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     if (incomplete.length > 0) store.setAccountsIncomplete(runId, incomplete)
     if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, src.port))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
+    if (probe) findings.push(...ftpFindings({...probe, nonUtf8Names: store.findings(runId).filter((f) => f.rule === 'file.name-not-utf8').length}))
     store.addFindings(runId, findings)
 
     const summary = store.summarize(runId, accounts.length, hostKeys.length)
@@ -282,6 +291,18 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   } finally {
     await pool.close()
     session?.close()
+  }
+}
+
+/** FEAT, binary mode and anonymous access of an FTP box, from one session of its own. */
+async function probeFtp(config: Config, creds: FtpCredentials): Promise<Omit<FtpProbe, 'nonUtf8Names'>> {
+  const src = config.source
+  const session = await FtpSession.connect(src, creds)
+  try {
+    const anonymous = src.username === 'anonymous' || src.username === 'ftp' || (await acceptsAnonymous(src))
+    return {protocol: src.protocol, host: src.host, features: [...session.features.keys()], anonymous, asciiOnly: session.asciiOnly}
+  } finally {
+    session.end()
   }
 }
 

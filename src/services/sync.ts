@@ -12,9 +12,9 @@ import type {AwsClients} from '../adapters/aws.js'
 import {CutoverStore} from '../adapters/cutover-store.js'
 import {ManifestStore, type Problem, type TodoEntry} from '../adapters/manifest-store.js'
 import {S3ObjectTarget, type ObjectTarget} from '../adapters/object-target.js'
-import {SftpPool} from '../adapters/sftp-pool.js'
+import {openSourcePool} from '../adapters/source-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
-import {type AskSecret, resolveCredentials, type SshCredentials} from '../adapters/ssh.js'
+import type {AskSecret, SshCredentials} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import type {Config} from '../core/config.js'
 import {errorMessage, usageError} from '../core/errors.js'
@@ -208,9 +208,8 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   const signal = deps.signal ?? new AbortController().signal
   // The homes' .ssh directories hold the legacy login's keys: left out unless asked for.
   const filter = pathFilter(opts.include, opts.sshDirs ? opts.exclude : [...opts.exclude, SSH_DIR])
-  const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
   const listConcurrency = Math.max(8, opts.connections * 4)
-  const pool = new SftpPool(config.source, creds, {
+  const {pool, sshCreds} = await openSourcePool(config.source, deps.env, deps.askSecret, {
     connections: opts.connections,
     perConnection: Math.ceil(Math.max(listConcurrency, opts.transfers) / opts.connections),
     onEvent: (event, detail) => deps.log(event, detail),
@@ -224,7 +223,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     // The homes come from the inventory: when it read the accounts only in part, they may be the wrong ones.
     if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source.port)
     await target.checkBucket()
-    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds)
+    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, sshCreds)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
     if (checksumSince) deps.log('sync.checksum.continue', {since: checksumSince})
     const switchedAt = switchedToTransfer(config, deps.state)
@@ -314,7 +313,14 @@ function switchedToTransfer(config: Config, state: SqliteStateStore): string | u
 }
 
 /** --source-hash needs a login that may run sha256sum: checked before anything is copied, not after hours of it. */
-async function openSourceHasher(config: Config, creds: SshCredentials): Promise<SourceHasher> {
+async function openSourceHasher(config: Config, creds: SshCredentials | undefined): Promise<SourceHasher> {
+  if (!creds) {
+    throw usageError(
+      `--source-hash runs sha256sum on the source over SSH, and this source is read over ${config.source.protocol.toUpperCase()}`,
+      ['Sync without --source-hash, then run sftp-cutover verify --source-hash: it uses the server\'s HASH command or re-reads the files.'],
+      'SOURCE_HASH_UNAVAILABLE',
+    )
+  }
   const opened = await SourceHasher.open(config.source, creds)
   if (opened instanceof SourceHasher) return opened
   throw usageError(

@@ -37,7 +37,7 @@ test('pure-ftpd: explicit TLS with the generated certificate, MLSD, the tree byt
     expect((client.ftp.socket as TLSSocket).getPeerCertificate().fingerprint256).toBe(pure.tls!.fingerprint)
     const features = await client.features()
     expect(features.has('MLST')).toBe(true)
-    const names = (await client.list('/')).map((f) => f.name).sort()
+    const names = (await client.list(pure.ftpPath)).map((f) => f.name).sort()
     expect(names).toEqual(topLevel(pure))
     expect(names).toContain(Buffer.from('caf\xe9.txt', 'latin1').toString('latin1'))
   } finally {
@@ -50,9 +50,9 @@ test('vsftpd: plain FTP, anonymous, no MLSD, the tree byte-exact through LIST', 
   try {
     expect(vs.user).toBe('anonymous')
     expect((await client.features()).has('MLST')).toBe(false)
-    const names = (await client.list('/')).map((f) => f.name).sort()
+    const names = (await client.list(vs.ftpPath)).map((f) => f.name).sort()
     expect(names).toEqual(topLevel(vs))
-    expect((await client.send('MDTM /readme.txt')).message).toMatch(/^213 2023060108300\d/)
+    expect((await client.send(`MDTM ${vs.ftpPath}/readme.txt`)).message).toMatch(/^213 2023060108300\d/)
   } finally {
     client.close()
   }

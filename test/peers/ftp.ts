@@ -40,12 +40,15 @@ export interface FtpPeer {
   password: string
   /** explicit TLS (AUTH TLS) available; its certificate */
   tls?: {certFile: string; fingerprint: string}
-  /** where the tree is on this machine, and where the login sees it */
+  /** where the tree is on this machine, and where the login sees it (/partner1) */
   root: string
   ftpPath: string
   entries: FtpTreeEntry[]
   stop(): Promise<void>
 }
+
+/** The tree's directory in what the login sees: a partner's folder, as on a real box. */
+const TREE = 'partner1'
 
 const BASE_MTIME = Date.UTC(2023, 5, 1, 8, 30, 0) / 1000
 
@@ -158,7 +161,10 @@ export async function startPureFtpd(opts: {big?: Buffer} = {}): Promise<FtpPeer>
     await mkdir(root)
     const owner = {uid: 65534, gid: 65534}
     await chown(root, owner.uid, owner.gid)
-    const entries = await writeFtpTree(root, owner, opts.big)
+    const tree = join(root, TREE)
+    await mkdir(tree)
+    await chown(tree, owner.uid, owner.gid)
+    const entries = await writeFtpTree(tree, owner, opts.big)
     const user = `ftp${randomBytes(3).toString('hex')}`
     const password = randomBytes(12).toString('base64url')
     const passwd = join(dir, 'pureftpd.passwd')
@@ -180,8 +186,8 @@ export async function startPureFtpd(opts: {big?: Buffer} = {}): Promise<FtpPeer>
       user,
       password,
       tls: cert,
-      root,
-      ftpPath: '/',
+      root: tree,
+      ftpPath: `/${TREE}`,
       entries,
       stop: async () => {
         await proc.stop()
@@ -203,7 +209,9 @@ export async function startVsftpd(opts: {big?: Buffer} = {}): Promise<FtpPeer> {
     await mkdir(root)
     await chmod(dir, 0o755)
     await chmod(root, 0o555)
-    const entries = await writeFtpTree(root, {uid: 0, gid: 0}, opts.big)
+    const tree = join(root, TREE)
+    await mkdir(tree, {mode: 0o755})
+    const entries = await writeFtpTree(tree, {uid: 0, gid: 0}, opts.big)
     const empty = join(dir, 'empty')
     await mkdir(empty)
     const passivePorts = await passiveRange()
@@ -247,8 +255,8 @@ export async function startVsftpd(opts: {big?: Buffer} = {}): Promise<FtpPeer> {
       passivePorts,
       user: 'anonymous',
       password: 'migration@example.com',
-      root,
-      ftpPath: '/',
+      root: tree,
+      ftpPath: `/${TREE}`,
       entries,
       stop: async () => {
         await proc.stop()
