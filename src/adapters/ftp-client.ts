@@ -332,6 +332,9 @@ export class FtpSession implements SourceFs {
   }
 
   private translate(err: unknown, path?: Buffer): Error {
+    // 421 service closing, 425 no data connection, 426 transfer aborted (the data connection broke), 451 local
+    // error: the link failed, not the file; worth another connection.
+    if (err instanceof FTPError && [421, 425, 426, 451].includes(err.code)) return new FtpError(`the FTP server answered ${err.message}`, 'FTP_FAILED', {transient: true, cause: err})
     if (err instanceof FTPError && err.code >= 400 && err.code < 600 && !this.client.closed) return new FtpStatusError(err.code, err.message, path)
     if (this.client.closed) this.markClosed(linkError(this.target, err, 'reading'))
     const e = linkError(this.target, err, 'reading')

@@ -1,5 +1,6 @@
 /**
- * sync from an FTP box when things go wrong, against real pure-ftpd (explicit TLS, pinned certificate) and versitygw:
+ * sync from an FTP box when things go wrong, against real pure-ftpd (explicit TLS, pinned certificate, MLSD) and
+ * vsftpd (plain FTP, LIST), into versitygw:
  * kill -9 in the middle of a multipart upload (the next run resumes it), the control connection cut (toxiproxy in
  * front of the control port, disabled for a second), a data connection cut (the kernel destroys the passive-port
  * sockets: `ss -K`, as root), and the file changing while it is read (not recorded; the next run copies it).
@@ -15,26 +16,39 @@ import {setTimeout as sleep} from 'node:timers/promises'
 
 import {SqliteStateStore} from '../../src/adapters/state.js'
 import type {SyncResult} from '../../src/services/sync.js'
-import {type FtpPeer, startPureFtpd} from '../peers/ftp.js'
+import {type FtpPeer, startPureFtpd, startVsftpd} from '../peers/ftp.js'
 import {startToxiproxy, type ToxiproxyPeer} from '../peers/toxiproxy.js'
 import {CLI, cleanEnv, runCli} from './helpers/cli.js'
 import {downloadAll, expectedObjects, newBucket, s3Of, versitygw} from './sync-helpers.js'
 
 const PREFIX = 'migrated'
 const BIG = 'data/big.bin'
-let peer: FtpPeer
 let toxiproxy: ToxiproxyPeer
 let s3: S3Client
 
 beforeAll(async () => {
-  // 40 MiB and an odd tail: five 8 MiB parts
-  ;[peer, toxiproxy] = await Promise.all([startPureFtpd({big: randomBytes(40 * 1024 * 1024 + 777)}), startToxiproxy()])
+  toxiproxy = await startToxiproxy()
   s3 = s3Of(versitygw())
 })
 
 afterAll(async () => {
   s3?.destroy()
-  await Promise.allSettled([peer?.stop(), toxiproxy?.stop()])
+  await toxiproxy?.stop()
+})
+
+describe.each([
+  ['pure-ftpd over explicit TLS', startPureFtpd],
+  ['vsftpd over plain FTP', startVsftpd],
+])('%s', (_name, start) => {
+let peer: FtpPeer
+
+beforeAll(async () => {
+  // 40 MiB and an odd tail: five 8 MiB parts
+  peer = await start({big: randomBytes(40 * 1024 * 1024 + 777)})
+})
+
+afterAll(async () => {
+  await peer?.stop()
 })
 
 async function project(port = peer.port) {
@@ -43,7 +57,7 @@ async function project(port = peer.port) {
   const bucket = await newBucket(s, 'ff')
   writeFileSync(
     join(dir, 'sftp-cutover.yaml'),
-    ['source:', '  protocol: ftps', `  host: ${peer.host}`, `  port: ${port}`, `  username: ${peer.user}`, '  passwordEnv: LEGACY_FTP_PASSWORD', `  tlsFingerprint: "${peer.tls!.fingerprint}"`, `  roots: ["${peer.ftpPath}"]`,
+    ['source:', `  protocol: ${peer.tls ? 'ftps' : 'ftp'}`, `  host: ${peer.host}`, `  port: ${port}`, `  username: ${peer.user}`, '  passwordEnv: LEGACY_FTP_PASSWORD', ...(peer.tls ? [`  tlsFingerprint: "${peer.tls.fingerprint}"`] : []), `  roots: ["${peer.ftpPath}"]`,
       'target:', `  region: ${s.config.region}`, `  bucket: ${bucket}`, `  s3Endpoint: ${s.config.endpoint}`, `  prefix: ${PREFIX}`].join('\n') + '\n',
   )
   const env = {AWS_ACCESS_KEY_ID: s.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s.config.credentials.secretAccessKey, LEGACY_FTP_PASSWORD: peer.password}
@@ -74,7 +88,7 @@ async function waitFor(what: string, cond: () => Promise<boolean>, timeoutMs = 9
 
 /** S3 holds exactly the tree's bytes (the latin1 name cannot be a key: the one problem reported). */
 async function expectComplete(bucket: string, result: SyncResult): Promise<void> {
-  expect(result.problems.map((p) => p.kind)).toEqual(['bad-name'])
+  expect(result.problems.map((p) => `${p.kind}${p.kind === 'bad-name' ? '' : `: ${p.reason}`}`)).toEqual(['bad-name'])
   expect(await downloadAll(s3, bucket, PREFIX)).toEqual(expectedObjects([{owner: 'partner1', root: peer.root}], PREFIX))
 }
 
@@ -140,4 +154,5 @@ it('a file that changes while it is read is not recorded; the next run copies th
   }
   const second = (await p.run(['sync', '--json'])).json<SyncResult>()
   await expectComplete(p.bucket, second)
+})
 })
