@@ -225,6 +225,12 @@ function attrsFromFacts(facts: Map<string, string>): SourceAttrs {
 
 export interface FtpSessionOptions {
   timeoutMs?: number
+  /**
+   * An idle session sends NOOP this often, so that the server and firewalls in between do not drop it (default 60 s;
+   * 0: never). While a file streams, the control connection carries nothing (a NOOP then would be answered after the
+   * transfer, out of step with basic-ftp's replies), so TCP keep-alive probes keep it open instead.
+   */
+  keepAliveMs?: number
   /** called with basic-ftp's protocol log (commands and replies; PASS is masked) */
   log?: (line: string) => void
 }
@@ -237,6 +243,9 @@ export class FtpSession implements SourceFs {
   private readonly links = new Map<string, string>()
   private closeListeners: Array<(err?: Error) => void> = []
   private closedError?: Error
+  private busy = 0
+  private lastUsed = Date.now()
+  private keepAlive?: NodeJS.Timeout
   /** the server refused TYPE I: ASCII transfers rewrite line ends, so no file is read */
   asciiOnly = false
 
@@ -247,6 +256,18 @@ export class FtpSession implements SourceFs {
     readonly welcome: string,
   ) {
     client.ftp.socket.once('close', () => this.markClosed(new FtpError('the FTP control connection closed', 'FTP_FAILED', {transient: true})))
+  }
+
+  /** NOOP on an idle session every `ms`; TCP keep-alive probes on the control connection while files stream. */
+  private startKeepAlive(ms: number): void {
+    this.client.ftp.socket.setKeepAlive(true, Math.min(ms, 30_000))
+    if (ms <= 0) return
+    this.keepAlive = setInterval(() => {
+      // not while a RETR is open (between two parts of a file): only its 226 may come next on the control connection
+      if (this.busy > 0 || Date.now() - this.lastUsed < ms || [...this.files.values()].some((f) => f.read)) return
+      this.exclusive(() => this.client.send('NOOP')).catch(() => undefined)
+    }, Math.max(50, Math.floor(ms / 2)))
+    this.keepAlive.unref()
   }
 
   /** Connects, verifies the certificate (ftps), logs in, and sets binary mode and the MLST facts. */
@@ -291,6 +312,7 @@ export class FtpSession implements SourceFs {
       if (features.has('MLST')) (client as unknown as {availableListCommands: string[]}).availableListCommands = ['MLSD']
       const session = new FtpSession(client, target, new Map([...features].map(([k, v]) => [k.toUpperCase(), v])), welcome)
       session.asciiOnly = binary.code >= 400
+      session.startKeepAlive(opts.keepAliveMs ?? 60_000)
       return session
     } catch (err) {
       client.close()
@@ -309,6 +331,7 @@ export class FtpSession implements SourceFs {
   private markClosed(err: Error): void {
     if (this.closedError) return
     this.closedError = err
+    clearInterval(this.keepAlive)
     for (const f of this.closeListeners.splice(0)) f(err)
   }
 
@@ -319,12 +342,16 @@ export class FtpSession implements SourceFs {
 
   /** Runs fn alone on the control connection (FTP carries one command at a time). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    this.busy++
     const run = this.queue.then(async () => {
-      if (this.closedError) throw this.closedError
       try {
+        if (this.closedError) throw this.closedError
         return await fn()
       } catch (err) {
         throw this.translate(err)
+      } finally {
+        this.busy--
+        this.lastUsed = Date.now()
       }
     })
     this.queue = run.catch(() => undefined)

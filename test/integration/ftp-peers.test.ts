@@ -57,3 +57,16 @@ test('vsftpd: plain FTP, anonymous, no MLSD, the tree byte-exact through LIST', 
     client.close()
   }
 })
+
+test('an idle FTP session sends NOOP to stay open, and works afterwards (FtpSession against vsftpd)', async () => {
+  const {FtpSession} = await import('../../src/adapters/ftp-client.js')
+  const lines: string[] = []
+  const session = await FtpSession.connect({protocol: 'ftp', host: vs.host, port: vs.port, username: vs.user}, {password: vs.password}, {keepAliveMs: 200, log: (l) => lines.push(l)})
+  try {
+    await new Promise((resolve) => setTimeout(resolve, 800))
+    expect(lines.filter((l) => l === '> NOOP').length).toBeGreaterThanOrEqual(1)
+    expect((await session.readdir(vs.ftpPath)).map((e) => e.name.toString('latin1')).sort()).toEqual(topLevel(vs))
+  } finally {
+    session.end()
+  }
+})
