@@ -1,3 +1,5 @@
+import {FTPError} from 'basic-ftp'
+
 import {retry} from '../core/retry.js'
 import type {SourceFs, SourcePool} from '../core/source.js'
 import {type FtpCredentials, FtpError, FtpSession, type FtpSessionOptions, type FtpTarget} from './ftp-client.js'
@@ -22,12 +24,25 @@ export class FtpPool implements SourcePool {
   private readonly waiters: Array<() => void> = []
   private closed = false
   private readonly all = new Set<FtpSession>()
+  /** Lowered when the server refuses more logins (421) than it already has from us: the pool works with those. */
+  private limit: number
 
   constructor(
     private readonly target: FtpTarget,
     private readonly creds: FtpCredentials,
     private readonly opts: FtpPoolOptions,
-  ) {}
+  ) {
+    this.limit = opts.connections
+  }
+
+  /** The server said it has too many users (421) while some of ours are open: use those, open no more. */
+  private capped(err: unknown): boolean {
+    const tooMany = err instanceof FtpError && err.cause instanceof FTPError && err.cause.code === 421
+    if (!tooMany || this.all.size === 0) return false
+    this.limit = this.all.size
+    this.opts.onEvent?.('ftp.pool.capped', {connections: this.limit, reason: (err as Error).message})
+    return true
+  }
 
   get size(): number {
     return this.all.size
@@ -44,7 +59,7 @@ export class FtpPool implements SourcePool {
   }
 
   async warm(): Promise<void> {
-    const missing = this.opts.connections - this.live
+    const missing = this.limit - this.live
     if (missing <= 0) return
     this.live += missing
     const opened = await Promise.allSettled(Array.from({length: missing}, () => this.open()))
@@ -53,7 +68,7 @@ export class FtpPool implements SourcePool {
       else this.live--
     }
     this.wakeAll()
-    const failed = opened.find((r) => r.status === 'rejected')
+    const failed = opened.find((r) => r.status === 'rejected' && !this.capped(r.reason))
     if (failed) throw (failed as PromiseRejectedResult).reason
   }
 
@@ -65,13 +80,14 @@ export class FtpPool implements SourcePool {
         if (!ready.closed) return ready
         continue
       }
-      if (this.live < this.opts.connections) {
+      if (this.live < this.limit) {
         this.live++
         try {
           return await this.open()
         } catch (err) {
           this.live--
           this.wakeAll()
+          if (this.capped(err)) continue
           throw err
         }
       }

@@ -70,3 +70,20 @@ test('an idle FTP session sends NOOP to stay open, and works afterwards (FtpSess
     session.end()
   }
 })
+
+test('the pool works with the logins a server allows: pure-ftpd with 4 passive ports admits 2 users, a pool of 4 uses 2', async () => {
+  const {FtpPool} = await import('../../src/adapters/ftp-pool.js')
+  const small = await startPureFtpd({passivePorts: 4})
+  const events: string[] = []
+  const pool = new FtpPool({protocol: 'ftps', host: small.host, port: small.port, username: small.user, tlsFingerprint: small.tls!.fingerprint}, {password: small.password}, {connections: 4, onEvent: (e) => events.push(e)})
+  try {
+    await pool.warm()
+    expect(pool.size).toBe(2)
+    expect(events).toContain('ftp.pool.capped')
+    const listings = await Promise.all(Array.from({length: 6}, () => pool.withSource((s) => s.readdir(small.ftpPath))))
+    for (const l of listings) expect(l.map((e) => e.name.toString('latin1')).sort()).toEqual(topLevel(small))
+  } finally {
+    await pool.close()
+    await small.stop()
+  }
+})

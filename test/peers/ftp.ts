@@ -107,8 +107,11 @@ async function greets(port: number): Promise<boolean> {
   })
 }
 
-/** A free block of `count` ports for passive data connections (checked one by one; another process may still take one). */
-async function passiveRange(count = 16): Promise<[number, number]> {
+/**
+ * A free block of `count` ports for passive data connections (checked one by one; another process may still take
+ * one). pure-ftpd admits at most half as many users as it has passive ports.
+ */
+async function passiveRange(count = 128): Promise<[number, number]> {
   for (;;) {
     const low = 20_000 + Math.floor(Math.random() * 30_000)
     const ports = Array.from({length: count}, (_, k) => low + k)
@@ -153,7 +156,7 @@ async function selfSignedCert(dir: string): Promise<{certFile: string; fingerpri
 }
 
 /** pure-ftpd with one virtual user (chrooted to the tree), explicit TLS, MLSD and a passive range on 127.0.0.1. */
-export async function startPureFtpd(opts: {big?: Buffer} = {}): Promise<FtpPeer> {
+export async function startPureFtpd(opts: {big?: Buffer; passivePorts?: number} = {}): Promise<FtpPeer> {
   requireBinary('pure-ftpd', PURE_FTPD)
   const dir = await mkdtemp(join(tmpdir(), 'sftp-cutover-pureftpd-'))
   try {
@@ -172,11 +175,11 @@ export async function startPureFtpd(opts: {big?: Buffer} = {}): Promise<FtpPeer>
     await run(PURE_PW, ['useradd', user, '-u', String(owner.uid), '-g', String(owner.gid), '-d', root, '-f', passwd, '-m', '-F', pdb], {input: `${password}\n${password}\n`})
     const cert = await selfSignedCert(dir)
     const pem = join(dir, 'pure-ftpd.pem')
-    const passivePorts = await passiveRange()
+    const passivePorts = await passiveRange(opts.passivePorts)
     const {proc, port} = await startServer('pure-ftpd', PURE_FTPD, async () => {
       const p = await freePort()
       // -E: no anonymous logins; -Y 1: TLS allowed (explicit, AUTH TLS); -H: no DNS lookups; -A: chroot everyone
-      return {port: p, args: ['-S', `127.0.0.1,${p}`, '-p', `${passivePorts[0]}:${passivePorts[1]}`, '-P', '127.0.0.1', '-l', `puredb:${pdb}`, '-E', '-H', '-A', '-Y', '1', '-2', pem, '-c', '50', '-C', '50']}
+      return {port: p, args: ['-S', `127.0.0.1,${p}`, '-p', `${passivePorts[0]}:${passivePorts[1]}`, '-P', '127.0.0.1', '-l', `puredb:${pdb}`, '-E', '-H', '-A', '-Y', '1', '-2', pem, '-c', '100', '-C', '100']}
     })
     return {
       server: 'pure-ftpd',
