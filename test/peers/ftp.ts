@@ -172,7 +172,14 @@ export async function startPureFtpd(opts: {big?: Buffer; passivePorts?: number} 
     const password = randomBytes(12).toString('base64url')
     const passwd = join(dir, 'pureftpd.passwd')
     const pdb = join(dir, 'pureftpd.pdb')
-    await run(PURE_PW, ['useradd', user, '-u', String(owner.uid), '-g', String(owner.gid), '-d', root, '-f', passwd, '-m', '-F', pdb], {input: `${password}\n${password}\n`})
+    await run(PURE_PW, ['useradd', user, '-u', String(owner.uid), '-g', String(owner.gid), '-d', root, '-f', passwd], {input: `${password}\n${password}\n`})
+    // pure-pw hashes with argon2id at 1023 passes: seconds of CPU per login on a busy 2-core machine, and logins
+    // time out when a pool opens 16 at once. A SHA-512 crypt hash (which pure-ftpd also accepts) keeps logins quick.
+    const sha512 = (await run('/usr/bin/openssl', ['passwd', '-6', '-stdin'], {input: `${password}\n`})).stdout.trim()
+    const line = (await readFile(passwd, 'utf8')).trim().split(':')
+    line[1] = sha512
+    await writeFile(passwd, line.join(':') + '\n', {mode: 0o600})
+    await run(PURE_PW, ['mkdb', pdb, '-f', passwd])
     const cert = await selfSignedCert(dir)
     const pem = join(dir, 'pure-ftpd.pem')
     const passivePorts = await passiveRange(opts.passivePorts)
