@@ -16,7 +16,7 @@ import {openSourcePool} from '../adapters/source-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
 import type {AskSecret, SshCredentials} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
-import type {Config} from '../core/config.js'
+import {type Config, isFtp} from '../core/config.js'
 import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {BufferPool, ByteBudget, TokenBucket} from '../core/flow-control.js'
@@ -208,6 +208,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   const signal = deps.signal ?? new AbortController().signal
   // The homes' .ssh directories hold the legacy login's keys: left out unless asked for.
   const filter = pathFilter(opts.include, opts.sshDirs ? opts.exclude : [...opts.exclude, SSH_DIR])
+  if (opts.sourceHash && !opts.dryRun && isFtp(config.source.protocol)) throw sourceHashOverFtp(config)
   const listConcurrency = Math.max(8, opts.connections * 4)
   const {pool, sshCreds} = await openSourcePool(config.source, deps.env, deps.askSecret, {
     connections: opts.connections,
@@ -312,15 +313,17 @@ function switchedToTransfer(config: Config, state: SqliteStateStore): string | u
   return rec && !rec.rolledBackAt ? (rec.switchStartedAt ?? rec.switchedAt) : undefined
 }
 
+function sourceHashOverFtp(config: Config) {
+  return usageError(
+    `--source-hash runs sha256sum on the source over SSH, and this source is read over ${config.source.protocol.toUpperCase()}`,
+    ['Sync without --source-hash, then run sftp-cutover verify --source-hash: it uses the server\'s HASH command or re-reads the files.'],
+    'SOURCE_HASH_UNAVAILABLE',
+  )
+}
+
 /** --source-hash needs a login that may run sha256sum: checked before anything is copied, not after hours of it. */
 async function openSourceHasher(config: Config, creds: SshCredentials | undefined): Promise<SourceHasher> {
-  if (!creds) {
-    throw usageError(
-      `--source-hash runs sha256sum on the source over SSH, and this source is read over ${config.source.protocol.toUpperCase()}`,
-      ['Sync without --source-hash, then run sftp-cutover verify --source-hash: it uses the server\'s HASH command or re-reads the files.'],
-      'SOURCE_HASH_UNAVAILABLE',
-    )
-  }
+  if (!creds) throw sourceHashOverFtp(config)
   const opened = await SourceHasher.open(config.source, creds)
   if (opened instanceof SourceHasher) return opened
   throw usageError(

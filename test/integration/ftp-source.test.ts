@@ -138,3 +138,13 @@ it('a certificate other than the pinned one is refused before logging in (exit 3
   expect(r.json<{error: {code: string; message: string}}>().error).toMatchObject({code: 'CERTIFICATE_REJECTED'})
   expect(r.stdout).toContain(pure.tls!.fingerprint)
 })
+
+it('sync --source-hash is refused for FTP before anything is copied (it runs sha256sum over SSH), naming verify --source-hash', async () => {
+  const project = ftpProject(vs, 'unused-bucket')
+  const r = await project.run(['sync', '--source-hash', '--json'])
+  expect(r.code).toBe(2)
+  const error = r.json<{error: {code: string; message: string; suggestions: string[]}}>().error
+  expect(error.code).toBe('SOURCE_HASH_UNAVAILABLE')
+  expect(error.message).toMatch(/read over FTP/)
+  expect(error.suggestions.join(' ')).toContain('sftp-cutover verify --source-hash')
+})
