@@ -1,7 +1,7 @@
 import {Client, FileType, type FileInfo, FTPError} from 'basic-ftp'
 import {readFile} from 'node:fs/promises'
 import {PassThrough} from 'node:stream'
-import {connect as tlsConnect, type ConnectionOptions, type PeerCertificate, type TLSSocket} from 'node:tls'
+import {connect as tlsConnect, type ConnectionOptions, createSecureContext, type PeerCertificate, type TLSSocket} from 'node:tls'
 
 import {configSetHint, type SourceProtocol} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
@@ -96,7 +96,8 @@ async function trustOptions(target: FtpTarget): Promise<ConnectionOptions> {
   const opts: ConnectionOptions = {host: target.host, servername: /^[\d.]+$|:/.test(target.host) ? undefined : target.host, rejectUnauthorized: true}
   if (target.tlsCaFile) {
     try {
-      opts.ca = await readFile(target.tlsCaFile)
+      // One secure context for the session: given as `ca`, every data connection would parse the CA again.
+      opts.secureContext = createSecureContext({ca: await readFile(target.tlsCaFile)})
     } catch (err) {
       throw new CliError(`cannot read source.tlsCaFile ${target.tlsCaFile}: ${errorMessage(err)}`, {exitCode: ExitCode.usage, code: 'TLS_CA_FILE', suggestions: [`Point it at the PEM file of the CA: ${configSetHint('source.tlsCaFile', '/path/to/ca.pem')}`]})
     }
@@ -293,9 +294,11 @@ export class FtpSession implements SourceFs {
         const cert = socket.getPeerCertificate(true)
         if (target.tlsFingerprint) {
           const pem = `-----BEGIN CERTIFICATE-----\n${cert.raw.toString('base64').replace(/(.{64})/g, '$1\n')}\n-----END CERTIFICATE-----\n`
+          const ca = target.tlsCaFile ? [pem, await readFile(target.tlsCaFile)] : [pem]
           client.ftp.tlsOptions = {
             ...tls,
-            ca: [pem, ...(tls.ca ? [tls.ca as Buffer] : [])],
+            // one context for every data connection of the session (a `ca` option builds one per connection)
+            secureContext: createSecureContext({ca}),
             rejectUnauthorized: true,
             checkServerIdentity: (_host, c) => (normalizeFingerprint(c.fingerprint256) === normalizeFingerprint(target.tlsFingerprint!) ? undefined : mismatch(target, c.fingerprint256)),
           }
