@@ -3,7 +3,7 @@
  * (scripted prompts), asks before plain FTP, and without a terminal names the flags it needs; doctor checks the
  * certificate and login, and warns that plain FTP sends the password in clear. Real pure-ftpd and vsftpd.
  */
-import {mkdtempSync, readFileSync} from 'node:fs'
+import {mkdtempSync, readFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 
@@ -12,6 +12,13 @@ import type {Prompter} from '../../src/ui/prompter.js'
 import {type FtpPeer, startPureFtpd, startVsftpd} from '../peers/ftp.js'
 import {runCli} from './helpers/cli.js'
 
+
+/** Project directories made here, removed after the tests. */
+const made = (() => {
+  const dirs: string[] = []
+  afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
+  return (d: string) => (dirs.push(d), d)
+})()
 let pure: FtpPeer
 let vs: FtpPeer
 
@@ -49,7 +56,7 @@ const base = (peer: FtpPeer, protocol: string) => ({
   'target.bucket': 'acme-ftp',
 })
 
-const project = () => mkdtempSync(join(tmpdir(), 'sct-ftp-init-'))
+const project = () => made(mkdtempSync(join(tmpdir(), 'sct-ftp-init-')))
 
 type DoctorJson = {checks: Array<{id: string; status: string; detail: string; fix?: string}>}
 

@@ -3,7 +3,7 @@
  * its SHA-256) and vsftpd over plain FTP (LIST only, anonymous), each serving the tricky tree, into versitygw (an
  * S3 that verifies every checksum). What S3 must hold is computed here from the tree on disk.
  */
-import {chmodSync, writeFileSync} from 'node:fs'
+import {chmodSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {SqliteStateStore} from '../../src/adapters/state.js'
@@ -16,6 +16,13 @@ import {spawn} from 'node:child_process'
 import {mkdtempSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 
+
+/** Project directories made here, removed after the tests. */
+const made = (() => {
+  const dirs: string[] = []
+  afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
+  return (d: string) => (dirs.push(d), d)
+})()
 const PREFIX = 'migrated'
 const OWNER = 'partner1'
 let pure: FtpPeer
@@ -31,7 +38,7 @@ afterAll(async () => {
 })
 
 function ftpProject(peer: FtpPeer, bucket: string, opts: {protocol?: string; fingerprint?: string; port?: number} = {}): Project {
-  const dir = mkdtempSync(join(tmpdir(), 'sct-ftp-'))
+  const dir = made(mkdtempSync(join(tmpdir(), 'sct-ftp-')))
   const s3 = versitygw()
   const protocol = opts.protocol ?? (peer.tls ? 'ftps' : 'ftp')
   const lines = [

@@ -9,7 +9,7 @@
 import {ListMultipartUploadsCommand, ListPartsCommand, type S3Client} from '@aws-sdk/client-s3'
 import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {appendFileSync, mkdtempSync, readFileSync, writeFileSync} from 'node:fs'
+import {appendFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
@@ -21,6 +21,13 @@ import {startToxiproxy, type ToxiproxyPeer} from '../peers/toxiproxy.js'
 import {CLI, cleanEnv, runCli} from './helpers/cli.js'
 import {downloadAll, expectedObjects, newBucket, s3Of, versitygw} from './sync-helpers.js'
 
+
+/** Project directories made here, removed after the tests. */
+const made = (() => {
+  const dirs: string[] = []
+  afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
+  return (d: string) => (dirs.push(d), d)
+})()
 const PREFIX = 'migrated'
 const BIG = 'data/big.bin'
 let toxiproxy: ToxiproxyPeer
@@ -52,7 +59,7 @@ afterAll(async () => {
 })
 
 async function project(port = peer.port) {
-  const dir = mkdtempSync(join(tmpdir(), 'sct-ftp-faults-'))
+  const dir = made(mkdtempSync(join(tmpdir(), 'sct-ftp-faults-')))
   const s = versitygw()
   const bucket = await newBucket(s, 'ff')
   writeFileSync(
