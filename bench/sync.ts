@@ -2,11 +2,12 @@
  * sync against rclone and the OpenSSH sftp client, from the same sshd to the same versitygw, in one run:
  *
  *   (a) one 1 GiB file; (b) 20,000 files of 4 KiB in 200 directories; (c) a re-sync of 100,000 unchanged files;
- *   and sync's peak RSS.
+ *   (f) (a) and (b) again from an FTPS box (pure-ftpd, explicit TLS) against rclone's ftp backend from the same
+ *   server; and sync's peak RSS.
  *
  * Run as root (the peers need it), after `npm run build` and `bash scripts/install-peers.sh`:
  *
- *   npx tsx bench/sync.ts [--cases a,b,c] [--big-mib 1024] [--small 20000] [--resync 100000] [--repeat 3]
+ *   npx tsx bench/sync.ts [--cases a,b,c,f] [--big-mib 1024] [--small 20000] [--resync 100000] [--repeat 3]
  *
  * Every tool reads from the same sshd with the same key; rclone and sync write to the same versitygw (keep-alive on,
  * see below), OpenSSH sftp writes to local disk. Wall-clock times include each tool's start-up. sync and sftp run
@@ -20,15 +21,18 @@ import {join} from 'node:path'
 import type {SyncResult} from '../src/services/sync.js'
 import {formatBytes, table} from '../src/ui/format.js'
 import {versitygwClientConfig} from '../test/peers/env.js'
+import {type FtpPeer, startPureFtpd} from '../test/peers/ftp.js'
 import {binaries, describePeers, type Peers, startAllPeers, stopAllPeers} from '../test/peers/index.js'
+import {run} from '../test/peers/proc.js'
 import {CLI} from '../test/integration/helpers/cli.js'
 import {makeProject, newBucket, removeScratch, type S3Peer} from '../test/integration/sync-helpers.js'
+import {writeFileSync} from 'node:fs'
 import {type BoxLogin, cliOption, log, type Measure, measure, rcloneEnv as rcloneEnvFor, repeated, sftpGet, writeRandomFile, writeTree} from './lib.js'
 
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
 const opt = (name: string, fallback: string) => cliOption(args, name, fallback)
-const cases = new Set(opt('cases', 'a,b,c').split(','))
+const cases = new Set(opt('cases', 'a,b,c,f').split(','))
 const BIG_MIB = Number(opt('big-mib', '1024'))
 const SMALL = Number(opt('small', '20000'))
 const RESYNC = Number(opt('resync', '100000'))
@@ -59,6 +63,7 @@ async function main(): Promise<void> {
   delete process.env.AWS_CA_BUNDLE
   log(`starting peers (${cpus().length} CPUs)`)
   let peers: Peers | undefined
+  let ftp: FtpPeer | undefined
   const rows: Array<Array<string | number>> = []
   const verdicts: string[] = []
   const work = mkdtempSync(join(tmpdir(), 'sct-bench-'))
@@ -163,9 +168,64 @@ async function main(): Promise<void> {
       row(label, 'rclone sync', rcSync)
       judge('(c) vs rclone sync', again.seconds, rcSync.seconds, 0.1, 'at most')
     }
+    if (cases.has('f')) {
+      // The FTPS box: pure-ftpd serving its own tree, into which the same kinds of data are written.
+      ftp = await startPureFtpd()
+      const owner = {uid: 65534, gid: 65534}
+      const fBig = join(ftp.root, 'bench-f-a')
+      const fSmall = join(ftp.root, 'bench-f-b')
+      for (const d of [fBig, fSmall]) {
+        mkdirSync(d)
+        chownSync(d, owner.uid, owner.gid)
+      }
+      writeRandomFile(join(fBig, 'big.bin'), BIG_MIB * MiB, owner)
+      writeTree(fSmall, SMALL, 200, 4096, owner)
+      const env = {...process.env, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey, BENCH_FTP_PASSWORD: ftp.password}
+      const oursFtp = async (label: string, dir: string, extra: string[] = []) => {
+        const bucket = await newBucket(s3, label)
+        const projectDir = mkdtempSync(join(work, 'ftp-project-'))
+        writeFileSync(
+          join(projectDir, 'sftp-cutover.yaml'),
+          ['source:', '  protocol: ftps', `  host: ${ftp!.host}`, `  port: ${ftp!.port}`, `  username: ${ftp!.user}`, '  passwordEnv: BENCH_FTP_PASSWORD', `  tlsFingerprint: "${ftp!.tls!.fingerprint}"`, `  roots: ["${ftp!.ftpPath}/${dir}"]`,
+            'target:', `  region: ${s3.config.region}`, `  bucket: ${bucket}`, `  s3Endpoint: ${s3.config.endpoint}`].join('\n') + '\n',
+        )
+        return measure(CLI, ['sync', '--json', ...extra], {cwd: projectDir, env})
+      }
+      const obscured = (await run(binaries.rclone, ['obscure', ftp.password])).stdout.trim()
+      // rclone 1.60 cannot pin a certificate: it must skip the check on the self-signed one (sync verifies it).
+      const rcloneFtpEnv = {
+        ...rcloneEnv,
+        RCLONE_CONFIG_SRC_TYPE: 'ftp',
+        RCLONE_CONFIG_SRC_HOST: ftp.host,
+        RCLONE_CONFIG_SRC_PORT: String(ftp.port),
+        RCLONE_CONFIG_SRC_USER: ftp.user,
+        RCLONE_CONFIG_SRC_PASS: obscured,
+        RCLONE_CONFIG_SRC_EXPLICIT_TLS: 'true',
+        RCLONE_CONFIG_SRC_NO_CHECK_CERTIFICATE: 'true',
+      }
+      const rcloneFtp = async (dir: string, label: string) => measure(binaries.rclone, ['copy', `src:${ftp!.ftpPath}/${dir}`, `dst:${await newBucket(s3, label)}`], {env: rcloneFtpEnv})
+      const bigLabel = `(f) FTPS: 1 file, ${formatBytes(BIG_MIB * MiB)}`
+      const usBig = track(await repeated(REPEAT, () => oursFtp('f-a', 'bench-f-a')))
+      row(bigLabel, 'sftp-cutover sync (ftps)', usBig, `${copied(usBig)}; SHA-256 and CRC-32 of every byte`)
+      const rcBig = await rcloneFtp('bench-f-a', 'f-a-rc')
+      row(bigLabel, 'rclone copy (ftp backend, explicit TLS)', rcBig, 'no checksum: FTP has none for rclone')
+      const smallLabel = `(f) FTPS: ${SMALL} files of 4 KiB`
+      const usSmall = track(await repeated(REPEAT, () => oursFtp('f-b', 'bench-f-b')))
+      row(smallLabel, 'sftp-cutover sync (ftps)', usSmall, copied(usSmall))
+      const usSmall16 = track(await repeated(REPEAT, () => oursFtp('f-b16', 'bench-f-b', ['--connections', '16'])))
+      row(smallLabel, 'sftp-cutover sync (ftps) --connections 16', usSmall16, copied(usSmall16))
+      const rcSmall = await rcloneFtp('bench-f-b', 'f-b-rc')
+      row(smallLabel, 'rclone copy (ftp backend, explicit TLS)', rcSmall, 'no checksum')
+      // A run that failed measured nothing: no verdict from it.
+      for (const [name, us, base] of [['(f) FTPS 1 file vs rclone copy', usBig, rcBig], ['(f) FTPS small files vs rclone copy', usSmall, rcSmall]] as const) {
+        if (us.ok && base.ok) judge(name, us.seconds, base.seconds, 1, 'at most')
+        else verdicts.push(`NOT MEASURED ${name}: ${us.ok ? 'rclone' : 'sftp-cutover sync'} failed`)
+      }
+    }
     verdicts.push(`${peakRss > 0 && peakRss * 1024 < 300 * 1e6 ? 'MET ' : 'MISS'} peak RSS of sftp-cutover sync: ${formatBytes(peakRss * 1024)} (target < 300 MB)`)
   } finally {
     await stopAllPeers(peers).catch((err: unknown) => log(`stopping peers: ${String(err)}`))
+    await ftp?.stop().catch((err: unknown) => log(`stopping pure-ftpd: ${String(err)}`))
     rmSync(work, {recursive: true, force: true})
     removeScratch()
   }

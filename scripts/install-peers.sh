@@ -7,6 +7,8 @@
 #   - cfn-guard (AWS CloudFormation Guard) built with `cargo install` into the same cache, linked as
 #     .peers/bin/cfn-guard (about 15 minutes on 2 busy cores the first time),
 #   - clamav and clamav-daemon (Debian packages): clamd and sigtool for the malware scanner's tests.
+#   - pure-ftpd (Debian package) and vsftpd (the Debian package unpacked into the peer cache: the two packages
+#     conflict, both provide ftp-server), the legacy FTP/FTPS boxes of the FTP source's tests.
 # Idempotent: when everything is in place it only checks versions (about a second).
 # Prints one line per peer: name, version, path.
 set -euo pipefail
@@ -20,9 +22,11 @@ VERSITYGW_MODULE=github.com/versity/versitygw
 VERSITYGW_VERSION=v1.8.0
 CFN_GUARD_VERSION=3.1.2
 CLAMAV_EXPECTED_MINOR=1.4        # Debian 12 ships ClamAV 1.4.x
+PURE_FTPD_VERSION=1.0.50-2.1+b2   # Debian 12
+VSFTPD_VERSION=3.0.3-13+b2        # Debian 12
 # chromium: the browser tests of the HTML reports (driven by playwright-core, which downloads no browser of its own)
 # tmux: the terminal tests drive the CLI in a real 120x40 pseudo-terminal
-APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox clamav clamav-daemon chromium tmux)
+APT_PACKAGES=(openssh-server openssh-client rclone python3-venv busybox clamav clamav-daemon chromium tmux "pure-ftpd=$PURE_FTPD_VERSION" libwrap0)
 
 # Debian's python3 (stable across pyenv changes); SFTP_CUTOVER_PEER_PYTHON overrides.
 PYTHON="${SFTP_CUTOVER_PEER_PYTHON:-/usr/bin/python3}"
@@ -45,7 +49,7 @@ peer_line() { printf '%-10s %-28s %s\n' "$1" "$2" "$3"; }
 # ---- apt: sshd, ssh client, rclone, python venv, tmux (terminal tests) ------------------------------------------------
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
-  if [ "$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null || true)" != installed ]; then
+  if [ "$(dpkg-query -W -f='${db:Status-Status}' "${p%%=*}" 2>/dev/null || true)" != installed ]; then
     missing+=("$p")
   fi
 done
@@ -92,6 +96,25 @@ peer_line rclone "$rclone_version" /usr/bin/rclone
 chromium_version="$(first_match 'Chromium [0-9][0-9.]*' "$(/usr/bin/chromium --version 2>/dev/null || true)")"
 peer_line chromium "${chromium_version:-unknown}" /usr/bin/chromium
 peer_line clamd "$clamd_version" /usr/sbin/clamd
+pure_ftpd_version="$(dpkg-query -W -f='${Version}' pure-ftpd 2>/dev/null || true)"
+[ "$pure_ftpd_version" = "$PURE_FTPD_VERSION" ] && [ -x /usr/sbin/pure-ftpd ] && [ -x /usr/bin/pure-pw ] \
+  || die "expected pure-ftpd $PURE_FTPD_VERSION, found '${pure_ftpd_version:-none}' (dpkg-query -W pure-ftpd)"
+peer_line pure-ftpd "$pure_ftpd_version" /usr/sbin/pure-ftpd
+
+# ---- vsftpd: the Debian package unpacked into the peer cache (it conflicts with pure-ftpd as an installed package) --
+VSFTPD_DIR="${SFTP_CUTOVER_PEER_CACHE:-$HOME/.cache/sftp-cutover/peers}/vsftpd-$VSFTPD_VERSION"
+if [ ! -x "$VSFTPD_DIR/usr/sbin/vsftpd" ]; then
+  log "unpacking vsftpd $VSFTPD_VERSION into $VSFTPD_DIR"
+  tmpdeb="$(mktemp -d)"
+  (cd "$tmpdeb" && apt-get download -qq "vsftpd=$VSFTPD_VERSION" 2>/dev/null || { apt-get update -qq && apt-get download -qq "vsftpd=$VSFTPD_VERSION"; })
+  mkdir -p "$VSFTPD_DIR"
+  dpkg -x "$tmpdeb"/vsftpd_*.deb "$VSFTPD_DIR"
+  rm -rf "$tmpdeb"
+fi
+[ -x "$VSFTPD_DIR/usr/sbin/vsftpd" ] || die "vsftpd $VSFTPD_VERSION missing from $VSFTPD_DIR"
+mkdir -p "$PEERS_DIR/bin"
+ln -sfn "$VSFTPD_DIR/usr/sbin/vsftpd" "$PEERS_DIR/bin/vsftpd"
+peer_line vsftpd "$VSFTPD_VERSION" "$VSFTPD_DIR/usr/sbin/vsftpd"
 
 # ---- python venv: moto[server], cfn-lint ---------------------------------------------------------
 venv_versions() {

@@ -12,6 +12,10 @@
  * "new endpoint" (put into the bucket under a user's home, as Transfer would) and rollback restores the record and
  * carries that file back to the legacy box, where the rehearsal checks it; the report shows it carried back.
  *
+ * Then a second box, an FTPS server (pure-ftpd with a self-signed certificate, pinned by its SHA-256), is migrated
+ * into the same bucket under its own prefix: init, doctor, inventory (accounts from a users CSV: FTP cannot list
+ * them), sync and verify --source-hash (the server has no HASH command, so every file is read again).
+ *
  * What the stand-ins cannot do, said plainly in the output: moto has no ImportHostKey (hostkeys import is skipped,
  * and the runbook's preflight skips that check) and no SFTP data plane (the smoke test logs in to the sshd peer as
  * the new endpoint: it presents the legacy host keys, as Transfer does after hostkeys import).
@@ -26,6 +30,7 @@ import {join} from 'node:path'
 import {processRecords} from '../infra/lambda/src/handler.js'
 import {createMigrationTarget} from '../test/fixtures/aws-target.js'
 import {motoClientConfig} from '../test/peers/env.js'
+import {type FtpPeer, startPureFtpd} from '../test/peers/ftp.js'
 import {describePeers, type Peers, startAllPeers, stopAllPeers} from '../test/peers/index.js'
 
 const CLI = join(import.meta.dirname, '..', 'bin', 'run.js')
@@ -55,12 +60,15 @@ async function copyToEfs(s3: S3Client, bucket: string, efs: string): Promise<num
 async function main(): Promise<number> {
   const started = Date.now()
   let peers: Peers | undefined
+  let ftps: FtpPeer | undefined
   const project = mkdtempSync(join(tmpdir(), 'sftp-cutover-rehearsal-'))
   const efs = mkdtempSync(join(tmpdir(), 'sftp-cutover-rehearsal-efs-'))
   const keep = mkdtempSync(join(tmpdir(), 'sftp-cutover-rehearsal-report-'))
   const cleanup = async () => {
     await stopAllPeers(peers)
     peers = undefined
+    await ftps?.stop()
+    ftps = undefined
     rmSync(project, {recursive: true, force: true})
     rmSync(efs, {recursive: true, force: true})
   }
@@ -143,6 +151,30 @@ async function main(): Promise<number> {
     console.log(`on the legacy box: ${onBox}, ${st.size} bytes, owner ${st.uid}:${st.gid} (${keyUser.name} is ${keyUser.uid}:${keyUser.gid}), mode ${(st.mode & 0o7777).toString(8)}, bytes ${same ? 'identical to the upload' : 'DIFFERENT from the upload'}`)
     if (!same || st.uid !== keyUser.uid) throw new Error('the file that arrived through Transfer was not carried back intact')
     step('report (with the carried-back section)', ['report'], project, env)
+
+    // The FTPS box: same bucket, its own prefix; the password from a variable, the certificate pinned.
+    console.log('\n== a second legacy box: an FTPS server (pure-ftpd, explicit TLS, self-signed certificate)')
+    ftps = await startPureFtpd()
+    const ftpsProject = join(project, 'ftps-box')
+    mkdirSync(ftpsProject)
+    writeFileSync(join(ftpsProject, 'users.csv'), `name,uid,gid,home\npartner1,65534,65534,${ftps.ftpPath}\n`)
+    const ftpsEnv = {...env, LEGACY_FTP_PASSWORD: ftps.password}
+    console.log(`FTPS box: pure-ftpd on ${ftps.host}:${ftps.port}, certificate SHA-256 ${ftps.tls!.fingerprint} (init would show it and ask to pin it on a terminal)`)
+    step(
+      'init (FTPS, the certificate pinned by its SHA-256)',
+      [
+        'init', '--no-prompt', '--source-protocol', 'ftps', '--source-host', ftps.host, '--source-port', String(ftps.port), '--source-username', ftps.user,
+        '--source-password-env', 'LEGACY_FTP_PASSWORD', '--source-tls-fingerprint', ftps.tls!.fingerprint,
+        '--target-region', target.region, '--target-endpoint', target.endpoint, '--target-bucket', target.bucket, '--target-prefix', 'ftps-box',
+      ],
+      ftpsProject,
+      ftpsEnv,
+    )
+    step('doctor (FTPS)', ['doctor'], ftpsProject, ftpsEnv, [0, 3])
+    step('inventory (FTPS; exit 3: a name that is not UTF-8 is a blocker for S3)', ['inventory', '--users-csv', 'users.csv'], ftpsProject, ftpsEnv, [0, 3])
+    step('sync (FTPS; exit 3: that name cannot be an S3 key, everything else is copied)', ['sync'], ftpsProject, ftpsEnv, [0, 3])
+    step('verify --source-hash (FTPS: every file read again, compared with S3; exit 3: the file sync could not copy is listed)', ['verify', '--source-hash'], ftpsProject, ftpsEnv, [0, 3])
+
     const reports = join(project, '.sftp-cutover', 'reports')
     for (const f of readdirSync(reports)) copyFileSync(join(reports, f), join(keep, f))
     // The latest report: the one written after the rollback, with its carried-back section.

@@ -10,6 +10,12 @@ import {USER_NAME_PATTERN} from './transfer-rules.js'
 const fingerprint = z
   .string()
   .regex(/^SHA256:[A-Za-z0-9+/]{43}$/, 'must be an OpenSSH SHA-256 fingerprint: SHA256: followed by 43 base64 characters, as printed by ssh-keygen -lf')
+/** SHA-256 of a TLS certificate as openssl and Node print it (AB:CD:...), colons optional, any case. */
+const certFingerprint = z
+  .string()
+  .transform((v) => v.trim().replace(/^SHA256[:=]\s*/i, ''))
+  .refine((v) => /^([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2}$/.test(v) || /^[0-9A-Fa-f]{64}$/.test(v), 'must be the SHA-256 fingerprint of the certificate: 64 hex digits, colons optional, as printed by openssl x509 -noout -fingerprint -sha256')
+  .transform((v) => v.replace(/:/g, '').toUpperCase().replace(/(..)(?!$)/g, '$1:'))
 const envName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'must be the NAME of an environment variable (letters, digits, _), not a secret value')
 const absolutePath = z.string().regex(/^\//, 'must be an absolute path starting with /')
 const url = z.string().regex(/^https?:\/\/[^\s/]+(\/.*)?$/, 'must be an http(s) URL such as http://127.0.0.1:5000')
@@ -28,12 +34,27 @@ const prefix = z
   .regex(/^(?!\/)(?!.*\/\/)[^\\]*$/, 'must be a relative S3 key prefix such as "migrated" or "sftp/prod" (no leading slash, no "//")')
   .transform((v) => v.replace(/\/+$/, ''))
 
+/** How the legacy box is read: SFTP, or FTP in clear, with explicit TLS (AUTH TLS) or with implicit TLS. */
+export const SOURCE_PROTOCOLS = ['sftp', 'ftp', 'ftps', 'ftps-implicit'] as const
+export type SourceProtocol = (typeof SOURCE_PROTOCOLS)[number]
+export const DEFAULT_PORTS: Record<SourceProtocol, number> = {sftp: 22, ftp: 21, ftps: 21, 'ftps-implicit': 990}
+export const isFtp = (p: SourceProtocol): boolean => p !== 'sftp'
+
+/**
+ * Where inventory reads the accounts of an FTP source over SSH (FTP cannot list accounts): source.sshHost and
+ * source.sshPort, by default the same host on port 22. The login and the host key rules are source.*'s.
+ */
+export function accountsSshTarget<T extends Config['source']>(source: T): T {
+  return {...source, host: source.sshHost ?? source.host, port: source.sshPort ?? 22}
+}
+
 export const configSchema = z
   .object({
     source: z
       .object({
+        protocol: z.enum(SOURCE_PROTOCOLS, {message: `must be one of ${SOURCE_PROTOCOLS.join(', ')}`}).default('sftp'),
         host: z.string().min(1, 'must not be empty'),
-        port: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').default(22),
+        port: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').optional(),
         username: z.string().min(1, 'must not be empty'),
         identityFile: z.string().min(1).optional(),
         identityPassphraseEnv: envName.optional(),
@@ -41,15 +62,26 @@ export const configSchema = z
         passwordEnv: envName.optional(),
         hostKeyFingerprint: fingerprint.optional(),
         knownHostsFile: z.string().min(1).optional(),
+        tlsCaFile: z.string().min(1).optional(),
+        tlsFingerprint: certFingerprint.optional(),
         roots: z.array(absolutePath).default([]),
         sshHost: z.string().min(1, 'must not be empty').optional(),
         sshPort: z.number().int('must be a whole number').min(1, 'must be from 1 to 65535').max(65535, 'must be from 1 to 65535').optional(),
       })
       .strict()
-      .refine((s) => s.hostKeyFingerprint !== undefined || s.knownHostsFile !== undefined, {
+      .refine((s) => s.protocol !== 'sftp' || s.hostKeyFingerprint !== undefined || s.knownHostsFile !== undefined, {
         message: 'needs source.hostKeyFingerprint or source.knownHostsFile: the host key is always verified',
         path: ['hostKeyFingerprint'],
-      }),
+      })
+      .refine((s) => !s.protocol.startsWith('ftps') || s.tlsFingerprint !== undefined || s.tlsCaFile !== undefined, {
+        message: 'needs source.tlsFingerprint or source.tlsCaFile: the server\'s certificate is always verified',
+        path: ['tlsFingerprint'],
+      })
+      .refine((s) => s.protocol.startsWith('ftps') || (s.tlsFingerprint === undefined && s.tlsCaFile === undefined), {
+        message: 'applies only to source.protocol ftps or ftps-implicit (TLS)',
+        path: ['tlsFingerprint'],
+      })
+      .transform((s) => ({...s, port: s.port ?? DEFAULT_PORTS[s.protocol]})),
     target: z
       .object({
         region: z.string().regex(/^[a-z]{2}(-[a-z]+)+-\d+$/, 'must be an AWS region code such as eu-west-1'),
@@ -107,7 +139,8 @@ type Kind = 'string' | 'int' | 'bool' | 'list'
 /** Every key, with its kind (to read it from a string) and a one-line description (flags, prompts, docs). */
 export const CONFIG_KEYS = {
   'source.host': {kind: 'string', required: true, description: 'legacy SFTP server host name or address'},
-  'source.port': {kind: 'int', description: 'legacy SFTP server port (default 22)'},
+  'source.port': {kind: 'int', description: 'legacy server port (default 22 for sftp, 21 for ftp and ftps, 990 for ftps-implicit)'},
+  'source.protocol': {kind: 'string', description: 'how the legacy box is read: sftp (default), ftp (password in clear), ftps (explicit TLS) or ftps-implicit'},
   'source.username': {kind: 'string', required: true, description: 'login used to read the legacy box'},
   'source.identityFile': {kind: 'string', path: true, description: 'private key file for the login'},
   'source.identityPassphraseEnv': {kind: 'string', description: 'name of the environment variable holding the key passphrase'},
@@ -115,6 +148,8 @@ export const CONFIG_KEYS = {
   'source.passwordEnv': {kind: 'string', description: 'name of the environment variable holding the login password'},
   'source.hostKeyFingerprint': {kind: 'string', description: 'pinned host key fingerprint (SHA256:...)'},
   'source.knownHostsFile': {kind: 'string', path: true, description: 'known_hosts file used to verify the host key'},
+  'source.tlsCaFile': {kind: 'string', path: true, description: 'FTPS: CA certificate file (PEM) that signed the server\'s certificate'},
+  'source.tlsFingerprint': {kind: 'string', description: 'FTPS: pinned SHA-256 fingerprint of the server\'s certificate (AB:CD:...)'},
   'source.roots': {kind: 'list', description: 'paths to migrate, comma-separated (default: the users\' homes)'},
   'source.sshHost': {kind: 'string', description: 'FTP sources: the SSH server inventory reads the accounts from (default source.host)'},
   'source.sshPort': {kind: 'int', description: 'FTP sources: port of that SSH server (default 22)'},

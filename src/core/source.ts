@@ -39,6 +39,10 @@ export interface SourceFs {
    * the bytes read. `inFlight` bounds the requests outstanding at once.
    */
   readRange(handle: Buffer, offset: number, length: number, inFlight: number, onChunk: (chunk: Buffer) => void | Promise<void>): Promise<number>
+  /** The server's own SHA-256 command, when it has one (FTP: HASH or XSHA256 in FEAT). */
+  readonly serverHash?: string
+  /** The server's SHA-256 of a file (hex), computed by the box: only when serverHash is set. */
+  serverSha256?(path: Buffer): Promise<string | undefined>
 }
 
 /** Sessions on the box, reconnected when they drop. */

@@ -1,11 +1,12 @@
 import type {AwsClients} from '../adapters/aws.js'
 import {probeDirectory} from '../adapters/efs-path.js'
+import {FtpError, FtpSession, resolveFtpCredentials} from '../adapters/ftp-client.js'
 import {SftpClient} from '../adapters/sftp-client.js'
 import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import {probeTcp} from '../adapters/tcp.js'
 import {describeRecordSet} from '../core/dns-plan.js'
 import {awsErrorLine, isAwsServiceError, oneLine} from '../core/aws-errors.js'
-import type {Config} from '../core/config.js'
+import {type Config, isFtp} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
 
 export type CheckStatus = 'pass' | 'warn' | 'fail' | 'skip'
@@ -60,6 +61,7 @@ async function sourceChecks(config: Config, deps: DoctorDeps, onConnected: () =>
     return fixSkips(checks, later, 'the source is not reachable')
   }
   checks.push({id: 'source.reachable', title: 'Source reachable', status: 'pass', detail: `TCP ${where} answered in ${tcp.ms} ms`})
+  if (isFtp(s.protocol)) return ftpChecks(config, deps, checks, onConnected)
 
   let session: SshSession
   try {
@@ -114,6 +116,56 @@ async function sourceChecks(config: Config, deps: DoctorDeps, onConnected: () =>
     checks.push({id: 'source.server', title: 'Server software and limits', status: 'pass', detail: `${session.info.software}; ${limitsText}`})
   } finally {
     session.close()
+  }
+  return checks
+}
+
+/** An FTP source: certificate (FTPS), login, what the server offers for reading; plain FTP is a warning (the password in clear). */
+async function ftpChecks(config: Config, deps: DoctorDeps, checks: Check[], onConnected: () => void): Promise<Check[]> {
+  const s = config.source
+  const later = [
+    ['source.tls', 'Source TLS certificate'],
+    ['source.auth', 'Source login'],
+    ['source.ftp', 'FTP features'],
+  ]
+  if (s.protocol === 'ftp') {
+    checks.push({
+      id: 'source.tls',
+      title: 'Source TLS certificate',
+      status: 'warn',
+      detail: 'source.protocol is ftp: the password and every file cross the network in clear',
+      fix: 'If the server offers AUTH TLS: sftp-cutover config set source.protocol ftps (init shows the certificate to pin); otherwise read the box from inside its network.',
+    })
+  }
+  let session: FtpSession
+  try {
+    session = await FtpSession.connect(s, await resolveFtpCredentials(s, deps.env, deps.askSecret), {timeoutMs: 15_000})
+    onConnected()
+  } catch (err) {
+    const e = err as {message: string; suggestions?: string[]; code?: string}
+    if (e.code === 'CERTIFICATE_REJECTED') {
+      checks.push({id: 'source.tls', title: 'Source TLS certificate', status: 'fail', detail: e.message, fix: e.suggestions?.join(' ')})
+      return fixSkips(checks, later, 'the certificate was refused: the password was not sent')
+    }
+    if (s.protocol !== 'ftp' && err instanceof FtpError && e.code === 'AUTH_FAILED') checks.push({id: 'source.tls', title: 'Source TLS certificate', status: 'pass', detail: 'verified before the login'})
+    checks.push({id: 'source.auth', title: 'Source login', status: 'fail', detail: e.message, fix: e.suggestions?.join(' ')})
+    return fixSkips(checks, later, 'could not log in')
+  }
+  try {
+    if (s.protocol !== 'ftp') checks.push({id: 'source.tls', title: 'Source TLS certificate', status: 'pass', detail: s.tlsFingerprint ? `SHA-256 ${s.tlsFingerprint} matches source.tlsFingerprint` : `verified against ${s.tlsCaFile}`})
+    checks.push({id: 'source.auth', title: 'Source login', status: 'pass', detail: `logged in as ${s.username}`})
+    const f = session.features
+    const listing = f.has('MLST') ? 'MLSD (exact sizes, times and modes)' : 'LIST only (times to the minute or day; MDTM asked per file)'
+    const missing = ['SIZE', 'MDTM', 'REST'].filter((k) => !f.has(k) && !(k === 'MDTM' && f.has('MLST')))
+    checks.push({
+      id: 'source.ftp',
+      title: 'FTP features',
+      status: session.asciiOnly || missing.length > 0 ? 'warn' : 'pass',
+      detail: `${listing}; ${session.asciiOnly ? 'binary mode REFUSED (ASCII only: no file can be read as it is)' : 'binary mode'}; ${session.serverHash ? `server-side SHA-256 (${session.serverHash})` : 'no server-side hash (verify --source-hash re-reads the files)'}${missing.length ? `; missing ${missing.join(', ')}` : ''}`,
+      fix: session.asciiOnly ? 'Enable binary (TYPE I) transfers on the server.' : missing.length ? 'Without SIZE/MDTM a file that changes while it is read cannot be told apart; without REST an interrupted read starts over.' : undefined,
+    })
+  } finally {
+    session.end()
   }
   return checks
 }

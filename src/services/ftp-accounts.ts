@@ -9,11 +9,10 @@ import {readFile} from 'node:fs/promises'
 import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
 import {collectScript} from '../core/collect-script.js'
-import type {Config} from '../core/config.js'
+import {accountsSshTarget, type Config} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import {type FtpAccounts, type FtpServer, parsePureftpdPasswd, parseVsftpdAccounts, type TextFile} from '../core/ftp-users.js'
 import type {Account} from '../core/inventory-model.js'
-import {accountsSshTarget} from '../core/source-protocol.js'
 
 export interface FtpUsersFiles {
   server: FtpServer

@@ -6,9 +6,10 @@ import {join} from 'node:path'
 import {createAwsClients} from '../adapters/aws.js'
 import {stackOutputs} from '../adapters/cloudformation.js'
 import {readConfigFile, writeConfigFile} from '../adapters/config-file.js'
+import {probeCertificate} from '../adapters/ftp-client.js'
 import {probeHostKey} from '../adapters/ssh.js'
 import {SqliteStateStore} from '../adapters/state.js'
-import {CONFIG_KEYS, type Config, type ConfigKey, type FlatValues, configKeys, describeProblem, envVarFor, expandPath, flagFor, flatten, parseValue, pathKeys, resolveConfig, unflatten} from '../core/config.js'
+import {CONFIG_KEYS, type Config, type ConfigKey, DEFAULT_PORTS, type FlatValues, configKeys, isFtp, type SourceProtocol, describeProblem, envVarFor, expandPath, flagFor, flatten, parseValue, pathKeys, resolveConfig, unflatten} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import {knownHostsName, parseKnownHosts, preferredHostKeyTypes} from '../core/host-keys.js'
 import type {Prompter} from '../ui/prompter.js'
@@ -47,11 +48,50 @@ const HEADER = `# sftp-cutover configuration. Safe to commit: it holds no secret
 
 function missingRequired(values: FlatValues): string[] {
   const missing: string[] = configKeys.filter((k) => 'required' in CONFIG_KEYS[k] && CONFIG_KEYS[k].required && values[k] === undefined)
+  const protocol = protocolOf(values)
+  if (protocol.startsWith('ftps') && values['source.tlsFingerprint'] === undefined && values['source.tlsCaFile'] === undefined) missing.push('source.tlsFingerprint|source.tlsCaFile')
+  // FTP logs in with a password only: from source.passwordEnv, or asked for when a command runs.
+  if (isFtp(protocol)) return missing
   if (values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) missing.push('source.hostKeyFingerprint|source.knownHostsFile')
   if (values['source.identityFile'] === undefined && values['source.useAgent'] !== true && values['source.passwordEnv'] === undefined) {
     missing.push('source.identityFile|source.useAgent|source.passwordEnv')
   }
   return missing
+}
+
+const protocolOf = (values: FlatValues): SourceProtocol => (values['source.protocol'] as SourceProtocol | undefined) ?? 'sftp'
+const defaultPort = (values: FlatValues): number => DEFAULT_PORTS[protocolOf(values)] ?? 22
+
+/**
+ * FTPS: the certificate the server presents, shown as an SSH host key is, pinned only when the operator confirms it
+ * (the self-signed certificate of a legacy box has no CA to check it against); else a fingerprint or a CA file.
+ */
+async function askCertificate(prompter: Prompter, values: FlatValues): Promise<void> {
+  const host = String(values['source.host'])
+  const port = Number(values['source.port'] ?? defaultPort(values))
+  const seen = await probeCertificate({host, port, protocol: protocolOf(values)}).then(
+    (c) => c,
+    (err: unknown) => new Error(errorMessage(err)),
+  )
+  if (!(seen instanceof Error)) {
+    const pin = await prompter.confirm({
+      message: `${host}:${port} presents a TLS certificate for ${seen.subject} (issued by ${seen.selfSigned ? 'itself: self-signed' : seen.issuer}, valid to ${seen.validTo}), SHA-256 ${seen.fingerprint}. Pin this certificate? Say yes only if the box's administrator confirms this fingerprint`,
+      default: false,
+    })
+    if (pin) {
+      values['source.tlsFingerprint'] = seen.fingerprint
+      return
+    }
+  }
+  const how = await prompter.select({
+    message: `${seen instanceof Error ? `Could not read the certificate of ${host}:${port} (${seen.message}). ` : ''}How should the server's certificate be verified?`,
+    choices: [
+      {name: 'its SHA-256 fingerprint, from the box\'s administrator', value: 'fingerprint'},
+      {name: 'the CA certificate (PEM file) that signed it', value: 'ca'},
+    ],
+  })
+  if (how === 'fingerprint') await ask('source.tlsFingerprint', prompter, values)
+  else await ask('source.tlsCaFile', prompter, values)
 }
 
 function asFlags(key: string): string {
@@ -126,7 +166,7 @@ async function askHostKey(prompter: Prompter, values: FlatValues): Promise<void>
 /** Fills what is missing by asking, or fails naming the flags to pass when asking is not possible. */
 async function complete(values: FlatValues, prompter?: Prompter): Promise<void> {
   const missing = missingRequired(values)
-  if (missing.length === 0) return
+  if (missing.length === 0 && !(prompter && protocolOf(values) === 'ftp')) return
   if (!prompter) {
     throw usageError(
       `missing required settings: ${missing.map((m) => m.replace(/\|/g, ' or ')).join(', ')}`,
@@ -135,9 +175,18 @@ async function complete(values: FlatValues, prompter?: Prompter): Promise<void> 
     )
   }
   if (values['source.host'] === undefined) await ask('source.host', prompter, values)
-  if (values['source.port'] === undefined) await ask('source.port', prompter, values, {default: '22'})
+  if (values['source.port'] === undefined) await ask('source.port', prompter, values, {default: String(defaultPort(values))})
   if (values['source.username'] === undefined) await ask('source.username', prompter, values)
-  if (values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) await askHostKey(prompter, values)
+  if (isFtp(protocolOf(values))) {
+    if (protocolOf(values) === 'ftp') {
+      const clear = await prompter.confirm({message: 'source.protocol is ftp: the password and every file cross the network in clear. Read the box over plain FTP anyway?', default: false})
+      if (!clear) throw usageError('stopped: plain FTP was not confirmed', ['Run sftp-cutover init --source-protocol ftps if the server offers AUTH TLS.'], 'INIT_CLEARTEXT')
+    } else if (values['source.tlsFingerprint'] === undefined && values['source.tlsCaFile'] === undefined) {
+      await askCertificate(prompter, values)
+    }
+    if (values['source.passwordEnv'] === undefined) await ask('source.passwordEnv', prompter, values)
+  }
+  if (!isFtp(protocolOf(values)) && values['source.hostKeyFingerprint'] === undefined && values['source.knownHostsFile'] === undefined) await askHostKey(prompter, values)
   if (missingRequired(values).includes('source.identityFile|source.useAgent|source.passwordEnv')) {
     const how = await prompter.select({
       message: 'How does sftp-cutover log in to the legacy box?',

@@ -2,21 +2,22 @@ import {readFile} from 'node:fs/promises'
 import {basename} from 'node:path'
 
 import {type InventoryRun, InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
-import {SftpPool} from '../adapters/sftp-pool.js'
-import {type AskSecret, probeHostKey, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
+import {acceptsAnonymous, type FtpCredentials, FtpSession} from '../adapters/ftp-client.js'
+import {openSourcePool} from '../adapters/source-pool.js'
+import {type AskSecret, probeHostKey, SshError, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {completeReadingFix, incompleteReadings} from '../core/account-reading.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
-import type {Config} from '../core/config.js'
+import {accountsSshTarget, type Config, isFtp} from '../core/config.js'
 import {CliError, ExitCode, errorMessage} from '../core/errors.js'
 import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
 import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
+import {ftpFindings, type FtpProbe} from '../core/ftp-findings.js'
 import {permissionFindings} from '../core/permission-findings.js'
 import type {SourcePool} from '../core/source.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
-import {accountsSshTarget, isFtpSource} from '../core/source-protocol.js'
 import {parseUsersCsv} from '../core/users-csv.js'
 import {accountsFromFtpFiles, collectScriptAccounts, ftpAccountsOverSsh, type FtpUsersFiles} from './ftp-accounts.js'
 import {walkRoots, type WalkRoot} from './walk.js'
@@ -234,10 +235,9 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   const store = new InventoryStore(deps.state)
   const src = config.source
   const host = `${src.host}:${src.port}`
-  const creds = await resolveCredentials(src, deps.env, deps.askSecret)
+  const {pool, sshCreds, ftpCreds} = await openSourcePool(src, deps.env, deps.askSecret, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   const runId = store.beginRun(host)
   let session: SshSession | undefined
-  const pool = new SftpPool(src, creds, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   try {
     // Handshakes are the slow part on a fast network, so they overlap: the listing connections first, then the
     // accounts session (which also brings the host keys) and the walk together (on a small box many handshakes at
@@ -250,15 +250,17 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
       })
     const configuredRoots: WalkRoot[] = src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
     const warmed = failFast(pool.warm())
-    // An FTP source has no SSH session of its own (no host keys to carry over); its accounts come from ftp-accounts.ts.
-    const ftp = isFtpSource(config)
-    const connected = ftp
-      ? Promise.resolve(undefined)
-      : failFast(
+    // An FTP source has no SSH session of its own (no host keys to carry over); its accounts come from ftp-accounts.ts,
+    // and what the FTP server itself shows (the probe) gives its findings.
+    const ftp = isFtp(src.protocol)
+    const connected: Promise<SshSession | undefined> = sshCreds
+      ? failFast(
           (configuredRoots.length > 0 ? warmed : Promise.resolve())
-            .then(() => SshSession.connect(src, creds))
+            .then(() => SshSession.connect(src, sshCreds))
             .then((s) => (session = s)),
         )
+      : Promise.resolve(undefined)
+    const ftpProbe = ftpCreds ? failFast(probeFtp(config, ftpCreds)) : Promise.resolve(undefined)
     const accountsRead = failFast(connected.then((s) => (s ? collectAccounts(s, opts, src.port, deps.log) : ftpSourceAccounts(config, opts, deps))))
     const roots: Promise<WalkRoot[]> =
       configuredRoots.length > 0
@@ -268,9 +270,10 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
               ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
               : [{owner: src.username, path: await pool.withSource((s) => s.realpath('.'))}],
           )
-    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}] = await settleAll([
+    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}, probe] = await settleAll([
       accountsRead,
       connected.then((s) => (s ? collectHostKeys(s, src.host, src.port) : {keys: [], findings: []})),
+      ftpProbe,
       failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}))),
       warmed, // last: when something else failed first, its error is the one reported
     ])
@@ -282,6 +285,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     if (incomplete.length > 0) store.setAccountsIncomplete(runId, incomplete)
     if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, ftp ? accountsSshTarget(src).port : src.port))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
+    if (probe) findings.push(...ftpFindings({...probe, nonUtf8Names: store.findings(runId).filter((f) => f.rule === 'file.name-not-utf8').length}))
     store.addFindings(runId, findings)
 
     const summary = store.summarize(runId, accounts.length, hostKeys.length)
@@ -307,6 +311,18 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   } finally {
     await pool.close()
     session?.close()
+  }
+}
+
+/** FEAT, binary mode and anonymous access of an FTP box, from one session of its own. */
+async function probeFtp(config: Config, creds: FtpCredentials): Promise<Omit<FtpProbe, 'nonUtf8Names'>> {
+  const src = config.source
+  const session = await FtpSession.connect(src, creds)
+  try {
+    const anonymous = src.username === 'anonymous' || src.username === 'ftp' || (await acceptsAnonymous(src))
+    return {protocol: src.protocol, host: src.host, features: [...session.features.keys()], anonymous, asciiOnly: session.asciiOnly}
+  } finally {
+    session.end()
   }
 }
 

@@ -14,11 +14,11 @@ import {CutoverStore} from '../adapters/cutover-store.js'
 import {ManifestStore} from '../adapters/manifest-store.js'
 import type {ObjectTarget} from '../adapters/object-target.js'
 import {S3ObjectTarget} from '../adapters/s3-object-target.js'
-import {SftpPool} from '../adapters/sftp-pool.js'
+import {openSourcePool, type OpenedSource} from '../adapters/source-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
 import {type AskSecret, resolveCredentials, type SshCredentials} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
-import type {Config} from '../core/config.js'
+import {type Config, isFtp} from '../core/config.js'
 import {errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {pathFilter} from '../core/globs.js'
@@ -157,15 +157,17 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
   const signal = deps.signal ?? new AbortController().signal
   // The homes' .ssh directories hold the legacy login's keys: left out unless asked for.
   const filter = pathFilter(opts.include, opts.sshDirs ? opts.exclude : [...opts.exclude, SSH_DIR])
-  const creds = deps.ports && !opts.sourceHash ? undefined : await resolveCredentials(config.source, deps.env, deps.askSecret)
+  if (opts.sourceHash && !opts.dryRun && isFtp(config.source.protocol)) throw sourceHashOverFtp(config)
   const listConcurrency = Math.max(8, opts.connections * 4)
-  const pool =
-    deps.ports?.pool ??
-    new SftpPool(config.source, creds!, {
-      connections: opts.connections,
-      perConnection: Math.ceil(Math.max(listConcurrency, opts.transfers) / opts.connections),
-      onEvent: (event, detail) => deps.log(event, detail),
-    })
+  // A test injects the ports (an in-memory target and a fake source); SSH credentials are then needed only for --source-hash.
+  const opened: OpenedSource = deps.ports
+    ? {pool: deps.ports.pool, sshCreds: opts.sourceHash ? await resolveCredentials(config.source, deps.env, deps.askSecret) : undefined}
+    : await openSourcePool(config.source, deps.env, deps.askSecret, {
+        connections: opts.connections,
+        perConnection: Math.ceil(Math.max(listConcurrency, opts.transfers) / opts.connections),
+        onEvent: (event, detail) => deps.log(event, detail),
+      })
+  const {pool, sshCreds} = opened
   const target = deps.ports?.target ?? new S3ObjectTarget(deps.aws.s3(), config.target.bucket, {kmsKeyId: config.target.kmsKeyId, storageClass: opts.storageClass})
   const store = new ManifestStore(deps.state)
   let hasher: SourceHasher | undefined
@@ -175,7 +177,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     // The homes come from the inventory: when it read the accounts only in part, they may be the wrong ones.
     if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source.port)
     await target.checkBucket()
-    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, creds!)
+    if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, sshCreds)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined
     if (checksumSince) deps.log('sync.checksum.continue', {since: checksumSince})
     const switchedAt = switchedToTransfer(config, deps.state)
@@ -265,8 +267,17 @@ function switchedToTransfer(config: Config, state: SqliteStateStore): string | u
   return rec && !rec.rolledBackAt ? (rec.switchStartedAt ?? rec.switchedAt) : undefined
 }
 
+function sourceHashOverFtp(config: Config) {
+  return usageError(
+    `--source-hash runs sha256sum on the source over SSH, and this source is read over ${config.source.protocol.toUpperCase()}`,
+    ['Sync without --source-hash, then run sftp-cutover verify --source-hash: it uses the server\'s HASH command or re-reads the files.'],
+    'SOURCE_HASH_UNAVAILABLE',
+  )
+}
+
 /** --source-hash needs a login that may run sha256sum: checked before anything is copied, not after hours of it. */
-async function openSourceHasher(config: Config, creds: SshCredentials): Promise<SourceHasher> {
+async function openSourceHasher(config: Config, creds: SshCredentials | undefined): Promise<SourceHasher> {
+  if (!creds) throw sourceHashOverFtp(config)
   const opened = await SourceHasher.open(config.source, creds)
   if (opened instanceof SourceHasher) return opened
   throw usageError(

@@ -14,9 +14,9 @@ import {type ListedEntry, ManifestStore} from '../adapters/manifest-store.js'
 import type {ObjectTarget} from '../adapters/object-target.js'
 import {s3Reason} from '../adapters/s3-errors.js'
 import {S3ObjectTarget} from '../adapters/s3-object-target.js'
-import {SftpPool} from '../adapters/sftp-pool.js'
+import {openSourcePool} from '../adapters/source-pool.js'
 import {SourceHasher} from '../adapters/source-hasher.js'
-import {type AskSecret, resolveCredentials} from '../adapters/ssh.js'
+import type {AskSecret} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import type {Config} from '../core/config.js'
 import {crc32, crc32Base64} from '../core/crc32.js'
@@ -71,7 +71,7 @@ export interface VerifyResult {
   counts: {
     s3: {checked: number; mismatched: number}
     deep?: {checked: number; mismatched: number}
-    source?: {method: 'exec' | 'sftp'; checked: number; mismatched: number}
+    source?: {method: SourceHashMethod; checked: number; mismatched: number}
     efs?: {checked: number; missing: number; changed: number; extra: number}
   }
   /** Per owner: entries checked, and those with at least one mismatch */
@@ -430,15 +430,20 @@ async function checkSource(
   result: VerifyResult,
   report: Report,
 ): Promise<void> {
-  const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
-  const pool = new SftpPool(config.source, creds, {connections: opts.connections, perConnection: Math.ceil(opts.concurrency / opts.connections)})
+  const {pool, sshCreds} = await openSourcePool(config.source, deps.env, deps.askSecret, {connections: opts.connections, perConnection: Math.ceil(opts.concurrency / opts.connections)})
   let hasher: SourceHasher | undefined
   try {
     const {roots} = await resolveRoots(config, deps.state, () => pool.withSource((s) => s.realpath('.')))
     const rootOf = new Map<string, Buffer>(roots.map((r: SyncRoot) => [r.owner, r.path]))
-    let method: 'exec' | 'sftp' = opts.sourceHashMethod === 'sftp' ? 'sftp' : 'exec'
-    if (method === 'exec') {
-      const opened = await SourceHasher.open(config.source, creds)
+    let method: SourceHashMethod = opts.sourceHashMethod === 'sftp' ? 'sftp' : 'exec'
+    if (!sshCreds) {
+      // FTP: no commands to run; the server's own HASH (when FEAT lists one), else every file is read again.
+      if (opts.sourceHashMethod === 'exec') throw usageError(`--source-hash-method exec runs sha256sum over SSH, and this source is read over ${config.source.protocol.toUpperCase()}`, ['Use --source-hash-method auto: the server\'s HASH command, or a re-read of each file.'])
+      const command = await pool.withSource(async (s) => s.serverHash)
+      method = command ? 'ftp-hash' : 'ftp-read'
+      deps.log('verify.source-hash.ftp', {method, command})
+    } else if (method === 'exec') {
+      const opened = await SourceHasher.open(config.source, sshCreds)
       if (opened instanceof SourceHasher) hasher = opened
       else {
         if (opts.sourceHashMethod === 'exec') throw usageError(`the source login cannot run sha256sum: ${opened.unavailable}`, ['Use --source-hash-method sftp (or auto).'])
@@ -471,7 +476,7 @@ async function checkSource(
     } else {
       await forEach(toHash, opts.concurrency, deps.signal, async (e) => {
         try {
-          await compare(e, await hashOverSftp(pool, absOf(e)))
+          await compare(e, method === 'ftp-hash' ? await pool.withSource((s) => s.serverSha256!(absOf(e))) : await hashOverSftp(pool, absOf(e)))
         } catch (err) {
           await compare(e, undefined, err instanceof SourceStatusError ? `${err.statusName}: ${err.message}` : errorMessage(err))
         }
@@ -482,6 +487,9 @@ async function checkSource(
     await pool.close()
   }
 }
+
+/** How --source-hash hashed the source: sha256sum over SSH, a re-read over SFTP, the FTP server's HASH command, or a re-read over FTP. */
+export type SourceHashMethod = 'exec' | 'sftp' | 'ftp-hash' | 'ftp-read'
 
 async function hashOverSftp(pool: SourcePool, abs: Buffer): Promise<string> {
   return pool.withSource(async (sftp) => {

@@ -1,6 +1,13 @@
-import type {Mismatch, VerifyResult} from '../services/verify.js'
+import type {Mismatch, SourceHashMethod, VerifyResult} from '../services/verify.js'
 import type {ReplicaResult} from '../services/verify-replica.js'
 import {formatDuration} from './progress.js'
+
+const SOURCE_HASH_METHODS: Record<SourceHashMethod, string> = {
+  exec: 'sha256sum over SSH',
+  sftp: 'read over SFTP',
+  'ftp-hash': "the FTP server's HASH command",
+  'ftp-read': 'read again over FTP: the server has no HASH command',
+}
 
 const WHERE: Record<Mismatch['where'], string> = {s3: 'S3', source: 'SOURCE', efs: 'EFS'}
 
@@ -16,7 +23,7 @@ export function renderVerifyResult(r: VerifyResult): string {
   lines.push(`S3 (s3://${r.bucket}): ${c.s3.checked} checked, ${c.s3.mismatched} mismatched (size, full-object CRC32, sha256 metadata)`)
   lines.push('expected' in r.encryption ? `Encryption: every object ${r.encryption.expected}` : `Encryption not checked: ${r.encryption.unchecked}`)
   if (c.deep) lines.push(`Deep checks (mode and owner tag read; files downloaded and re-hashed): ${c.deep.checked}, ${c.deep.mismatched} mismatched`)
-  if (c.source) lines.push(`Source re-hashed (${c.source.method === 'exec' ? 'sha256sum over SSH' : 'read over SFTP'}): ${c.source.checked}, ${c.source.mismatched} mismatched`)
+  if (c.source) lines.push(`Source re-hashed (${SOURCE_HASH_METHODS[c.source.method]}): ${c.source.checked}, ${c.source.mismatched} mismatched`)
   if (c.efs) lines.push(`EFS: ${c.efs.checked} checked, ${c.efs.missing} missing, ${c.efs.changed} changed, ${c.efs.extra} extra`)
   if (r.files.notCopied > 0) lines.push(`Not copied: ${r.files.notCopied} source file(s) (the reasons above; fix them, then run sftp-cutover sync)`)
   lines.push(`${r.files.verified} of ${r.files.total} source files verified in ${formatDuration(r.durationMs)}.`)
