@@ -13,8 +13,8 @@ import type {AwsClients} from '../adapters/aws.js'
 import {efsPathOf, listFiles, sha256File, statFile} from '../adapters/efs-files.js'
 import {CutoverStore} from '../adapters/cutover-store.js'
 import {InventoryStore} from '../adapters/inventory-store.js'
-import {ListedObjectsStore} from '../adapters/listed-objects-store.js'
-import {type ListedEntry, ManifestStore} from '../adapters/manifest-store.js'
+import {type HeldObject, ListedObjectsStore, type ListingRow} from '../adapters/listed-objects-store.js'
+import {ManifestStore} from '../adapters/manifest-store.js'
 import {type ObjectLister, S3ObjectLister} from '../adapters/object-listing.js'
 import {type ObjectTarget, S3ObjectTarget, s3Reason} from '../adapters/object-target.js'
 import {SftpPool} from '../adapters/sftp-pool.js'
@@ -138,6 +138,8 @@ interface Expected {
   etag?: string
   /** From the manifest: the ETag and checksum are known, so a listing can vouch for the object */
   synced: boolean
+  /** What the bucket listing showed at the key (null: nothing); absent when the bucket was not listed */
+  held?: HeldObject | null
 }
 
 /** A listed file that S3 does not hold as listed (or a directory that could not be listed): nothing to check. */
@@ -168,28 +170,26 @@ async function forEach<T>(items: Iterator<T> | AsyncIterator<T>, n: number, sign
 }
 
 /** Why a listed file is not in S3 as listed: the problem sync recorded for it, or what the manifest says. */
-function notCopiedReason(l: ListedEntry, runId: number): string {
+function notCopiedReason(l: Pick<ListingRow, 'problem' | 'manifest' | 'size' | 'mtime'>, runId: number): string {
   if (l.problem) return `sync run ${runId} did not copy it (${l.problem.kind}): ${l.problem.reason}`
   if (l.manifest) return `S3 holds an older version (${l.manifest.size} bytes, mtime ${l.manifest.mtime}; listed with ${l.size} bytes, mtime ${l.mtime}): run sftp-cutover sync`
   return `sync run ${runId} listed it but did not copy it (interrupted, or it failed before it was recorded): run sftp-cutover sync`
 }
 
-/** Every eligible file of the saved listing, then the empty-directory markers the manifest holds. */
-function* listingItems(store: ManifestStore, runId: number, prefix: string): IterableIterator<Item> {
-  for (const l of store.listing(runId)) {
+/** Every eligible file of the saved listing, then the empty-directory markers the manifest holds; each with what the bucket listing showed at its key. */
+function* listingItems(listed: ListedObjectsStore, runId: number, prefix: string): IterableIterator<Item> {
+  for (const l of listed.listing(runId)) {
     const m = l.manifest
     if (l.error !== undefined) {
       yield {notVerified: {owner: l.owner, path: l.path, key: '', problem: 'unlisted', detail: `the directory could not be listed by sync run ${runId} (${l.error}): its files are not accounted for`}}
     } else if (m && m.kind === 'file' && m.status === 'synced' && m.size === l.size && m.mtime === l.mtime) {
-      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc, etag: m.etag, synced: true}}
+      yield {expected: {owner: l.owner, path: l.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc, etag: m.etag, synced: true, held: l.held}}
     } else {
       const key = objectKeyFor(prefix, l.owner, l.path)
       yield {notVerified: {owner: l.owner, path: l.path, key: key.ok ? key.key : '', problem: 'not-copied', detail: notCopiedReason(l, runId)}}
     }
   }
-  for (const m of store.entries()) {
-    if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc, etag: m.etag, synced: true}}
-  }
+  for (const d of listed.markers()) yield {expected: {owner: d.owner, path: d.path, key: d.key, kind: 'dir', size: d.size, sha256: d.sha256, crc: d.crc, etag: d.etag, synced: true, held: d.held}}
 }
 
 function* inventoryItems(inventory: InventoryStore, prefix: string): IterableIterator<Item> {
@@ -228,7 +228,7 @@ export async function runVerify(config: Config, opts: VerifyOptions, deps: Verif
   const target: ObjectTarget = new S3ObjectTarget(deps.aws.s3(), config.target.bucket)
   const listed = new ListedObjectsStore(deps.state)
   try {
-    const items = () => (listing ? listingItems(store, listing.id, config.target.prefix) : inventoryItems(inventory, config.target.prefix))
+    const items = () => (listing ? listingItems(listed, listing.id, config.target.prefix) : inventoryItems(inventory, config.target.prefix))
     const lister = new S3ObjectLister(deps.aws.s3(), config.target.bucket)
     const result = await verifyAll(config, opts, deps, store, items, basis, target, started, {lister, listed})
     if (listing) result.listing = {runId: listing.id, listedAt: listing.listedAt}
@@ -246,16 +246,33 @@ export async function runVerify(config: Config, opts: VerifyOptions, deps: Verif
 
 export const DEFAULT_SAMPLE = 100
 
-/** Lists every home's objects into the TEMP table; the reason when the listing cannot be used (then each object is HEADed). */
-async function listHomes(config: Config, lister: ObjectLister, listed: ListedObjectsStore, signal: AbortSignal | undefined): Promise<string | undefined> {
+/** Keys per range of a home listed side by side with the others (each range is listed a page of 1,000 after another). */
+const RANGE_KEYS = 10_000
+const LISTINGS_AT_ONCE = 4
+
+/**
+ * Lists every home's objects into the TEMP table, each home split at every 10,000th key the manifest holds into ranges
+ * listed 4 at a time (S3's answer time overlaps the parsing); the reason when the listing cannot be used (then each
+ * object is HEADed).
+ */
+export async function listHomes(prefix: string, lister: ObjectLister, listed: ListedObjectsStore, signal: AbortSignal | undefined, rangeKeys = RANGE_KEYS): Promise<string | undefined> {
+  const ranges: Array<{owner: string; prefix: string; after?: string; upTo?: Buffer}> = []
+  for (const owner of listed.homeOwners()) {
+    const home = `${homeKeyPrefix(prefix, owner)}/`
+    const splits = listed.splitKeys(home, rangeKeys)
+    ;[undefined, ...splits].forEach((after, i) => ranges.push({owner, prefix: home, after, upTo: i < splits.length ? Buffer.from(splits[i]) : undefined}))
+  }
   try {
-    for (const owner of listed.homeOwners()) {
-      for await (const page of lister.pages(`${homeKeyPrefix(config.target.prefix, owner)}/`)) {
-        listed.add(owner, page)
-        if (signal?.aborted) return 'interrupted'
+    await forEach(ranges.values(), LISTINGS_AT_ONCE, signal, async (r) => {
+      for await (let page of lister.pages(r.prefix, r.after)) {
+        // The range ends at its upper key (in S3's order, UTF-8 bytes): what follows is the next range's.
+        const last = r.upTo && page.length > 0 ? Buffer.compare(Buffer.from(page[page.length - 1].key), r.upTo) : -1
+        if (last > 0) page = page.filter((o) => Buffer.compare(Buffer.from(o.key), r.upTo!) <= 0)
+        listed.add(r.owner, page)
+        if (last >= 0 || signal?.aborted) return
       }
-    }
-    return undefined
+    })
+    return signal?.aborted ? 'interrupted' : undefined
   } catch (err) {
     listed.clear()
     return `ListObjectsV2 failed: ${s3Reason(err)}`
@@ -263,7 +280,7 @@ async function listHomes(config: Config, lister: ObjectLister, listed: ListedObj
 }
 
 /** Why the listed object is not plainly the one sync wrote (then it is HEADed), or undefined when it is. */
-function listingDiffers(e: Expected, o: ReturnType<ListedObjectsStore['get']>): string | undefined {
+function listingDiffers(e: Expected, o: HeldObject | null | undefined): string | undefined {
   if (!o) return 'not listed'
   if (o.size !== e.size) return 'size'
   if (!e.synced) return undefined
@@ -340,7 +357,7 @@ async function verifyAll(
   }
 
   // The listing vouches for objects before any sync only by size: nothing to gain over a HEAD there.
-  const listingRefused = basis === 'listing' ? await listHomes(config, listing.lister, listing.listed, deps.signal) : 'nothing synced yet: each object is HEADed'
+  const listingRefused = basis === 'listing' ? await listHomes(config.target.prefix, listing.lister, listing.listed, deps.signal) : 'nothing synced yet: each object is HEADed'
   if (listingRefused === undefined) {
     s3.listed = listing.listed.count()
     if (!opts.deep) s3.method = 'listing'
@@ -368,7 +385,7 @@ async function verifyAll(
       s3.checked++
       const owner = (result.perOwner[e.owner] ??= {checked: 0, mismatched: 0})
       owner.checked++
-      const differs = s3.method === 'listing' ? listingDiffers(e, listing.listed.get(e.key)) : 'HEAD'
+      const differs = s3.method === 'listing' ? listingDiffers(e, e.held) : 'HEAD'
       if (differs === undefined) sample.offer(e)
       else {
         if (s3.method === 'listing') s3.differed++

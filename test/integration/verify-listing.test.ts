@@ -10,7 +10,9 @@ import {join} from 'node:path'
 
 import {CutoverStore} from '../../src/adapters/cutover-store.js'
 import {SqliteStateStore} from '../../src/adapters/state.js'
-import type {VerifyResult} from '../../src/services/verify.js'
+import {ListedObjectsStore} from '../../src/adapters/listed-objects-store.js'
+import {S3ObjectLister} from '../../src/adapters/object-listing.js'
+import {listHomes, type VerifyResult} from '../../src/services/verify.js'
 import {type SshdPeer, startSshd} from '../peers/index.js'
 import {makeProject, newBucket, type Project, removeScratch, type S3Peer, s3Of, startS3Proxy, versitygw} from './sync-helpers.js'
 
@@ -117,6 +119,25 @@ it('after the switch to Transfer, objects written since are counted apart, not a
     await s3.send(new DeleteObjectCommand({Bucket: bucket, Key: `${home}/partner-upload.csv`}))
   }
 }, 120_000)
+
+it('lists a home in ranges side by side (split at manifest keys), each key once', async () => {
+  const state = new SqliteStateStore(project.stateDb)
+  const client = s3Of(peer, proxy.url)
+  try {
+    const listed = new ListedObjectsStore(state)
+    proxy.requests.length = 0
+    // 25 keys (24 files and a marker) split every 4th: 6 split keys, 7 ranges of one page each
+    expect(await listHomes('', new S3ObjectLister(client, bucket), listed, undefined, 4)).toBeUndefined()
+    expect(listed.count()).toBe(FILES + 1)
+    expect(listings()).toHaveLength(7)
+    expect(listings().filter((q) => q.query.includes('start-after=')).length).toBe(6)
+    expect([...listed.unknown()]).toEqual([])
+    listed.clear()
+  } finally {
+    client.destroy()
+    state.close()
+  }
+}, 60_000)
 
 it('HEADs every object, and says why, when the listing is refused', async () => {
   const refusing = await startS3Proxy(peer.config.endpoint, {
