@@ -422,12 +422,14 @@ function findExtras(config: Config, state: SqliteStateStore, listed: ListedObjec
   listed.markExpected(notCopiedKeys)
   const switchedAt = switchedToTransfer(config, state)
   for (const o of listed.unknown()) {
+    const home = `${homeKeyPrefix(config.target.prefix, o.owner)}/`
+    // the home folder placeholder users import writes for Transfer
+    if (o.key === home) continue
     if (switchedAt !== undefined && o.lastModified !== undefined && o.lastModified >= switchedAt) {
       s3.sinceSwitch++
       continue
     }
     s3.extra++
-    const home = `${homeKeyPrefix(config.target.prefix, o.owner)}/`
     report({where: 's3', problem: 'extra', owner: o.owner, path: Buffer.from(o.key.slice(home.length)), key: o.key, detail: 'S3 holds an object here that sync did not write (no source file of the listing or the manifest maps to it)'})
   }
 }
