@@ -278,6 +278,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     const previous = store.previousCompleteRun(runId)
     const changes = previous ? diffRuns(store, previous, runId, accounts, incomplete) : undefined
     store.finishRun(runId, 'complete', source, summary)
+    deps.log('inventory.finished', {ms: Date.now() - began})
     const all = store.findings(runId)
     return {
       runId,
