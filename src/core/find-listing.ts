@@ -42,7 +42,8 @@ export function findScript(root: Buffer): Buffer {
     Buffer.from(
       [
         'LC_ALL=C; export LC_ALL',
-        `find --version 2>/dev/null | head -n 1 | grep 'GNU findutils' >/dev/null || { echo 'find is not GNU find' >&2; exit ${NOT_GNU_FIND}; }`,
+        // GNU find answers -version as well as the long form
+        `find -version 2>/dev/null | head -n 1 | grep 'GNU findutils' >/dev/null || { echo 'find is not GNU find' >&2; exit ${NOT_GNU_FIND}; }`,
         "printf 'sftp-cutover-find/1\\000'",
         'exec find -H ',
       ].join('\n'),
