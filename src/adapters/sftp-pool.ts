@@ -61,12 +61,16 @@ export class SftpPool implements SourcePool {
 
   /**
    * Opens an SFTP channel on a connection that is already open for something else (the inventory's accounts
-   * session) and makes it one of the pool's: one handshake fewer. The pool closes it with the others.
+   * session) and makes it one of the pool's: one handshake fewer. The pool closes it with the others. When the server
+   * refuses the channel there (MaxSessions), the session is left as it was and the pool opens its own connections.
    */
   async adopt(session: SshSession): Promise<void> {
     this.opening++
     try {
-      await this.add(session)
+      await this.add(session, false)
+    } catch (err) {
+      if (err instanceof SshError && this.closed) throw err
+      this.opts.onEvent?.('sftp.adopt.refused', {reason: (err as Error).message})
     } finally {
       this.opening--
       this.wakeAll()
@@ -116,13 +120,13 @@ export class SftpPool implements SourcePool {
     )
   }
 
-  /** An SFTP channel on the session, added to the pool (the session is closed when that fails). */
-  private async add(session: SshSession): Promise<PooledConnection> {
+  /** An SFTP channel on the session, added to the pool (the session is closed when that fails, if the pool opened it). */
+  private async add(session: SshSession, own = true): Promise<PooledConnection> {
     let sftp: SftpClient
     try {
       sftp = await SftpClient.open(session)
     } catch (err) {
-      session.close()
+      if (own) session.close()
       throw err
     }
     if (this.closed) {
