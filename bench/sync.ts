@@ -2,12 +2,13 @@
  * sync against rclone and the OpenSSH sftp client, from the same sshd to the same versitygw, in one run:
  *
  *   (a) one 1 GiB file; (b) 20,000 files of 4 KiB in 200 directories; (c) a re-sync of 100,000 unchanged files;
+ *   (v) verify of those 100,000 objects, by listing (the default) and with --deep.
  *   (f) (a) and (b) again from an FTPS box (pure-ftpd, explicit TLS) against rclone's ftp backend from the same
  *   server; and sync's peak RSS.
  *
  * Run as root (the peers need it), after `npm run build` and `bash scripts/install-peers.sh`:
  *
- *   npx tsx bench/sync.ts [--cases a,b,c,f] [--big-mib 1024] [--small 20000] [--resync 100000] [--repeat 3]
+ *   npx tsx bench/sync.ts [--cases a,b,c,v,f] [--big-mib 1024] [--small 20000] [--resync 100000] [--repeat 3]
  *
  * Every tool reads from the same sshd with the same key; rclone and sync write to the same versitygw (keep-alive on,
  * see below), OpenSSH sftp writes to local disk. Wall-clock times include each tool's start-up. sync and sftp run
@@ -19,6 +20,7 @@ import {cpus, tmpdir} from 'node:os'
 import {join} from 'node:path'
 
 import type {SyncResult} from '../src/services/sync.js'
+import type {VerifyResult} from '../src/services/verify.js'
 import {formatBytes, table} from '../src/ui/format.js'
 import {versitygwClientConfig} from '../test/peers/env.js'
 import {type FtpPeer, startPureFtpd} from '../test/peers/ftp.js'
@@ -32,7 +34,7 @@ import {type BoxLogin, cliOption, log, type Measure, measure, rcloneEnv as rclon
 const MiB = 1024 * 1024
 const args = process.argv.slice(2)
 const opt = (name: string, fallback: string) => cliOption(args, name, fallback)
-const cases = new Set(opt('cases', 'a,b,c,f').split(','))
+const cases = new Set(opt('cases', 'a,b,c,v,f').split(','))
 const BIG_MIB = Number(opt('big-mib', '1024'))
 const SMALL = Number(opt('small', '20000'))
 const RESYNC = Number(opt('resync', '100000'))
@@ -50,7 +52,7 @@ function makeData(home: string, owner: {uid: number; gid: number}): {a: string; 
   }
   if (cases.has('a')) writeRandomFile(join(a, 'big.bin'), BIG_MIB * MiB, owner)
   if (cases.has('b')) writeTree(b, SMALL, 200, 4096, owner)
-  if (cases.has('c')) writeTree(c, RESYNC, 500, 256, owner)
+  if (cases.has('c') || cases.has('v')) writeTree(c, RESYNC, 500, 256, owner)
   return {a, b, c}
 }
 
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
       const b = bucket ?? (await newBucket(s3, label))
       const project = makeProject({sshd: peers!.sshd, s3, bucket: b, roots: [root]})
       const env = {...process.env, AWS_ACCESS_KEY_ID: s3.config.credentials.accessKeyId, AWS_SECRET_ACCESS_KEY: s3.config.credentials.secretAccessKey}
-      return {bucket: b, project, run: (command = 'sync') => measure(CLI, [command, '--json'], {cwd: project.dir, env})}
+      return {bucket: b, project, run: (command = 'sync', extra: string[] = []) => measure(CLI, [command, ...extra, '--json'], {cwd: project.dir, env})}
     }
     const box: BoxLogin = {host: peers.sshd.host, port: peers.sshd.port, user: user.name, keyFile: user.privateKeyPath!, knownHostsFile: peers.sshd.knownHostsFile}
     const rcloneEnv = rcloneEnvFor(join(work, 'rclone.conf'), box, s3.config)
@@ -152,21 +154,41 @@ async function main(): Promise<void> {
       judge('(b) vs rclone copy', us.seconds, rcDefault.seconds, 50, 'at least')
       judge('(b) vs rclone copy --ignore-checksum', us.seconds, rcIgnore.seconds, 1.5, 'at least')
     }
+    let copiedC: Awaited<ReturnType<typeof ours>> | undefined
+    const firstCopyC = async () => {
+      copiedC = await ours('c', data.c)
+      const first = track(await copiedC.run())
+      row(`(c) first copy, ${RESYNC} files`, 'sftp-cutover sync', first, copied(first))
+      return copiedC
+    }
     if (cases.has('c')) {
       const label = `(c) re-sync, ${RESYNC} unchanged`
-      const mine = await ours('c', data.c)
-      const first = track(await mine.run())
-      row(`(c) first copy, ${RESYNC} files`, 'sftp-cutover sync', first, copied(first))
+      const mine = await firstCopyC()
       const again = track(await repeated(REPEAT, () => mine.run()))
       row(label, 'sftp-cutover sync', again, copied(again))
-      // Not a target of the issue, but the cutover runbook verifies after the final delta, inside the freeze window.
-      const verified = track(await repeated(REPEAT, () => mine.run('verify')))
-      row(`(c) verify, ${RESYNC} objects`, 'sftp-cutover verify', verified, 'HeadObject per object: size, CRC-32, sha256')
       const seeded = await rclone('copy', data.c, 'c-rc', ['--ignore-checksum'])
       row(`(c) first copy, ${RESYNC} files`, 'rclone copy --ignore-checksum', seeded.result)
       const rcSync = (await rclone('sync', data.c, 'c-rc', [], seeded.bucket)).result
       row(label, 'rclone sync', rcSync)
       judge('(c) vs rclone sync', again.seconds, rcSync.seconds, 0.1, 'at most')
+    }
+    if (cases.has('v')) {
+      // The cutover runbook verifies after the final delta, inside the freeze window.
+      const mine = copiedC ?? (await firstCopyC())
+      const label = `(v) verify, ${RESYNC} objects`
+      const checked = (m: Measure) => {
+        try {
+          const c = (JSON.parse(m.stdout) as VerifyResult).counts.s3
+          return `${c.checked} checked, ${c.listed} listed, ${c.headed} HEADs (${c.differed} differed, ${c.sampled} sampled), ${c.mismatched} mismatched`
+        } catch {
+          return m.note ?? ''
+        }
+      }
+      const listed = await repeated(REPEAT, () => mine.run('verify'))
+      row(label, 'sftp-cutover verify', listed, `listing 1,000 keys a request; ${checked(listed)}`)
+      const deep = await repeated(REPEAT, () => mine.run('verify', ['--deep']))
+      row(label, 'sftp-cutover verify --deep', deep, `HEAD and GET per object; ${checked(deep)}`)
+      verdicts.push(`${listed.ok && listed.seconds <= 5 ? 'MET ' : 'MISS'} (v) verify of ${RESYNC} objects: ${listed.seconds.toFixed(2)} s (target <= 5 s; --deep ${deep.seconds.toFixed(2)} s)`)
     }
     if (cases.has('f')) {
       // The FTPS box: pure-ftpd serving its own tree, into which the same kinds of data are written.

@@ -6,6 +6,7 @@
  *   big:   one 256 MiB file       sync | OpenSSH sftp get | rclone copy         (+ bytes read from the box)
  *   small: 2,000 x 4 KiB, 20 dirs sync | OpenSSH sftp get -r | rclone copy
  *   list:  20,000 files, 200 dirs inventory | ssh <box> find -printf | rclone lsf -R
+ *                                  (+ ssh <box> sh -s < the collect script: the accounts part inventory also does)
  *
  *   npx tsx bench/wan.ts [--latency-ms 15] [--rate-kbps 25000] [--shape-s3] [--scale 1] [--cases big,small,list]
  *                        [--timeout-s 600] [--leave-open 0]
@@ -30,6 +31,7 @@ import {connect, type Socket} from 'node:net'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
+import {collectScript} from '../src/core/collect-script.js'
 import type {SyncResult} from '../src/services/sync.js'
 import {formatBytes, table} from '../src/ui/format.js'
 import {binaries, startSshd, startToxiproxy, startVersitygw, type SshdPeer, type ToxiproxyPeer, type VersitygwPeer} from '../test/peers/index.js'
@@ -205,11 +207,25 @@ async function main(): Promise<void> {
         return {...m, note: m.note ?? `${m.stdout.split('\n').filter(Boolean).length} lines (files and directories)`, stdout: ''}
       })
       find.detail = find.m.note
+      // What inventory does besides listing, on the same connection: the accounts' collect script (as the admin login it
+      // runs as). Not a baseline of the target; it shows the floor that the listing alone does not have.
+      const admin = sshd.users.adminUser
+      const script = join(work, 'collect.sh')
+      const bundle = join(work, 'bundle.json')
+      writeFileSync(script, collectScript({sshdConfig: sshd.configFile, port: link.port}))
+      const collect = await timed(label, 'ssh sh -s < collect script (accounts only)', async () => {
+        const m = await measure('/bin/sh', ['-c', `exec "$0" "$@" < ${script} > ${bundle}`, binaries.ssh, ...opensshOptions({...box, user: admin.name, keyFile: admin.privateKeyPath!}), '-p', String(box.port), `${admin.name}@${box.host}`, 'sh', '-s'], {timeoutMs: TIMEOUT_MS})
+        return {...m, stdout: ''}
+      })
+      collect.detail = 'not compared: what inventory runs beside the listing'
+      // The listing without the accounts: the same inventory with the collect script's output given as a bundle.
+      const listingOnly = await timed(label, 'sftp-cutover inventory --from-bundle (listing only)', cli('inventory', listDir, 'wan-unused', ['--fail-on', 'blocker', '--from-bundle', bundle]))
+      listingOnly.detail = 'the accounts from the bundle the row above wrote'
       const lsf = await timed(label, 'rclone lsf -R', rcloneRun('lsf', ['-R', '--files-only', `src:${listDir}`]))
       lsf.detail = `${lsf.m.stdout.split('\n').filter(Boolean).length} files`
       compare(label, find)
       const ratio = ours.m.seconds / find.m.seconds
-      judge(`inventory of ${LIST_FILES} files vs ssh find`, ours.m.ok && find.m.ok && ratio <= 1.5, `${ratio.toFixed(2)}x (target <= 1.5x)`)
+      judge(`inventory of ${LIST_FILES} files vs ssh find`, ours.m.ok && find.m.ok && ratio <= 1.5, `${ratio.toFixed(2)}x (target <= 1.5x); the accounts' collect script alone: ${(collect.m.seconds / find.m.seconds).toFixed(2)}x, the inventory without it (--from-bundle): ${(listingOnly.m.seconds / find.m.seconds).toFixed(2)}x`)
     }
   } finally {
     for (const socket of leftOpen) socket.destroy()

@@ -59,6 +59,24 @@ export class SftpPool implements SourcePool {
     }
   }
 
+  /**
+   * Opens an SFTP channel on a connection that is already open for something else (the inventory's accounts
+   * session) and makes it one of the pool's: one handshake fewer. The pool closes it with the others. When the server
+   * refuses the channel there (MaxSessions), the session is left as it was and the pool opens its own connections.
+   */
+  async adopt(session: SshSession): Promise<void> {
+    this.opening++
+    try {
+      await this.add(session, false)
+    } catch (err) {
+      if (err instanceof SshError && this.closed) throw err
+      this.opts.onEvent?.('sftp.adopt.refused', {reason: (err as Error).message})
+    } finally {
+      this.opening--
+      this.wakeAll()
+    }
+  }
+
   /** Number of live connections (for tests and progress output). */
   get size(): number {
     return this.conns.length
@@ -92,37 +110,7 @@ export class SftpPool implements SourcePool {
 
   private async open(): Promise<PooledConnection> {
     return retry(
-      async () => {
-        const session = await SshSession.connect(this.target, this.creds, this.opts.connect)
-        let sftp: SftpClient
-        try {
-          sftp = await SftpClient.open(session)
-        } catch (err) {
-          session.close()
-          throw err
-        }
-        if (this.closed) {
-          // closed while this connection was being opened: do not leave it behind
-          session.close()
-          throw new SshError('the SFTP pool is closed', 'SSH_FAILED')
-        }
-        const conn: PooledConnection = {session, sftp, leases: 0, closed: false}
-        const drop = () => {
-          if (conn.closed) return
-          conn.closed = true
-          const i = this.conns.indexOf(conn)
-          if (i >= 0) this.conns.splice(i, 1)
-          this.opts.onEvent?.('sftp.connection.closed', {remaining: this.conns.length})
-          // Wake everyone waiting: they will open a replacement.
-          this.wakeAll()
-        }
-        session.client.on('close', drop)
-        sftp.on('close', drop)
-        this.conns.push(conn)
-        // Work that asked for a connection while this one was being opened (by warm()) may take it now.
-        this.wakeAll()
-        return conn
-      },
+      async () => this.add(await SshSession.connect(this.target, this.creds, this.opts.connect)),
       {
         ...RETRY.connect,
         attempts: this.opts.connectAttempts ?? RETRY.connect.attempts,
@@ -131,6 +119,38 @@ export class SftpPool implements SourcePool {
         onRetry: (err, attempt, delayMs) => this.opts.onEvent?.('sftp.connect.retry', {attempt, delayMs: Math.round(delayMs), reason: (err as Error).message}),
       },
     )
+  }
+
+  /** An SFTP channel on the session, added to the pool (the session is closed when that fails, if the pool opened it). */
+  private async add(session: SshSession, own = true): Promise<PooledConnection> {
+    let sftp: SftpClient
+    try {
+      sftp = await SftpClient.open(session)
+    } catch (err) {
+      if (own) session.close()
+      throw err
+    }
+    if (this.closed) {
+      // closed while this connection was being opened: do not leave it behind
+      session.close()
+      throw new SshError('the SFTP pool is closed', 'SSH_FAILED')
+    }
+    const conn: PooledConnection = {session, sftp, leases: 0, closed: false}
+    const drop = () => {
+      if (conn.closed) return
+      conn.closed = true
+      const i = this.conns.indexOf(conn)
+      if (i >= 0) this.conns.splice(i, 1)
+      this.opts.onEvent?.('sftp.connection.closed', {remaining: this.conns.length})
+      // Wake everyone waiting: they will open a replacement.
+      this.wakeAll()
+    }
+    session.client.on('close', drop)
+    sftp.on('close', drop)
+    this.conns.push(conn)
+    // Work that asked for a connection while this one was being opened (by warm()) may take it now.
+    this.wakeAll()
+    return conn
   }
 
   async close(): Promise<void> {

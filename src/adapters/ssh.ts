@@ -354,6 +354,43 @@ export class SshSession {
     })
   }
 
+  /**
+   * Runs a command and hands its output to onStdout as it arrives (nothing kept here: for output of any size);
+   * stderr is kept up to 64 KiB.
+   */
+  execStream(command: string, opts: {stdin?: Buffer | string; onStdout: (chunk: Buffer) => void}): Promise<{code: number | null; signal?: string; stderr: Buffer}> {
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (err) return reject(new SshError(`the server refused to run a command: ${err.message}`, 'SSH_FAILED', {cause: err}))
+        const errOut: Buffer[] = []
+        let errSize = 0
+        let failed: unknown
+        let code: number | null = null
+        let signal: string | undefined
+        channel.on('data', (chunk: Buffer) => {
+          if (failed !== undefined) return
+          try {
+            opts.onStdout(chunk)
+          } catch (e) {
+            failed = e
+            channel.close()
+          }
+        })
+        channel.stderr.on('data', (chunk: Buffer) => {
+          if (errSize < 64 * 1024) errOut.push(chunk)
+          errSize += chunk.length
+        })
+        channel.on('exit', (c: number | null, s?: string) => {
+          code = c
+          signal = s
+        })
+        channel.on('close', () => (failed !== undefined ? reject(failed) : resolve({code, signal, stderr: Buffer.concat(errOut)})))
+        if (opts.stdin !== undefined) channel.end(opts.stdin)
+        else channel.end()
+      })
+    })
+  }
+
   close(): void {
     this.client.end()
   }

@@ -6,7 +6,7 @@ import {awsFlags, awsOverrides} from '../aws-flags.js'
 import {BaseCommand, lockFlags} from '../base-command.js'
 import {ExitCode} from '../core/errors.js'
 import {loadConfig} from '../services/config.js'
-import {runVerify, type VerifyResult} from '../services/verify.js'
+import {DEFAULT_SAMPLE, runVerify, type VerifyResult} from '../services/verify.js'
 import {recordVerifyResult} from '../services/verify-record.js'
 import {replicaProblems} from '../services/verify-replica.js'
 import {interruptible} from '../ui/interrupt.js'
@@ -16,15 +16,16 @@ import {renderVerifyResult} from '../ui/verify-report.js'
 export default class Verify extends BaseCommand<typeof Verify> {
   static override summary = 'Check that S3 (and the EFS copy) holds exactly what sync read from the source, for every source file.'
   static override description = `Accounts for every eligible file of the last complete listing of the source (the last sync's, after --include/--exclude): verified, mismatched, or not copied (with the reason sync recorded); directories sync could not list are reported too. The summary reads "X of Y source files verified".
-For every copied file: the object exists, its size, the full-object CRC32 S3 reports and the sha256 in its metadata (or, for a multipart upload, its sftp-cutover-sha256 tag) equal what sync computed while streaming, and its encryption is SSE-KMS with target.kmsKeyId (when set) or the bucket's default encryption.
---deep downloads every object and re-hashes it (catches bytes changed behind S3's back) and compares its mode and owner tag with the source's. --source-hash re-hashes the source (batched sha256sum over SSH when the login may run commands, else over SFTP) to catch files changed since they were copied. With efs.path or --efs-path, the Lambda's copies <efs-path>/<key> are checked too, and files there that the manifest does not know are listed as extra.
+The bucket is listed under each home (1,000 keys per request, s3:ListBucket) and every copied file's object compared with what sync recorded: size, ETag and checksum type. What differs, and a random sample of the rest (--sample, default 100), is HEADed: its size, the full-object CRC32 S3 reports and the sha256 in its metadata (or, for a multipart upload, its sftp-cutover-sha256 tag) must equal what sync computed while streaming, and its encryption must be SSE-KMS with target.kmsKeyId (when set) or the bucket's default encryption. Objects under the homes that sync did not write are reported as extra (after the switch to Transfer, those written since are counted apart). When the listing is refused, every object is HEADed.
+--deep HEADs every object, downloads it and re-hashes it (catches bytes changed behind S3's back) and compares its mode and owner tag with the source's. --source-hash re-hashes the source (batched sha256sum over SSH when the login may run commands, the FTP server's HASH command, else a read of the file) to catch files changed since they were copied. With efs.path or --efs-path, the Lambda's copies <efs-path>/<key> are checked too, and files there that the manifest does not know are listed as extra.
 --replica also checks a random sample (--replica-sample, default 100; --replica-all for every one) of the synced files under the replication rule's prefix in the cross-region replica bucket (target.replicaBucket, else the destination of the bucket's replication rule): same size, CRC32 and sha256 as sync recorded, and the source's ETag where neither is SSE-KMS. Files the source still reports PENDING are counted as pending, not as problems.
 Exits 0 when every source file is verified (and no replica object is missing or different), 3 on any mismatch or file not copied.`
-  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json', '<%= config.bin %> verify --replica --replica-sample 500']
+  static override examples = ['<%= config.bin %> verify', '<%= config.bin %> verify --sample 1000', '<%= config.bin %> verify --deep --source-hash', '<%= config.bin %> verify --efs-path /mnt/efs --json', '<%= config.bin %> verify --replica --replica-sample 500']
   static override flags = {
     ...lockFlags,
     ...awsFlags,
-    deep: Flags.boolean({summary: 'Download every object and re-hash it.', default: false}),
+    deep: Flags.boolean({summary: 'HEAD every object, download it and re-hash it.', default: false}),
+    sample: Flags.integer({summary: 'Objects that match the listing HEADed anyway, picked at random.', default: DEFAULT_SAMPLE, min: 0}),
     'source-hash': Flags.boolean({summary: 'Re-hash the source files and compare with the recorded sha256.', default: false}),
     'source-hash-method': Flags.option({
       options: ['auto', 'exec', 'sftp'] as const,
@@ -56,6 +57,7 @@ Exits 0 when every source file is verified (and no replica object is missing or 
         config,
         {
           deep: this.flags.deep,
+          sample: this.flags.sample,
           sourceHash: this.flags['source-hash'],
           sourceHashMethod: this.flags['source-hash-method'],
           efsPath: config.efs.path,

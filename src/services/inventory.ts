@@ -4,12 +4,15 @@ import {basename} from 'node:path'
 import {type InventoryRun, InventoryStore, type InventorySummary} from '../adapters/inventory-store.js'
 import {acceptsAnonymous, type FtpCredentials, FtpSession} from '../adapters/ftp-client.js'
 import {openSourcePool} from '../adapters/source-pool.js'
+import {SftpPool} from '../adapters/sftp-pool.js'
+import {SshFindLister} from '../adapters/ssh-find.js'
 import {type AskSecret, probeHostKey, SshError, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {completeReadingFix, incompleteReadings} from '../core/account-reading.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
 import {accountsSshTarget, type Config, isFtp} from '../core/config.js'
-import {CliError, ExitCode, errorMessage} from '../core/errors.js'
+import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
+import {ListingUnavailable} from '../core/find-listing.js'
 import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
 import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
@@ -20,7 +23,7 @@ import type {SourcePool} from '../core/source.js'
 import {parseHostKeyLine} from '../core/ssh-keys.js'
 import {parseUsersCsv} from '../core/users-csv.js'
 import {accountsFromFtpFiles, collectScriptAccounts, ftpAccountsOverSsh, type FtpUsersFiles} from './ftp-accounts.js'
-import {walkRoots, type WalkRoot} from './walk.js'
+import {type WalkEvents, walkRoots, walkRootsWithLister, type WalkRoot} from './walk.js'
 
 export interface InventoryOptions {
   fromBundle?: string
@@ -33,6 +36,8 @@ export interface InventoryOptions {
   concurrency: number
   failOn: Severity
   now?: number
+  /** find: one GNU find stream per root over SSH exec; sftp: a readdir per directory; auto: find when the login may run it */
+  listing?: 'auto' | 'find' | 'sftp'
 }
 
 export type AccountsSource = 'online' | 'bundle' | 'csv' | 'ftp-users-file' | 'none'
@@ -57,6 +62,8 @@ export interface InventoryResult {
   changes?: InventoryChanges
   /** The readings that failed when accounts were read: set, the run is incomplete for accounts and keys */
   accountsIncomplete?: string[]
+  /** How the files were listed, and why not with find when it was not */
+  listing: {method: 'find' | 'sftp' | 'ftp'; reason?: string; warnings?: string[]}
   /** True when a finding at or above --fail-on exists (the command then exits 3). */
   failed: boolean
 }
@@ -235,13 +242,16 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
   const store = new InventoryStore(deps.state)
   const src = config.source
   const host = `${src.host}:${src.port}`
+  if (isFtp(src.protocol) && opts.listing && opts.listing !== 'auto') throw usageError(`--listing ${opts.listing} applies to an SFTP source: an FTP source is listed over FTP`, ['Run the inventory without --listing.'], 'LISTING_NOT_FTP')
   const {pool, sshCreds, ftpCreds} = await openSourcePool(src, deps.env, deps.askSecret, {connections: opts.connections, perConnection: Math.max(1, Math.ceil(opts.concurrency / opts.connections)), onEvent: deps.log})
   const runId = store.beginRun(host)
   let session: SshSession | undefined
   try {
-    // Handshakes are the slow part on a fast network, so they overlap: the listing connections first, then the
-    // accounts session (which also brings the host keys) and the walk together (on a small box many handshakes at
-    // once delay them all). The walk needs the accounts' homes unless the roots are configured.
+    // Over a link with latency every handshake costs several round trips, so the session for the accounts comes
+    // first and is reused: its exec channels run the collect script and the listing (one find stream per root), and
+    // when the walk goes over SFTP it carries the first SFTP channel while the pool opens the other connections.
+    // The host keys come from the same session (OpenSSH sends them all after login); other servers' probes overlap
+    // the rest. The walk needs the accounts' homes unless the roots are configured.
     // The first failure closes the pool, so that connections still retrying give up at once.
     const failFast = <T>(p: Promise<T>) =>
       p.catch(async (err: unknown) => {
@@ -249,34 +259,39 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
         throw err
       })
     const configuredRoots: WalkRoot[] = src.roots.map((r) => ({owner: basename(r) || 'root', path: Buffer.from(r)}))
-    const warmed = failFast(pool.warm())
+    // Each phase's time goes to the log (ms since the run began): over a slow link, where the time goes.
+    const began = Date.now()
+    const timed = <T>(phase: string, p: Promise<T>) => p.then((v) => (deps.log(`inventory.${phase}`, {ms: Date.now() - began}), v))
     // An FTP source has no SSH session of its own (no host keys to carry over); its accounts come from ftp-accounts.ts,
     // and what the FTP server itself shows (the probe) gives its findings.
     const ftp = isFtp(src.protocol)
-    const connected: Promise<SshSession | undefined> = sshCreds
-      ? failFast(
-          (configuredRoots.length > 0 ? warmed : Promise.resolve())
-            .then(() => SshSession.connect(src, sshCreds))
-            .then((s) => (session = s)),
-        )
-      : Promise.resolve(undefined)
+    const connected: Promise<SshSession | undefined> = sshCreds ? failFast(timed('connected', SshSession.connect(src, sshCreds)).then((s) => (session = s))) : Promise.resolve(undefined)
     const ftpProbe = ftpCreds ? failFast(probeFtp(config, ftpCreds)) : Promise.resolve(undefined)
-    const accountsRead = failFast(connected.then((s) => (s ? collectAccounts(s, opts, src.port, deps.log) : ftpSourceAccounts(config, opts, deps))))
+    const accountsRead = failFast(timed('accounts', connected.then((s) => (s ? collectAccounts(s, opts, src.port, deps.log) : ftpSourceAccounts(config, opts, deps)))))
+    let adopted: Promise<void> | undefined
+    const sourcePool = (): SourcePool => {
+      adopted ??= failFast(connected.then(async (s) => {
+        if (s && pool instanceof SftpPool) await pool.adopt(s)
+        await pool.warm()
+      }))
+      return pool
+    }
     const roots: Promise<WalkRoot[]> =
       configuredRoots.length > 0
         ? Promise.resolve(configuredRoots)
         : accountsRead.then(async ({accounts}) =>
             accounts.length > 0
               ? accounts.map((a) => ({owner: a.name, path: Buffer.from(a.dataRoot)}))
-              : [{owner: src.username, path: await pool.withSource((s) => s.realpath('.'))}],
+              : [{owner: src.username, path: await sourcePool().withSource((s) => s.realpath('.'))}],
           )
-    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}, probe] = await settleAll([
+    const walkOpts = {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}
+    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}, listing, probe] = await settleAll([
       accountsRead,
-      connected.then((s) => (s ? collectHostKeys(s, src.host, src.port) : {keys: [], findings: []})),
+      timed('host-keys', connected.then((s) => (s ? collectHostKeys(s, src.host, src.port) : {keys: [], findings: []}))),
+      failFast(Promise.all([roots, connected]).then(([r, s]) => walkFiles({session: s, pool: sourcePool, listing: opts.listing ?? 'auto'}, r, runId, store, walkOpts))),
       ftpProbe,
-      failFast(roots.then((r) => walkFiles(pool, r, runId, store, {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}))),
-      warmed, // last: when something else failed first, its error is the one reported
     ])
+    if (adopted) await adopted // last: when something else failed first, its error is the one reported
     store.addHostKeys(runId, hostKeys)
     store.addAccounts(runId, accounts)
     const findings: Finding[] = [...accountFindings(accounts), ...accountSourceFindings, ...hostKeyFindings(hostKeys), ...probeFindings]
@@ -292,6 +307,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     const previous = store.previousCompleteRun(runId)
     const changes = previous ? diffRuns(store, previous, runId, accounts, incomplete) : undefined
     store.finishRun(runId, 'complete', source, summary)
+    deps.log('inventory.finished', {ms: Date.now() - began})
     const all = store.findings(runId)
     return {
       runId,
@@ -303,6 +319,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
       findings: all,
       changes,
       ...(incomplete.length ? {accountsIncomplete: incomplete} : {}),
+      listing,
       failed: all.some((f) => SEVERITY_RANK[f.severity] >= SEVERITY_RANK[opts.failOn]),
     }
   } catch (err) {
@@ -330,10 +347,17 @@ async function probeFtp(config: Config, creds: FtpCredentials): Promise<Omit<Ftp
  * Lists every file under the roots into the store, raising the per-file findings as it goes. Each directory's
  * entries go to the store as they arrive (it commits every few thousand rows), so nothing accumulates here.
  */
-async function walkFiles(pool: SourcePool, roots: WalkRoot[], runId: number, store: InventoryStore, opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']; progress?: InventoryDeps['progress']}): Promise<void> {
+async function walkFiles(
+  source: {session: SshSession | undefined; pool: () => SourcePool; listing: 'auto' | 'find' | 'sftp'},
+  roots: WalkRoot[],
+  runId: number,
+  store: InventoryStore,
+  opts: {now: number; prefix: string; concurrency: number; log: InventoryDeps['log']; progress?: InventoryDeps['progress']},
+): Promise<InventoryResult['listing']> {
+  const started = Date.now()
   const listed = {files: 0, bytes: 0}
   opts.log('inventory walk', {roots: roots.map((r) => ({owner: r.owner, path: r.path.toString('utf8')}))})
-  const recent = new Map<string, {count: number; examples: string[]}>()
+  const recent = new Map<string, {count: number; examples: Buffer[]}>()
   // The key length of every file under an owner's home: worked out once per owner, not per file.
   const homeKeyBytes = new Map<string, number>()
   const keyBytes = (e: FileEntry) => {
@@ -346,7 +370,9 @@ async function walkFiles(pool: SourcePool, roots: WalkRoot[], runId: number, sto
       if (f.rule === 'file.recent') {
         const r = recent.get(entry.owner) ?? {count: 0, examples: []}
         r.count++
-        if (r.examples.length < 3) r.examples.push(displayPath(entry.path))
+        // the first three in byte order, whatever order the listing came in
+        r.examples.push(entry.path)
+        if (r.examples.length > 3) r.examples.sort(Buffer.compare).pop()
         recent.set(entry.owner, r)
       } else {
         into.push(f)
@@ -357,20 +383,14 @@ async function walkFiles(pool: SourcePool, roots: WalkRoot[], runId: number, sto
   const dirKey = (owner: string, path: Buffer) => `${owner}\0${path.toString('latin1')}`
   const groupShared = new Set<string>()
   const isShared = (mode: number) => (mode & 0o050) === 0o050
-  for (const r of roots) {
-    const st = await pool.withSource((s) => s.stat(r.path)).catch(() => undefined)
-    if (st && isShared(st.mode)) groupShared.add(dirKey(r.owner, Buffer.alloc(0)))
-  }
   const parentOf = (path: Buffer) => {
     const slash = path.lastIndexOf(0x2f)
     return slash < 0 ? Buffer.alloc(0) : path.subarray(0, slash)
   }
-  store.beginWrites()
-  try {
-    await walkRoots(
-      pool,
-      roots,
-      {
+  const events: WalkEvents = {
+        root: (owner, mode) => {
+          if (isShared(mode)) groupShared.add(dirKey(owner, Buffer.alloc(0)))
+        },
         entries: (batch) => {
           const findings: Finding[] = []
           for (const e of batch) {
@@ -392,10 +412,37 @@ async function walkFiles(pool: SourcePool, roots: WalkRoot[], runId: number, sto
           take(fileFinding(e, {now: opts.now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e, findings)
           store.addFindings(runId, findings)
         },
-      },
-      {concurrency: opts.concurrency},
-    )
-    store.addFindings(runId, [...recent].map(([owner, r]) => rollUpRecent(owner, r.count, r.examples)))
+  }
+  store.beginWrites()
+  try {
+    // An FTP source is listed over FTP, a directory at a time (no SSH session to run find on).
+    let listing: InventoryResult['listing'] | undefined = source.session ? undefined : {method: 'ftp'}
+    if (source.session && source.listing !== 'sftp') {
+      // The first root tells whether the box can list with find; the others follow it.
+      try {
+        const lister = new SshFindLister(source.session)
+        const first = await walkRootsWithLister(lister, roots.slice(0, 1), events, {concurrency: 1})
+        const rest = await walkRootsWithLister(lister, roots.slice(1), events, {concurrency: 4})
+        const warnings = [...first.warnings, ...rest.warnings]
+        listing = {method: 'find', ...(warnings.length ? {warnings} : {})}
+      } catch (err) {
+        if (!(err instanceof ListingUnavailable)) throw err
+        if (source.listing === 'find') throw usageError(`the files cannot be listed with find: ${err.reason}`, ['Use --listing sftp (or auto).'], 'FIND_UNAVAILABLE')
+        listing = {method: 'sftp', reason: err.reason}
+      }
+    }
+    if (!listing || listing.method !== 'find') {
+      const pool = source.pool()
+      for (const r of roots) {
+        const st = await pool.withSource((s) => s.stat(r.path)).catch(() => undefined)
+        if (st) events.root!(r.owner, st.mode)
+      }
+      await walkRoots(pool, roots, events, {concurrency: opts.concurrency})
+      listing ??= {method: 'sftp', reason: 'asked for (--listing sftp)'}
+    }
+    store.addFindings(runId, [...recent].map(([owner, r]) => rollUpRecent(owner, r.count, r.examples.sort(Buffer.compare).map(displayPath))))
+    opts.log('inventory.listing', {...listing, files: listed.files, ms: Date.now() - started})
+    return listing
   } finally {
     store.endWrites()
   }

@@ -1,16 +1,21 @@
 /**
  * verify: accounts for every eligible file of the last complete source listing (the last sync's, kept in state):
- * verified, mismatched, or not copied (with the reason sync recorded). For each copied file the object exists with
- * the same size, the full-object CRC-32 S3 reports and the sha256 in its metadata equal the manifest's; --deep
- * downloads and re-hashes; --source-hash re-hashes the source; --efs-path checks the Lambda's copies and lists extra
- * files there. Before any sync it checks the last inventory's files (sizes only).
+ * verified, mismatched, or not copied (with the reason sync recorded). The bucket is listed under each home (1,000
+ * keys per request) and each copied file's object compared with the manifest: size, the ETag sync recorded, the
+ * checksum type where the listing shows it. Only what differs, and a random sample of the rest, is HEADed for the
+ * full checks (full-object CRC-32, sha256, encryption); objects no manifest row names are extra. --deep HEADs every
+ * object, then downloads and re-hashes it; --source-hash re-hashes the source; --efs-path checks the Lambda's copies
+ * and lists extra files there. Before any sync it checks the last inventory's files (HEAD, sizes only).
  */
 import {createHash} from 'node:crypto'
 
 import type {AwsClients} from '../adapters/aws.js'
 import {efsPathOf, listFiles, sha256File, statFile} from '../adapters/efs-files.js'
+import {CutoverStore} from '../adapters/cutover-store.js'
 import {InventoryStore} from '../adapters/inventory-store.js'
-import {type ListedEntry, ManifestStore} from '../adapters/manifest-store.js'
+import {type HeldObject, ListedObjectsStore, type ListingRow} from '../adapters/listed-objects-store.js'
+import {ManifestStore} from '../adapters/manifest-store.js'
+import {type ObjectLister, S3ObjectLister} from '../adapters/object-listing.js'
 import type {ObjectTarget} from '../adapters/object-target.js'
 import {s3Reason} from '../adapters/s3-errors.js'
 import {S3ObjectTarget} from '../adapters/s3-object-target.js'
@@ -34,8 +39,10 @@ export interface VerifyOptions {
   sourceHash: boolean
   /** exec: batched sha256sum over SSH; sftp: read over SFTP; auto: exec when the login may run commands */
   sourceHashMethod: 'auto' | 'exec' | 'sftp'
-  /** Download every object and re-hash it */
+  /** HEAD every object, download it and re-hash it (otherwise the listing is compared, and a sample HEADed) */
   deep: boolean
+  /** Objects that match the listing HEADed anyway, picked at random (default 100) */
+  sample?: number
   /** Mounted EFS directory holding the Lambda's copies (<efsPath>/<key>) */
   efsPath?: string
   /** Objects checked at once */
@@ -69,7 +76,7 @@ export interface VerifyResult {
   checked: number
   ok: number
   counts: {
-    s3: {checked: number; mismatched: number}
+    s3: S3Counts
     deep?: {checked: number; mismatched: number}
     source?: {method: SourceHashMethod; checked: number; mismatched: number}
     efs?: {checked: number; missing: number; changed: number; extra: number}
@@ -83,6 +90,28 @@ export interface VerifyResult {
   /** verify --replica: the sample checked in the replica bucket */
   replica?: ReplicaResult
   durationMs: number
+}
+
+/** How S3 was checked. checked = listed + headed-only (inventory basis or listing refused); mismatched counts entries. */
+export interface S3Counts {
+  checked: number
+  mismatched: number
+  /** listing: each object compared with the listing, HEADs only for what differs and the sample; head: a HEAD per object */
+  method: 'listing' | 'head'
+  /** Why the listing was not used (method head) */
+  reason?: string
+  /** Objects the listing held under the homes */
+  listed: number
+  /** HEADs sent: every entry (method head, --deep), else what differed from the listing plus the sample */
+  headed: number
+  /** Entries whose listing differed from the manifest (size, ETag, checksum type, absent), then HEADed */
+  differed: number
+  /** Entries that matched the listing and were HEADed anyway, picked at random */
+  sampled: number
+  /** Objects under the homes that no manifest row names and no source file maps to (mismatches) */
+  extra: number
+  /** Such objects written since the switch to Transfer (clients' uploads: not mismatches) */
+  sinceSwitch: number
 }
 
 export interface VerifyDeps {
@@ -110,6 +139,12 @@ interface Expected {
   crc?: string
   /** mode, uid and gid sync last wrote to the object's tag */
   posix?: {mode: number; uid: number; gid: number}
+  /** The ETag S3 answered when sync wrote the object (absent for inventory entries and old manifests) */
+  etag?: string
+  /** From the manifest: the ETag and checksum are known, so a listing can vouch for the object */
+  synced: boolean
+  /** What the bucket listing showed at the key (null: nothing); absent when the bucket was not listed */
+  held?: HeldObject | null
 }
 
 /** A listed file that S3 does not hold as listed (or a directory that could not be listed): nothing to check. */
@@ -140,26 +175,26 @@ async function forEach<T>(items: Iterator<T> | AsyncIterator<T>, n: number, sign
 }
 
 /** Why a listed file is not in S3 as listed: the problem sync recorded for it, or what the manifest says. */
-function notCopiedReason(l: ListedEntry, runId: number): string {
+function notCopiedReason(l: Pick<ListingRow, 'problem' | 'manifest' | 'size' | 'mtime'>, runId: number): string {
   if (l.problem) return `sync run ${runId} did not copy it (${l.problem.kind}): ${l.problem.reason}`
   if (l.manifest) return `S3 holds an older version (${l.manifest.size} bytes, mtime ${l.manifest.mtime}; listed with ${l.size} bytes, mtime ${l.mtime}): run sftp-cutover sync`
   return `sync run ${runId} listed it but did not copy it (interrupted, or it failed before it was recorded): run sftp-cutover sync`
 }
 
-/** Every eligible file of the saved listing, then the empty-directory markers the manifest holds. */
-function* listingItems(store: ManifestStore, runId: number, prefix: string): IterableIterator<Item> {
-  for (const l of store.listing(runId)) {
+/** Every eligible file of the saved listing, then the empty-directory markers the manifest holds; each with what the bucket listing showed at its key. */
+function* listingItems(listed: ListedObjectsStore, runId: number, prefix: string): IterableIterator<Item> {
+  for (const l of listed.listing(runId)) {
     const m = l.manifest
     if (l.error !== undefined) {
       yield {notVerified: {owner: l.owner, path: l.path, key: '', problem: 'unlisted', detail: `the directory could not be listed by sync run ${runId} (${l.error}): its files are not accounted for`}}
     } else if (m && m.kind === 'file' && m.status === 'synced' && m.size === l.size && m.mtime === l.mtime) {
-      yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc, posix: m}}
+      yield {expected: {owner: l.owner, path: l.path, key: m.key, kind: 'file', size: m.size, sha256: m.sha256, crc: m.crc, posix: m, etag: m.etag, synced: true, held: l.held}}
     } else {
       const key = objectKeyFor(prefix, l.owner, l.path)
       yield {notVerified: {owner: l.owner, path: l.path, key: key.ok ? key.key : '', problem: 'not-copied', detail: notCopiedReason(l, runId)}}
     }
   }
-  for (const m of store.entries()) if (m.kind === 'dir' && m.status === 'synced') yield {expected: {owner: m.owner, path: m.path, key: m.key, kind: 'dir', size: m.size, sha256: m.sha256, crc: m.crc, posix: m}}
+  for (const d of listed.markers()) yield {expected: {owner: d.owner, path: d.path, key: d.key, kind: 'dir', size: d.size, sha256: d.sha256, crc: d.crc, posix: d, etag: d.etag, synced: true, held: d.held}}
 }
 
 function* inventoryItems(inventory: InventoryStore, prefix: string): IterableIterator<Item> {
@@ -167,7 +202,7 @@ function* inventoryItems(inventory: InventoryStore, prefix: string): IterableIte
   for (const f of inventory.files(run.id)) {
     if (f.type !== 'file') continue
     const key = objectKeyFor(prefix, f.owner, f.path)
-    if (key.ok) yield {expected: {owner: f.owner, path: f.path, key: key.key, kind: 'file', size: f.size}}
+    if (key.ok) yield {expected: {owner: f.owner, path: f.path, key: key.key, kind: 'file', size: f.size, synced: false}}
     else yield {notVerified: {owner: f.owner, path: f.path, key: '', problem: 'not-copied', detail: `it cannot be copied: ${key.reason}`}}
   }
 }
@@ -196,9 +231,11 @@ export async function runVerify(config: Config, opts: VerifyOptions, deps: Verif
     deps.log('verify.basis.inventory', {})
   }
   const target: ObjectTarget = new S3ObjectTarget(deps.aws.s3(), config.target.bucket)
+  const listed = new ListedObjectsStore(deps.state)
   try {
-    const items = () => (listing ? listingItems(store, listing.id, config.target.prefix) : inventoryItems(inventory, config.target.prefix))
-    const result = await verifyAll(config, opts, deps, store, items, basis, target, started)
+    const items = () => (listing ? listingItems(listed, listing.id, config.target.prefix) : inventoryItems(inventory, config.target.prefix))
+    const lister = new S3ObjectLister(deps.aws.s3(), config.target.bucket)
+    const result = await verifyAll(config, opts, deps, store, items, basis, target, started, {lister, listed})
     if (listing) result.listing = {runId: listing.id, listedAt: listing.listedAt}
     if (opts.replica && !deps.signal?.aborted) {
       if (!deps.replicaS3) throw new Error('verify --replica needs deps.replicaS3')
@@ -207,7 +244,80 @@ export async function runVerify(config: Config, opts: VerifyOptions, deps: Verif
     }
     return result
   } finally {
+    listed.clear()
     target.close()
+  }
+}
+
+export const DEFAULT_SAMPLE = 100
+
+/** Keys per range of a home listed side by side with the others (each range is listed a page of 1,000 after another). */
+const RANGE_KEYS = 10_000
+const LISTINGS_AT_ONCE = 4
+
+/**
+ * Lists every home's objects into the TEMP table, each home split at every 10,000th key the manifest holds into ranges
+ * listed 4 at a time (S3's answer time overlaps the parsing); the reason when the listing cannot be used (then each
+ * object is HEADed).
+ */
+export async function listHomes(prefix: string, lister: ObjectLister, listed: ListedObjectsStore, signal: AbortSignal | undefined, rangeKeys = RANGE_KEYS): Promise<string | undefined> {
+  const ranges: Array<{owner: string; prefix: string; after?: string; upTo?: Buffer}> = []
+  for (const owner of listed.homeOwners()) {
+    const home = `${homeKeyPrefix(prefix, owner)}/`
+    const splits = listed.splitKeys(home, rangeKeys)
+    ;[undefined, ...splits].forEach((after, i) => ranges.push({owner, prefix: home, after, upTo: i < splits.length ? Buffer.from(splits[i]) : undefined}))
+  }
+  try {
+    await forEach(ranges.values(), LISTINGS_AT_ONCE, signal, async (r) => {
+      for await (let page of lister.pages(r.prefix, r.after)) {
+        // The range ends at its upper key (in S3's order, UTF-8 bytes): what follows is the next range's.
+        const last = r.upTo && page.length > 0 ? Buffer.compare(Buffer.from(page[page.length - 1].key), r.upTo) : -1
+        if (last > 0) page = page.filter((o) => Buffer.compare(Buffer.from(o.key), r.upTo!) <= 0)
+        listed.add(r.owner, page)
+        if (last >= 0 || signal?.aborted) return
+      }
+    })
+    return signal?.aborted ? 'interrupted' : undefined
+  } catch (err) {
+    listed.clear()
+    return `ListObjectsV2 failed: ${s3Reason(err)}`
+  }
+}
+
+/** Why the listed object is not plainly the one sync wrote (then it is HEADed), or undefined when it is. */
+function listingDiffers(e: Expected, o: HeldObject | null | undefined): string | undefined {
+  if (!o) return 'not listed'
+  if (o.size !== e.size) return 'size'
+  if (!e.synced) return undefined
+  if (e.etag === undefined || o.etag === undefined) return 'no ETag to compare'
+  if (unquote(o.etag) !== unquote(e.etag)) return 'ETag'
+  // Sync writes every object with a full-object CRC-32; a listing that shows checksums must show that one.
+  if (o.checksumAlgorithms.length > 0 && !o.checksumAlgorithms.includes('CRC32')) return 'checksum algorithm'
+  if (o.checksumType !== undefined && o.checksumType !== 'FULL_OBJECT') return 'checksum type'
+  return undefined
+}
+
+const unquote = (etag: string) => etag.replace(/^(W\/)?"|"$/g, '')
+
+/** When the record points at Transfer (switched, not rolled back): clients may have written to S3 since then. */
+function switchedToTransfer(config: Config, state: SqliteStateStore): string | undefined {
+  const {hostedZoneId, recordName} = config.dns
+  const rec = hostedZoneId && recordName ? new CutoverStore(state).dnsRecord(hostedZoneId, recordName) : undefined
+  return rec && !rec.rolledBackAt ? (rec.switchStartedAt ?? rec.switchedAt) : undefined
+}
+
+/** A uniform random sample of up to `size` of the items offered (reservoir sampling: one pass, `size` kept). */
+class Reservoir<T> {
+  readonly kept: T[] = []
+  private seen = 0
+  constructor(private readonly size: number) {}
+  offer(item: T): void {
+    this.seen++
+    if (this.kept.length < this.size) this.kept.push(item)
+    else {
+      const j = Math.floor(Math.random() * this.seen)
+      if (j < this.size) this.kept[j] = item
+    }
   }
 }
 
@@ -220,9 +330,11 @@ async function verifyAll(
   basis: 'listing' | 'inventory',
   target: ObjectTarget,
   started: number,
+  listing: {lister: ObjectLister; listed: ListedObjectsStore},
 ): Promise<VerifyResult> {
   await target.checkBucket()
   const want = await expectedEncryption(config, target)
+  const s3: S3Counts = {checked: 0, mismatched: 0, method: 'head', listed: 0, headed: 0, differed: 0, sampled: 0, extra: 0, sinceSwitch: 0}
   const result: VerifyResult = {
     encryption: 'from' in want ? {expected: `${want.algorithm}${want.kmsKeyId ? ` with key ${want.kmsKeyId}` : ''} (${want.from})`} : want,
     basis,
@@ -230,7 +342,7 @@ async function verifyAll(
     files: {total: 0, verified: 0, notCopied: 0},
     checked: 0,
     ok: 0,
-    counts: {s3: {checked: 0, mismatched: 0}},
+    counts: {s3},
     perOwner: {},
     mismatches: [],
     truncated: false,
@@ -249,6 +361,18 @@ async function verifyAll(
     else result.truncated = true
   }
 
+  // The listing vouches for objects before any sync only by size: nothing to gain over a HEAD there.
+  const listingRefused = basis === 'listing' ? await listHomes(config.target.prefix, listing.lister, listing.listed, deps.signal) : 'nothing synced yet: each object is HEADed'
+  if (listingRefused === undefined) {
+    s3.listed = listing.listed.count()
+    if (!opts.deep) s3.method = 'listing'
+  } else {
+    s3.reason = listingRefused
+    deps.log('verify.listing.unused', {reason: listingRefused})
+  }
+  const sample = new Reservoir<Expected>(opts.sample ?? DEFAULT_SAMPLE)
+  const notCopiedKeys: string[] = []
+
   const total = basis === 'listing' ? store.listingCount() : 0
   await forEach(items(), opts.concurrency, deps.signal, async (item) => {
     if ('notVerified' in item) {
@@ -256,19 +380,32 @@ async function verifyAll(
       if (n.problem === 'not-copied') {
         result.files.total++
         result.files.notCopied++
+        if (n.key) notCopiedKeys.push(n.key)
       }
       report({where: 's3', ...n}, n.problem === 'unlisted' ? 'dir' : 'file')
     } else {
       const e = item.expected
       if (e.kind === 'file') result.files.total++
       result.checked++
+      s3.checked++
       const owner = (result.perOwner[e.owner] ??= {checked: 0, mismatched: 0})
       owner.checked++
-      await checkObject(target, e, opts, 'from' in want ? want : undefined, result, report)
+      const differs = s3.method === 'listing' ? listingDiffers(e, e.held) : 'HEAD'
+      if (differs === undefined) sample.offer(e)
+      else {
+        if (s3.method === 'listing') s3.differed++
+        await checkObject(target, e, opts, 'from' in want ? want : undefined, result, report)
+      }
       if (opts.efsPath && e.kind === 'file') await checkEfs(opts.efsPath, e, result, report)
     }
     deps.progress?.(result.files.total, Math.max(total, result.files.total), badFiles.size)
   })
+  // What the listing vouched for, checked in full on a random sample.
+  await forEach(sample.kept.values(), opts.concurrency, deps.signal, async (e) => {
+    s3.sampled++
+    await checkObject(target, e, opts, 'from' in want ? want : undefined, result, report)
+  })
+  if (listingRefused === undefined && !deps.signal?.aborted) findExtras(config, deps.state, listing.listed, notCopiedKeys, result, report)
 
   if (opts.efsPath && basis === 'listing') await findEfsExtras(opts.efsPath, config.target.prefix, store, result, report)
   if (opts.sourceHash) await checkSource(config, opts, deps, () => expectedFiles(items()), target, result, report)
@@ -280,6 +417,27 @@ async function verifyAll(
 }
 
 type Report = (m: Omit<Mismatch, 'path'> & {path: Buffer}, kind?: 'file' | 'dir') => void
+
+/**
+ * Objects under the homes that sync did not write (no manifest row names them, no listed source file maps to them).
+ * After the switch to Transfer, those written since are clients' uploads: counted, not mismatches.
+ */
+function findExtras(config: Config, state: SqliteStateStore, listed: ListedObjectsStore, notCopiedKeys: string[], result: VerifyResult, report: Report): void {
+  const s3 = result.counts.s3
+  listed.markExpected(notCopiedKeys)
+  const switchedAt = switchedToTransfer(config, state)
+  for (const o of listed.unknown()) {
+    const home = `${homeKeyPrefix(config.target.prefix, o.owner)}/`
+    // the home folder placeholder users import writes for Transfer
+    if (o.key === home) continue
+    if (switchedAt !== undefined && o.lastModified !== undefined && o.lastModified >= switchedAt) {
+      s3.sinceSwitch++
+      continue
+    }
+    s3.extra++
+    report({where: 's3', problem: 'extra', owner: o.owner, path: Buffer.from(o.key.slice(home.length)), key: o.key, detail: 'S3 holds an object here that sync did not write (no source file of the listing or the manifest maps to it)'})
+  }
+}
 
 /** What every object must carry: SSE-KMS with target.kmsKeyId when set (sync sends it), else the bucket default. */
 async function expectedEncryption(config: Config, target: ObjectTarget): Promise<ExpectedEncryption | {unchecked: string}> {
@@ -299,9 +457,10 @@ async function objectSha256(target: ObjectTarget, key: string, head?: {metadata:
   return meta ?? (await target.tags(key))?.[SHA256_TAG]
 }
 
+/** The full checks of one object: HEAD (size, CRC-32, sha256, encryption), and with --deep a download re-hashed. */
 async function checkObject(target: ObjectTarget, e: Expected, opts: VerifyOptions, want: ExpectedEncryption | undefined, result: VerifyResult, report: Report): Promise<void> {
   const base = {owner: e.owner, path: e.path, key: e.key, where: 's3' as const}
-  result.counts.s3.checked++
+  result.counts.s3.headed++
   const mismatch = (problem: MismatchKind, detail: string, counter: {mismatched: number} = result.counts.s3) => {
     counter.mismatched++
     report({...base, problem, detail}, e.kind)

@@ -1,3 +1,4 @@
+import {entryOf, type FindRecord, type TreeLister} from '../core/find-listing.js'
 import {retry} from '../core/retry.js'
 import {fileTypeOf, isTransientSourceError, type SourceFs, type SourcePool, SourceStatusError} from '../core/source.js'
 import type {FileEntry} from '../core/inventory-model.js'
@@ -13,6 +14,8 @@ export interface WalkEvents {
   entries(batch: FileEntry[]): void
   /** A directory with nothing in it (Transfer shows it only if a "dir/" object exists). */
   emptyDir?(owner: string, path: Buffer): void
+  /** The root's own st_mode (symlink followed), when the listing brings it (find does; the SFTP walk does not) */
+  root?(owner: string, mode: number): void
 }
 
 export interface WalkStats {
@@ -117,4 +120,65 @@ async function readlink(sftp: SourceFs, path: Buffer): Promise<Buffer | undefine
   } catch {
     return undefined
   }
+}
+
+const BATCH = 1000
+const isUnder = (path: Buffer, dir: Buffer) => path.length > dir.length && path[dir.length] === 0x2f && path.subarray(0, dir.length).equals(dir)
+
+/**
+ * The same walk from one stream per root (find over SSH exec): the same entries, empty directories and unreadable
+ * directories (recorded with the error, as the SFTP walk records them) as walkRoots. Roots are listed `concurrency`
+ * at a time. Warnings: what went wrong after a listing began (find's own errors), per root.
+ */
+export async function walkRootsWithLister(lister: TreeLister, roots: WalkRoot[], events: WalkEvents, opts: {concurrency: number}): Promise<WalkStats & {warnings: string[]}> {
+  const stats = {files: 0, dirs: 0, bytes: 0, errors: 0, warnings: [] as string[]}
+  const listRoot = async (root: WalkRoot) => {
+    let batch: FileEntry[] = []
+    const flush = () => {
+      if (batch.length > 0) events.entries(batch)
+      batch = []
+    }
+    // Directories entered and not yet left (find lists depth first, parents before children), and whether each had an entry.
+    const open: Array<{path: Buffer; entries: number}> = []
+    const leave = (until?: Buffer) => {
+      while (open.length > 0 && (until === undefined || !isUnder(until, open[open.length - 1].path))) {
+        const dir = open.pop()!
+        if (dir.entries === 0) events.emptyDir?.(root.owner, dir.path)
+      }
+    }
+    const onRecord = (r: FindRecord) => {
+      if (r.path.length === 0) {
+        if (!r.unreadable) return events.root?.(root.owner, r.mode)
+        stats.errors++
+        // as the SFTP walk: the root has no entry of its own, its attributes are not read
+        batch.push({owner: root.owner, path: r.path, type: 'dir', size: 0, mtime: 0, mode: 0o040000, uid: 0, gid: 0, error: entryOf(root.owner, r).error})
+        return
+      }
+      leave(r.path)
+      if (open.length > 0) open[open.length - 1].entries++
+      const entry = entryOf(root.owner, {...r, unreadable: false})
+      batch.push(entry)
+      if (entry.type === 'dir') stats.dirs++
+      else {
+        stats.files++
+        if (entry.type === 'file') stats.bytes += entry.size
+      }
+      if (r.unreadable) {
+        stats.errors++
+        batch.push(entryOf(root.owner, r))
+      } else if (entry.type === 'dir') open.push({path: r.path, entries: 0})
+      if (batch.length >= BATCH) flush()
+    }
+    const {warnings} = await lister.list(root.path, onRecord)
+    leave()
+    flush()
+    stats.warnings.push(...warnings.map((w) => `${root.owner} (${root.path.toString('utf8')}): ${w}`))
+  }
+  const queue = [...roots]
+  await Promise.all(
+    Array.from({length: Math.max(1, Math.min(opts.concurrency, roots.length))}, async () => {
+      for (let root = queue.shift(); root; root = queue.shift()) await listRoot(root)
+    }),
+  )
+  return stats
 }

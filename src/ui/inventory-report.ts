@@ -31,6 +31,12 @@ export function renderInventorySummary(r: InventoryResult, maxFindings = 25): st
   })
   const lines = [
     `Inventory of ${r.host} (accounts: ${r.accountsSource}, ${r.accounts.length} account(s), ${r.hostKeys.length} host key(s): ${r.hostKeys.map((k) => k.type).join(', ')})`,
+    r.listing.method === 'find'
+      ? 'Files listed with GNU find over SSH exec (one stream per root).'
+      : r.listing.method === 'ftp'
+        ? 'Files listed over FTP, a directory at a time.'
+        : `Files listed over SFTP, a directory at a time (not with find: ${r.listing.reason ?? 'not asked for'}).`,
+    ...(r.listing.warnings ?? []).map((w) => `  WARNING the listing may be incomplete: ${w}`),
     '',
     table(['user', 'files', 'dirs', 'bytes', 'blockers', 'warnings', 'info'], rows),
     '',

@@ -20,8 +20,7 @@ export function renderVerifyResult(r: VerifyResult): string {
   if (r.truncated) lines.push('  ... more mismatches than shown (--json lists the first 1000)')
   if (r.mismatches.length > 0) lines.push('')
   const c = r.counts
-  lines.push(`S3 (s3://${r.bucket}): ${c.s3.checked} checked, ${c.s3.mismatched} mismatched (size, full-object CRC32, sha256 metadata)`)
-  lines.push('expected' in r.encryption ? `Encryption: every object ${r.encryption.expected}` : `Encryption not checked: ${r.encryption.unchecked}`)
+  lines.push(...renderS3(r))
   if (c.deep) lines.push(`Deep checks (mode and owner tag read; files downloaded and re-hashed): ${c.deep.checked}, ${c.deep.mismatched} mismatched`)
   if (c.source) lines.push(`Source re-hashed (${SOURCE_HASH_METHODS[c.source.method]}): ${c.source.checked}, ${c.source.mismatched} mismatched`)
   if (c.efs) lines.push(`EFS: ${c.efs.checked} checked, ${c.efs.missing} missing, ${c.efs.changed} changed, ${c.efs.extra} extra`)
@@ -29,6 +28,24 @@ export function renderVerifyResult(r: VerifyResult): string {
   lines.push(`${r.files.verified} of ${r.files.total} source files verified in ${formatDuration(r.durationMs)}.`)
   if (r.replica) lines.push('', ...renderReplica(r.replica))
   return lines.join('\n')
+}
+
+/** How S3 was checked: by listing (what differed and a sample HEADed) or a HEAD per object, and the encryption. */
+function renderS3(r: VerifyResult): string[] {
+  const s = r.counts.s3
+  const extra = `${s.extra} extra${s.sinceSwitch ? ` (and ${s.sinceSwitch} object(s) written since the switch to Transfer, not counted)` : ''}`
+  if (s.method === 'listing') {
+    const enc = 'expected' in r.encryption ? `Encryption (${r.encryption.expected}): checked on the ${s.headed} HEADed object(s); a listing does not show it (--deep checks every object)` : `Encryption not checked: ${r.encryption.unchecked}`
+    return [
+      `S3 (s3://${r.bucket}): ${s.checked} checked against the listing (${s.listed} objects listed: size, ETag, checksum type), ${s.mismatched} mismatched, ${extra}`,
+      `  HEADed (size, full-object CRC32, sha256 metadata or tag, encryption): ${s.differed} that differed from the listing, ${s.sampled} sampled at random of those that matched (--sample N); the rest was checked by listing only`,
+      enc,
+    ]
+  }
+  return [
+    `S3 (s3://${r.bucket}): ${s.checked} checked, ${s.mismatched} mismatched (a HEAD each: size, full-object CRC32, sha256 metadata or tag)${s.listed || s.extra ? `, ${extra}` : ''}${s.reason ? `; ${s.reason}` : ''}`,
+    'expected' in r.encryption ? `Encryption: every object ${r.encryption.expected}` : `Encryption not checked: ${r.encryption.unchecked}`,
+  ]
 }
 
 /** verify --replica: each sampled file not verified, then the counts. */

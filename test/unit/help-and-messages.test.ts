@@ -41,6 +41,7 @@ describe('inventory summary', () => {
       hostKeys: [],
       summary: {owners: [], findings: {blocker: 0, warning: 0, info: 0}, accounts: 0, hostKeys: 0},
       findings: [],
+      listing: {method: 'find'},
       failed: false,
       changes: {
         since: '2026-11-28T10:00:00Z',
@@ -50,6 +51,7 @@ describe('inventory summary', () => {
       },
     } as unknown as InventoryResult
     const text = renderInventorySummary(result)
+    expect(text.split('\n')[1]).toBe('Files listed with GNU find over SSH exec (one stream per root).')
     expect(text.split('\n').slice(-3)).toEqual([
       '  file added: alice/a.txt',
       '  file removed: alice/b.txt',

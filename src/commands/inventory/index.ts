@@ -9,7 +9,7 @@ import {createProgress} from '../../ui/progress.js'
 
 export default class Inventory extends BaseCommand<typeof Inventory> {
   static override summary = 'Read the legacy box: accounts, keys, host keys and every file, with what will break on Transfer Family and S3.'
-  static override description = `Accounts and keys are read online by running a read-only collect script over SSH (a login that may run commands, ideally root), from an offline bundle (--from-bundle, made with "inventory collect-script"), from a CSV (--users-csv) or from copies of an FTP server's user files (--ftp-server). Files are listed over SFTP. Nothing is changed on the box.
+  static override description = `Accounts and keys are read online by running a read-only collect script over SSH (a login that may run commands, ideally root), from an offline bundle (--from-bundle, made with "inventory collect-script"), from a CSV (--users-csv) or from copies of an FTP server's user files (--ftp-server). Files are listed with one GNU find stream per root over SSH exec when the login may run it (--listing auto), else over SFTP (or FTP), a directory at a time; the summary and --json (listing) say which was used and why. Nothing is changed on the box.
 An FTP source cannot list accounts: they come from those files, or over SSH at source.sshHost:source.sshPort (default source.host:22) when the box also answers SSH. Every FTP user is reported as one whose clients must move to SFTP with a key.
 Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed since the last inventory.`
   static override examples = [
@@ -45,7 +45,12 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
     }),
     'include-system': Flags.boolean({summary: 'Also list system accounts (uid outside the login.defs range, root).', default: false}),
     'fail-on': Flags.option({options: ['blocker', 'warning', 'info'] as const, default: 'blocker' as const, summary: 'Exit 3 when a finding of this severity or worse exists.'})(),
-    connections: Flags.integer({summary: 'SSH connections for listing.', default: 4, min: 1, max: 32}),
+    listing: Flags.option({
+      options: ['auto', 'find', 'sftp'] as const,
+      default: 'auto' as const,
+      summary: 'find: one GNU find stream per root over SSH exec; sftp: a directory at a time; auto: find when the login may run it.',
+    })(),
+    connections: Flags.integer({summary: 'SSH connections for listing over SFTP.', default: 4, min: 1, max: 32}),
     concurrency: Flags.integer({summary: 'Directories listed at once.', default: 16, min: 1, max: 256}),
   }
 
@@ -77,6 +82,7 @@ Exits 3 when a finding at or above --fail-on exists. A re-run shows what changed
         connections: this.flags.connections,
         concurrency: this.flags.concurrency,
         failOn: this.flags['fail-on'],
+        listing: this.flags.listing,
       },
       {
         state: this.state,

@@ -1,0 +1,166 @@
+/**
+ * Listing a tree with one GNU `find` over SSH exec instead of an SFTP readdir per directory: one stream, no round
+ * trip per directory. Each entry is nine NUL-terminated fields (names are raw bytes, NUL cannot be in one):
+ *
+ *   type (find's %y, or E for a directory the login may not list), size, mtime (%T@), permission bits (%m, octal),
+ *   uid, gid, hard links, path relative to the root (%P, empty for the root itself), symlink target (%l)
+ *
+ * The walk over SFTP reads the same attributes (lstat, the root followed), so both give the same inventory rows.
+ */
+import type {FileEntry, FileType} from './inventory-model.js'
+
+/** Printed first: a login whose commands are replaced (ForceCommand internal-sftp) cannot print it. */
+export const FIND_MAGIC = Buffer.from('sftp-cutover-find/1\0')
+/** The script's exit code when the box's find is not GNU find (no -printf). */
+export const NOT_GNU_FIND = 97
+
+const FIELDS = 9
+const ENTRY = '%s\\0%T@\\0%m\\0%U\\0%G\\0%n\\0%P\\0'
+const TYPE_BITS: Record<string, number> = {f: 0o100000, d: 0o040000, l: 0o120000, p: 0o010000, s: 0o140000, c: 0o020000, b: 0o060000, E: 0o040000}
+
+/** A shell word holding these bytes exactly (single quotes; a quote inside becomes '\''). */
+function shellQuote(bytes: Buffer): Buffer {
+  const parts: Buffer[] = [Buffer.from("'")]
+  let start = 0
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x27) {
+      parts.push(bytes.subarray(start, i), Buffer.from("'\\''"))
+      start = i + 1
+    }
+  }
+  parts.push(bytes.subarray(start), Buffer.from("'"))
+  return Buffer.concat(parts)
+}
+
+/**
+ * The script `sh -s` runs (the root travels in it as raw bytes, not in the command line). Directories the login may
+ * not list (read and search) are printed as E and not entered, as the SFTP walk records them; -H follows the root
+ * when it is a symlink, as the walk's stat does.
+ */
+export function findScript(root: Buffer): Buffer {
+  return Buffer.concat([
+    Buffer.from(
+      [
+        'LC_ALL=C; export LC_ALL',
+        // GNU find answers -version as well as the long form
+        `find -version 2>/dev/null | head -n 1 | grep 'GNU findutils' >/dev/null || { echo 'find is not GNU find' >&2; exit ${NOT_GNU_FIND}; }`,
+        "printf 'sftp-cutover-find/1\\000'",
+        'exec find -H ',
+      ].join('\n'),
+    ),
+    shellQuote(root),
+    Buffer.from(` \\( -type d ! \\( -readable -executable \\) -printf 'E\\0${ENTRY}\\0' -prune \\) -o -printf '%y\\0${ENTRY}%l\\0'\n`),
+  ])
+}
+
+export interface FindRecord {
+  /** st_mode as SFTP reports it: type bits and permissions */
+  mode: number
+  type: FileType
+  size: number
+  mtime: number
+  uid: number
+  gid: number
+  links: number
+  /** relative to the root; empty for the root */
+  path: Buffer
+  linkTarget?: Buffer
+  /** a directory the login may not list */
+  unreadable: boolean
+}
+
+const TYPES: Record<string, FileType> = {f: 'file', d: 'dir', l: 'symlink', p: 'fifo', s: 'socket', c: 'char', b: 'block', E: 'dir'}
+
+/** Splits find's output into records as it arrives (a record may span chunks). */
+export class FindOutputParser {
+  private pending: Buffer[] = []
+  private fields: Buffer[] = []
+  private magic = false
+  private head = Buffer.alloc(0)
+
+  /** False until the output starts as the script's does. */
+  get started(): boolean {
+    return this.magic
+  }
+
+  push(chunk: Buffer): FindRecord[] {
+    if (!this.magic) {
+      this.head = Buffer.concat([this.head, chunk])
+      if (this.head.length < FIND_MAGIC.length) return []
+      if (!this.head.subarray(0, FIND_MAGIC.length).equals(FIND_MAGIC)) throw new Error('another program answered: internal-sftp or a forced command')
+      this.magic = true
+      chunk = this.head.subarray(FIND_MAGIC.length)
+      this.head = Buffer.alloc(0)
+    }
+    const out: FindRecord[] = []
+    let start = 0
+    for (let i = chunk.indexOf(0, start); i >= 0; i = chunk.indexOf(0, start)) {
+      this.pending.push(chunk.subarray(start, i))
+      this.fields.push(this.pending.length === 1 ? this.pending[0] : Buffer.concat(this.pending))
+      this.pending = []
+      start = i + 1
+      if (this.fields.length === FIELDS) {
+        out.push(toRecord(this.fields))
+        this.fields = []
+      }
+    }
+    if (start < chunk.length) this.pending.push(Buffer.from(chunk.subarray(start)))
+    return out
+  }
+
+  /** Throws when the output ended inside a record (the stream was cut). */
+  end(): void {
+    if (!this.magic) throw new Error('the listing script printed nothing (the login may not run commands)')
+    if (this.fields.length > 0 || this.pending.length > 0) throw new Error('the listing ended in the middle of an entry')
+  }
+}
+
+function toRecord(f: Buffer[]): FindRecord {
+  const text = (i: number) => f[i].toString('latin1')
+  const kind = text(0)
+  const bits = TYPE_BITS[kind]
+  if (bits === undefined) throw new Error(`unexpected file type "${kind}" in the listing`)
+  const num = (i: number) => {
+    const n = Number(text(i))
+    if (!Number.isFinite(n)) throw new Error(`unexpected number "${text(i)}" in the listing`)
+    return n
+  }
+  return {
+    mode: bits | parseInt(text(3), 8),
+    type: TYPES[kind],
+    size: num(1),
+    // %T@ has a fraction; SFTP v3 carries whole seconds
+    mtime: Math.floor(num(2)),
+    uid: num(4),
+    gid: num(5),
+    links: num(6),
+    path: Buffer.from(f[7]),
+    ...(kind === 'l' ? {linkTarget: Buffer.from(f[8])} : {}),
+    unreadable: kind === 'E',
+  }
+}
+
+/** The inventory entry of a record, as the SFTP walk writes it (a directory it may not list: size 0 and the error). */
+export function entryOf(owner: string, r: FindRecord): FileEntry {
+  const e: FileEntry = {owner, path: r.path, type: r.type, size: r.unreadable ? 0 : r.size, mtime: r.mtime, mode: r.mode, uid: r.uid, gid: r.gid}
+  if (!r.unreadable) e.links = r.links
+  if (r.linkTarget) e.linkTarget = r.linkTarget
+  if (r.unreadable) e.error = 'PERMISSION_DENIED: Permission denied'
+  return e
+}
+
+/** The box cannot list with find (no exec, or not GNU find): the walk goes over SFTP instead. */
+export class ListingUnavailable extends Error {
+  constructor(readonly reason: string) {
+    super(reason)
+    this.name = 'ListingUnavailable'
+  }
+}
+
+/**
+ * Lists a tree in one stream, entry by entry, the root first (path empty), parents before children. Throws
+ * ListingUnavailable before any entry when the box cannot; warnings say what went wrong after the listing began.
+ */
+export interface TreeLister {
+  list(root: Buffer, onRecord: (r: FindRecord) => void): Promise<{warnings: string[]}>
+}
