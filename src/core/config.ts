@@ -48,6 +48,18 @@ export function accountsSshTarget<T extends Config['source']>(source: T): T {
   return {...source, host: source.sshHost ?? source.host, port: source.sshPort ?? 22}
 }
 
+/** The port of the sshd the accounts are read from (the collect script): source.port, or source.sshPort for an FTP box. */
+export const accountsSshPort = (source: Config['source']): number => (isFtp(source.protocol) ? accountsSshTarget(source).port : source.port)
+
+/**
+ * The SSH login that runs commands on the box (cutover.freezeCommand, cutover.unfreezeCommand): source.* for an SFTP
+ * box; for an FTP box, the SSH server at source.sshHost/sshPort, or none when it is not set.
+ */
+export function commandSshTarget<T extends Config['source']>(source: T): T | undefined {
+  if (!isFtp(source.protocol)) return source
+  return source.sshHost === undefined ? undefined : accountsSshTarget(source)
+}
+
 export const configSchema = z
   .object({
     source: z

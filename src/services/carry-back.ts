@@ -18,8 +18,8 @@ import {SourceHasher} from '../adapters/source-hasher.js'
 import {type AskSecret, resolveCredentials, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {besidePath, CLOCK_SKEW_MS, chooseMode, decideCarryBack, isCanary, tempPath} from '../core/carry-back-plan.js'
-import type {Config} from '../core/config.js'
-import {errorMessage, usageError} from '../core/errors.js'
+import {type Config, isFtp} from '../core/config.js'
+import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import {displayPath} from '../core/findings.js'
 import {homesKeyBase, ownerPathForKey} from '../core/key-mapping.js'
 import {resolveRoots} from './sync-roots.js'
@@ -99,6 +99,14 @@ export async function carryBack(config: Config, opts: CarryBackOptions, deps: Ca
   const since = switchTime(config, deps.state, opts.since)
   const store = new CarryBackStore(deps.state)
   const prefix = config.target.prefix
+  // Carry-back writes over SFTP, at the paths sync read; an FTP login's paths are not the box's own (chroots).
+  if (isFtp(config.source.protocol)) {
+    throw new CliError(`the files that arrived through Transfer since the switch are not carried back: carry-back writes over SFTP, and this box is read over ${config.source.protocol.toUpperCase()}`, {
+      exitCode: ExitCode.problems,
+      code: 'CARRY_BACK_FTP',
+      suggestions: [`They are the objects under the homes in s3://${config.target.bucket} last modified after the switch (aws s3 ls --recursive): copy them back to the box with an FTP client; the legacy box stays frozen until then.`],
+    })
+  }
   const creds = await resolveCredentials(config.source, deps.env, deps.askSecret)
   const session = await SshSession.connect(config.source, creds)
   const box = await BoxWriter.open(session)

@@ -8,7 +8,7 @@ import {canaryRoundTrip} from '../adapters/sftp-canary.js'
 import {type AskSecret, resolveCredentials, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {findServerEndpoint} from '../adapters/transfer-endpoint.js'
-import type {Config} from '../core/config.js'
+import {commandSshTarget, type Config} from '../core/config.js'
 import {isAliasTo} from '../core/dns-plan.js'
 import {parseDuration} from '../core/duration.js'
 import {ExitCode, usageError} from '../core/errors.js'
@@ -75,8 +75,14 @@ function runLocal(command: string): Promise<{code: number | null; output: string
 
 /** Runs a command on the legacy box over SSH (freeze, unfreeze). */
 export async function runOnSource(deps: Pick<StepDeps, 'config' | 'env' | 'askSecret'>, command: string): Promise<{code: number | null; output: string}> {
-  const creds = await resolveCredentials(deps.config.source, deps.env, deps.askSecret)
-  const session = await SshSession.connect(deps.config.source, creds)
+  const target = commandSshTarget(deps.config.source)
+  if (!target) {
+    throw usageError(`"${command}" runs on the legacy box over SSH, and this box is read over ${deps.config.source.protocol.toUpperCase()}`, [
+      'Set source.sshHost (and source.sshPort) where the box answers SSH: sftp-cutover config set source.sshHost <host>.',
+    ], 'NO_SSH_ON_BOX')
+  }
+  const creds = await resolveCredentials(target, deps.env, deps.askSecret)
+  const session = await SshSession.connect(target, creds)
   try {
     const r = await session.exec(command, {timeoutMs: 10 * 60_000, maxOutputBytes: 1024 * 1024})
     return {code: r.code, output: (r.stdout.toString('utf8') + r.stderr.toString('utf8')).slice(-8192)}

@@ -10,7 +10,7 @@ import {type AskSecret, probeHostKey, SshError, SshSession} from '../adapters/ss
 import type {SqliteStateStore} from '../adapters/state.js'
 import {completeReadingFix, incompleteReadings} from '../core/account-reading.js'
 import {accountsFromBundle, parseBundle} from '../core/bundle.js'
-import {accountsSshTarget, type Config, isFtp} from '../core/config.js'
+import {accountsSshPort, type Config, isFtp} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import {ListingUnavailable} from '../core/find-listing.js'
 import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
@@ -269,11 +269,21 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     const ftpProbe = ftpCreds ? failFast(probeFtp(config, ftpCreds)) : Promise.resolve(undefined)
     const accountsRead = failFast(timed('accounts', connected.then((s) => (s ? collectAccounts(s, opts, src.port, deps.log) : ftpSourceAccounts(config, opts, deps)))))
     let adopted: Promise<void> | undefined
+    let poolFailure: unknown
     const sourcePool = (): SourcePool => {
-      adopted ??= failFast(connected.then(async (s) => {
-        if (s && pool instanceof SftpPool) await pool.adopt(s)
-        await pool.warm()
-      }))
+      adopted ??= failFast(
+        connected
+          .then(async (s) => {
+            if (s && pool instanceof SftpPool) await pool.adopt(s)
+            await pool.warm()
+          })
+          .catch((err: unknown) => {
+            poolFailure ??= err
+            throw err
+          }),
+      )
+      // Reported through the walk (poolFailure) or awaited below; never left unhandled when the walk fails first.
+      adopted.catch(() => undefined)
       return pool
     }
     const roots: Promise<WalkRoot[]> =
@@ -285,11 +295,19 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
               : [{owner: src.username, path: await sourcePool().withSource((s) => s.realpath('.'))}],
           )
     const walkOpts = {now: opts.now ?? Date.now() / 1000, prefix: config.target.prefix, concurrency: opts.concurrency, log: deps.log, progress: deps.progress}
-    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}, listing, probe] = await settleAll([
+    const [{accounts, source, notes, findings: accountSourceFindings = []}, {keys: hostKeys, findings: probeFindings}, probe, listing] = await settleAll([
       accountsRead,
       timed('host-keys', connected.then((s) => (s ? collectHostKeys(s, src.host, src.port) : {keys: [], findings: []}))),
-      failFast(Promise.all([roots, connected]).then(([r, s]) => walkFiles({session: s, pool: sourcePool, listing: opts.listing ?? 'auto'}, r, runId, store, walkOpts))),
-      ftpProbe,
+      ftpProbe, // before the walk: a rejected certificate is the error reported, not the pool it closed
+      // A walk that failed because the pool could not open its connections reports why they could not (a rejected
+      // certificate or host key), not the closed pool.
+      failFast(
+        Promise.all([roots, connected])
+          .then(([r, s]) => walkFiles({session: s, pool: sourcePool, listing: opts.listing ?? 'auto'}, r, runId, store, walkOpts))
+          .catch((err: unknown) => {
+            throw poolFailure ?? err
+          }),
+      ),
     ])
     if (adopted) await adopted // last: when something else failed first, its error is the one reported
     store.addHostKeys(runId, hostKeys)
@@ -298,7 +316,7 @@ export async function runInventory(config: Config, opts: InventoryOptions, deps:
     if (source === 'none') findings.push(noAccountsFinding(notes[0] ?? 'no accounts source', ftp))
     const incomplete = incompleteReadings(source, notes)
     if (incomplete.length > 0) store.setAccountsIncomplete(runId, incomplete)
-    if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, ftp ? accountsSshTarget(src).port : src.port))
+    if (incomplete.length > 0 && source !== 'none') findings.push(incompleteFinding(incomplete, accountsSshPort(src)))
     for (const note of source === 'none' ? [] : notes) findings.push({rule: 'inventory.note', severity: 'info', subject: 'inventory', reason: note, fix: 'Check the collected data.'})
     if (probe) findings.push(...ftpFindings({...probe, nonUtf8Names: store.findings(runId).filter((f) => f.rule === 'file.name-not-utf8').length}))
     store.addFindings(runId, findings)

@@ -5,7 +5,7 @@ import type {AskSecret} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {TransferStore} from '../adapters/transfer-store.js'
 import {S3HomeFolders, SdkTransfer} from '../adapters/transfer-users.js'
-import type {Config} from '../core/config.js'
+import {accountsSshPort, type Config} from '../core/config.js'
 import {ExitCode} from '../core/errors.js'
 import {hostKeyImportable} from '../core/transfer-rules.js'
 import {completeReadingFix} from '../core/account-reading.js'
@@ -92,7 +92,7 @@ function accountsCheck(deps: PartsDeps): PreflightCheck {
     name: 'accounts fully read',
     ok: !incomplete,
     detail: incomplete
-      ? `the last inventory (run ${incomplete.runId}) read the accounts only in part: ${incomplete.readings.join('; ')}. ${completeReadingFix(deps.config.source.port)}`
+      ? `the last inventory (run ${incomplete.runId}) read the accounts only in part: ${incomplete.readings.join('; ')}. ${completeReadingFix(accountsSshPort(deps.config.source))}`
       : 'the last inventory read every account',
   }
 }

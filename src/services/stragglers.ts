@@ -6,7 +6,7 @@ import {CutoverStore} from '../adapters/cutover-store.js'
 import {type AskSecret, resolveCredentials, SshSession} from '../adapters/ssh.js'
 import type {SqliteStateStore} from '../adapters/state.js'
 import {TransferLogs} from '../adapters/transfer-logs.js'
-import type {Config} from '../core/config.js'
+import {type Config, isFtp} from '../core/config.js'
 import {errorMessage, usageError} from '../core/errors.js'
 import {type LoginEvent, parseSshdLine, parseTransferEvent, type StragglerRow, summarize} from '../core/stragglers.js'
 
@@ -60,6 +60,11 @@ export async function findStragglers(config: Config, opts: StragglersOptions, de
   const since = switchTime(config, deps.state, opts.since)
   const now = new Date()
   const legacy: StragglersResult['legacy'] = {rows: [], ownLogins: 0, undated: 0, unread: []}
+  if (isFtp(config.source.protocol)) {
+    throw usageError(`cutover stragglers reads sshd's log on the box, and this box is read over ${config.source.protocol.toUpperCase()}: its clients log in to the FTP server`, [
+      'Read the FTP server\'s own log on the box for logins since the switch (pure-ftpd: syslog; vsftpd: /var/log/vsftpd.log).',
+    ], 'STRAGGLERS_FTP')
+  }
   const session = await SshSession.connect(config.source, await resolveCredentials(config.source, deps.env, deps.askSecret))
   try {
     // The first source with sshd lines in it; an empty journal still counts when no file can be read.

@@ -175,7 +175,7 @@ export async function runSync(config: Config, opts: SyncOptions, deps: SyncDeps)
     const {roots, from} = await resolveRoots(config, deps.state, () => pool.withSource((s) => s.realpath('.')))
     deps.log('sync.start', {roots: roots.map((r) => ({owner: r.owner, path: displayPath(r.path)})), dryRun: opts.dryRun})
     // The homes come from the inventory: when it read the accounts only in part, they may be the wrong ones.
-    if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source.port)
+    if (opts.delete && from === 'inventory') refuseOnIncompleteAccounts(deps.state, 'sync --delete', config.source)
     await target.checkBucket()
     if (opts.sourceHash && !opts.dryRun) hasher = await openSourceHasher(config, sshCreds)
     const checksumSince = opts.checksum ? unfinishedChecksumPass(store) : undefined

@@ -496,7 +496,7 @@ function finish(plan: UsersPlan, outcomes: UserOutcome[], dryRun: boolean): User
  */
 export async function runUsersImport(deps: UsersDeps, opts: UsersOptions & {dryRun: boolean; wizard?: UsersWizard}): Promise<UsersImportResult> {
   if (opts.prune && opts.only) throw usageError('--prune cannot be combined with --only: pruning looks at every user on the server', ['Run --prune without --only.'])
-  if (opts.prune) refuseOnIncompleteAccounts(sqliteState(deps.state), 'users import --prune', deps.config.source.port)
+  if (opts.prune) refuseOnIncompleteAccounts(sqliteState(deps.state), 'users import --prune', deps.config.source)
   if (!opts.wizard) {
     const plan = await planUsersImport(deps, opts)
     return applyUsersPlan(deps, plan, {dryRun: opts.dryRun, remember: {renames: opts.renames ?? {}, excludedKeys: {}}})
