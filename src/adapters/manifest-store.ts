@@ -57,19 +57,6 @@ export interface Problem {
   reason: string
 }
 
-/** One entry of the saved listing, with what the manifest holds for it and the listing run's problem for it. */
-export interface ListedEntry {
-  owner: string
-  path: Buffer
-  type: FileType
-  size: number
-  mtime: number
-  /** Why a directory could not be listed */
-  error?: string
-  manifest?: ManifestEntry
-  problem?: {kind: string; reason: string}
-}
-
 type ManifestRow = {
   owner: string
   path: Buffer
@@ -270,37 +257,6 @@ export class ManifestStore {
   /** Files of the listing in sync_listing. */
   listingCount(): number {
     return (this.db.prepare(`SELECT COUNT(*) AS n FROM sync_listing WHERE type = 'file'`).get() as {n: number}).n
-  }
-
-  /**
-   * Every entry of the saved listing with its manifest row (if any) and the problem the listing run recorded for it
-   * (if any), in (owner, path) pages.
-   */
-  *listing(runId: number): IterableIterator<ListedEntry> {
-    const page = this.db.prepare(
-      `SELECT l.owner, l.path, l.type, l.size, l.mtime, l.error,
-              (SELECT p.kind || char(0) || p.reason FROM sync_problems p WHERE p.run_id = ? AND p.owner = l.owner AND p.path = l.path LIMIT 1) AS problem
-       FROM sync_listing l WHERE (l.owner, l.path) > (?, ?) ORDER BY l.owner, l.path LIMIT ${PAGE}`,
-    )
-    let after: [string, Buffer] = ['', Buffer.alloc(0)]
-    for (;;) {
-      const rows = page.all(runId, ...after) as Array<{owner: string; path: Buffer; type: FileType; size: number; mtime: number; error: string | null; problem: string | null}>
-      for (const r of rows) {
-        const [kind, reason] = r.problem === null ? [] : r.problem.split('\0')
-        yield {
-          owner: r.owner,
-          path: r.path,
-          type: r.type,
-          size: r.size,
-          mtime: r.mtime,
-          ...(r.error === null ? {} : {error: r.error}),
-          manifest: this.get(r.owner, r.path),
-          ...(kind === undefined ? {} : {problem: {kind, reason}}),
-        }
-      }
-      if (rows.length < PAGE) return
-      after = [rows[rows.length - 1].owner, rows[rows.length - 1].path]
-    }
   }
 
   // The listing of this run (TEMP)

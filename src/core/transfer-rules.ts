@@ -23,12 +23,8 @@ export const MAX_PATH_CHARS = 1024
 export const MAX_S3_KEY_BYTES = 1024
 /** Largest S3 object. */
 export const MAX_OBJECT_BYTES = 5 * 1024 ** 4
-/** Multipart upload: parts from 5 MiB to 5 GiB, at most 10,000 of them. */
-export const MIN_PART_BYTES = 5 * 1024 ** 2
-export const MAX_PART_BYTES = 5 * 1024 ** 3
+/** Multipart upload: at most 10,000 parts (sync's parts, 8 MiB and up, stay within S3's 5 MiB to 5 GiB). */
 export const MAX_PARTS = 10_000
-/** CopyObject's limit: a larger object cannot have its metadata replaced in one request. */
-export const MAX_COPY_OBJECT_BYTES = 5 * 1024 ** 3
 
 // ---------------------------------------------------------------------------------------------------------------
 // User names

@@ -29,8 +29,6 @@ export type ServerDomain = 'S3' | 'EFS'
 export const TAG_LEGACY_UID = 'sftp-cutover:legacy-uid'
 export const TAG_LEGACY_NAME = 'sftp-cutover:legacy-name'
 export const TAG_SOURCE_HOST = 'sftp-cutover:source-host'
-/** The tags sftp-cutover owns on a user; other tags are left alone. */
-export const MANAGED_TAG_KEYS = [TAG_LEGACY_UID, TAG_LEGACY_NAME, TAG_SOURCE_HOST] as const
 
 // ---------------------------------------------------------------------------------------------------------------
 // Keys
