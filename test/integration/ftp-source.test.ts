@@ -3,7 +3,7 @@
  * its SHA-256) and vsftpd over plain FTP (LIST only, anonymous), each serving the tricky tree, into versitygw (an
  * S3 that verifies every checksum). What S3 must hold is computed here from the tree on disk.
  */
-import {chmodSync, writeFileSync, rmSync} from 'node:fs'
+import {chmodSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {SqliteStateStore} from '../../src/adapters/state.js'
@@ -135,6 +135,8 @@ describe.each([
     expect(vr.counts.source).toMatchObject({method: 'ftp-read', mismatched: 0})
     expect(vr.counts.source!.checked).toBe([...expected.values()].filter((x) => x !== 'dir').length)
     expect(v.stdout + v.stderr).not.toMatch(/LEGACY|password/i)
+    // the password reaches neither the log, the state database nor the configuration
+    for (const file of [project.logFile, project.stateDb, join(project.dir, 'sftp-cutover.yaml')]) expect(readFileSync(file).includes(peer.password)).toBe(false)
   })
 })
 
