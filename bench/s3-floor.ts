@@ -4,8 +4,8 @@
  *
  *   npx tsx bench/s3-floor.ts large FILE BUCKET KEY    case (a): one multipart upload the way sync uploads a large
  *       file (8 MiB parts, 4 in flight, a CRC-32 per part and the combined full-object CRC-32 at completion), no hash pass
- *   npx tsx bench/s3-floor.ts small DIR BUCKET         case (b): every file under DIR as one PutObject, 16 at once (sync's
- *       --transfers default), each with its CRC-32, SHA-256 and the metadata sync writes (keys: home/bench/<path>)
+ *   npx tsx bench/s3-floor.ts small DIR BUCKET         case (b): every file under DIR as one PutObject, sync's --transfers default at
+ *       once, each with its CRC-32, SHA-256 and the metadata sync writes (keys: home/bench/<path>)
  *
  * Endpoint and credentials from AWS_ENDPOINT_URL, AWS_REGION, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY.
  */
@@ -18,7 +18,7 @@ import {join, relative} from 'node:path'
 import type {CompletedPart} from '../src/adapters/object-target.js'
 import {S3ObjectTarget} from '../src/adapters/s3-object-target.js'
 import {crc32, crc32Base64, crc32Combine} from '../src/core/crc32.js'
-import {objectMetadata, objectTags, partSizeFor} from '../src/core/sync-plan.js'
+import {objectMetadata, objectTags, partSizeFor, SYNC_DEFAULTS} from '../src/core/sync-plan.js'
 
 const [mode, source, bucket, key] = process.argv.slice(2)
 const s3 = new S3Client({endpoint: process.env.AWS_ENDPOINT_URL, region: process.env.AWS_REGION ?? 'us-east-1', forcePathStyle: true, requestChecksumCalculation: 'WHEN_REQUIRED'})
@@ -65,7 +65,7 @@ async function small(dir: string): Promise<void> {
       await target.put(`home/bench/${relative(dir, file)}`, body, crc32Base64(crc32(body)), attrs)
     }
   }
-  await Promise.all(Array.from({length: 16}, worker))
+  await Promise.all(Array.from({length: SYNC_DEFAULTS.transfers}, worker))
 }
 
 if (mode === 'large') await large(source)

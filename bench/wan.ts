@@ -9,12 +9,13 @@
  *                                  (+ ssh <box> sh -s < the collect script: the accounts part inventory also does)
  *
  *   npx tsx bench/wan.ts [--latency-ms 15] [--rate-kbps 25000] [--shape-s3] [--scale 1] [--cases big,small,list]
- *                        [--timeout-s 600] [--leave-open 0]
+ *                        [--timeout-s 600] [--leave-open 0] [--ours-only] [--sync-args '--transfers 32']
  *
  * As root, after `npm run build` and `bash scripts/install-peers.sh`. --scale multiplies the sizes (0.1 for a quick
  * end-to-end check; the targets are judged at any scale but only mean something at 1). S3 (versitygw) is on loopback
  * unless --shape-s3 puts it behind the same toxics. Bytes read from the box are toxiproxy's own counters
  * (-proxy-metrics: bytes received from sshd), so they include SSH framing; OpenSSH sftp's ratio shows that floor.
+ * --ours-only skips the baselines (no verdicts: for trying a change quickly); --sync-args adds flags to every sync.
  * Every tool gets a fresh connection; the number of connections sshd still holds before each row is printed, so a
  * row slowed by what an earlier tool left behind shows it.
  *
@@ -49,6 +50,8 @@ const SCALE = Number(opt('scale', '1'))
 const CASES = new Set(opt('cases', 'big,small,list').split(','))
 const TIMEOUT_MS = Number(opt('timeout-s', '600')) * 1000
 const LEAVE_OPEN = Number(opt('leave-open', '0'))
+const OURS_ONLY = args.includes('--ours-only')
+const SYNC_ARGS = opt('sync-args', '').split(' ').filter(Boolean)
 const BIG_BYTES = Math.max(1, Math.round(256 * MiB * SCALE))
 const SMALL_FILES = Math.max(20, Math.round(2000 * SCALE))
 const LIST_FILES = Math.max(200, Math.round(20_000 * SCALE))
@@ -154,7 +157,17 @@ async function main(): Promise<void> {
     }
     const cli = (command: string, root: string, bucket: string, extra: string[] = []) => {
       const project = makeProject({sshd: sshd!, port: link.port, s3, bucket, roots: [root]})
-      return () => measure(CLI, [command, '--json', ...extra], {cwd: project.dir, env: syncEnv, timeoutMs: TIMEOUT_MS})
+      return async () => {
+        const m = await measure(CLI, [command, '--json', ...extra], {cwd: project.dir, env: syncEnv, timeoutMs: TIMEOUT_MS})
+        // Trying a change: where the time went, from the log's phase records (those with ms since the run began).
+        if (OURS_ONLY) {
+          for (const line of readFileSync(project.logFile, 'utf8').split('\n').filter(Boolean)) {
+            const r = JSON.parse(line) as {msg?: string; ms?: number}
+            if (r.ms !== undefined) log(`  ${r.msg}: ${r.ms} ms`)
+          }
+        }
+        return m
+      }
     }
     const rcloneRun = (verb: string, argv: string[]) => () => measure(binaries.rclone, [verb, ...argv], {env: rclone, timeoutMs: TIMEOUT_MS})
     const synced = (m: Measure) => {
@@ -173,8 +186,13 @@ async function main(): Promise<void> {
 
     if (CASES.has('big')) {
       const label = `1 file, ${formatBytes(BIG_BYTES)}`
-      const ours = await timed(label, 'sftp-cutover sync', cli('sync', bigDir, await newBucket(s3, 'wan-big')))
+      const ours = await timed(label, 'sftp-cutover sync', cli('sync', bigDir, await newBucket(s3, 'wan-big'), SYNC_ARGS))
       ours.detail = synced(ours.m)
+      if (OURS_ONLY) log(`bytes read from the box / file size: ${(ours.fromBox! / BIG_BYTES).toFixed(3)}`)
+    }
+    if (CASES.has('big') && !OURS_ONLY) {
+      const label = `1 file, ${formatBytes(BIG_BYTES)}`
+      const ours = rows.find((r) => r.label === label)!
       const base = await timed(label, 'OpenSSH sftp get (baseline)', () => sftpGet(box, work, join(bigDir, 'big.bin')))
       await timed(label, 'rclone copy', rcloneRun('copy', [`src:${bigDir}`, `dst:${await newBucket(s3, 'wan-big-rc')}`]))
       compare(label, base)
@@ -185,8 +203,12 @@ async function main(): Promise<void> {
     }
     if (CASES.has('small')) {
       const label = `${SMALL_FILES} x 4 KiB`
-      const ours = await timed(label, 'sftp-cutover sync', cli('sync', smallDir, await newBucket(s3, 'wan-small')))
+      const ours = await timed(label, 'sftp-cutover sync', cli('sync', smallDir, await newBucket(s3, 'wan-small'), SYNC_ARGS))
       ours.detail = synced(ours.m)
+    }
+    if (CASES.has('small') && !OURS_ONLY) {
+      const label = `${SMALL_FILES} x 4 KiB`
+      const ours = rows.find((r) => r.label === label)!
       const base = await timed(label, 'OpenSSH sftp get -r (baseline)', () => sftpGet(box, work, smallDir))
       await timed(label, 'rclone copy', rcloneRun('copy', [`src:${smallDir}`, `dst:${await newBucket(s3, 'wan-small-rc')}`]))
       compare(label, base)
@@ -202,6 +224,10 @@ async function main(): Promise<void> {
       } catch {
         ours.detail = 'no JSON result'
       }
+    }
+    if (CASES.has('list') && !OURS_ONLY) {
+      const label = `list ${LIST_FILES} files`
+      const ours = rows.find((r) => r.label === label)!
       const find = await timed(label, "ssh find -printf (baseline)", async () => {
         const m = await measure(binaries.ssh, [...opensshOptions(box), '-p', String(box.port), `${box.user}@${box.host}`, 'find', listDir, '-printf', "'%s %T@ %p\\n'"], {timeoutMs: TIMEOUT_MS})
         return {...m, note: m.note ?? `${m.stdout.split('\n').filter(Boolean).length} lines (files and directories)`, stdout: ''}

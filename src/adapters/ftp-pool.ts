@@ -1,6 +1,6 @@
 import {FTPError} from 'basic-ftp'
 
-import {retry} from '../core/retry.js'
+import {retry, RETRY} from '../core/retry.js'
 import type {SourceFs, SourcePool} from '../core/source.js'
 import {type FtpCredentials, FtpError, FtpSession, type FtpSessionOptions, type FtpTarget} from './ftp-client.js'
 
@@ -115,8 +115,9 @@ export class FtpPool implements SourcePool {
         return session
       },
       {
-        attempts: this.opts.connectAttempts ?? 5,
-        baseMs: this.opts.backoffMs ?? 500,
+        ...RETRY.connect,
+        attempts: this.opts.connectAttempts ?? RETRY.connect.attempts,
+        baseMs: this.opts.backoffMs ?? RETRY.connect.baseMs,
         isTransient: (err) => err instanceof FtpError && err.transient && !this.closed,
         onRetry: (err, attempt, delayMs) => this.opts.onEvent?.('ftp.connect.retry', {attempt, delayMs: Math.round(delayMs), reason: (err as Error).message}),
       },

@@ -5,7 +5,7 @@ import {awsFlags, awsOverrides} from '../aws-flags.js'
 import {BaseCommand, lockFlags} from '../base-command.js'
 import {ExitCode, usageError} from '../core/errors.js'
 import {parseDuration} from '../core/duration.js'
-import {parseByteSize, STORAGE_CLASSES} from '../core/sync-plan.js'
+import {parseByteSize, STORAGE_CLASSES, SYNC_DEFAULTS} from '../core/sync-plan.js'
 import {loadConfig} from '../services/config.js'
 import {runSync, type SyncDeps, type SyncOptions, type SyncResult} from '../services/sync.js'
 import {quietLine, syncUntilQuiet, type UntilQuietResult} from '../services/sync-until-quiet.js'
@@ -32,8 +32,14 @@ Exits 0 when everything was copied, 3 when files failed, conflicted after the sw
   static override flags = {
     ...lockFlags,
     ...awsFlags,
-    transfers: Flags.integer({summary: 'Files copied at once.', default: 16, min: 1, max: 256}),
-    connections: Flags.integer({summary: 'SSH connections to the source (one SFTP channel each).', default: 4, min: 1, max: 32}),
+    transfers: Flags.integer({
+      summary: 'Files copied at once.',
+      description: 'Each small file costs round trips to the box (open, read); over a link with latency many at once hide them. Large files share the memory budget, whatever the number.',
+      default: SYNC_DEFAULTS.transfers,
+      min: 1,
+      max: 256,
+    }),
+    connections: Flags.integer({summary: 'SSH connections to the source (one SFTP channel each).', default: SYNC_DEFAULTS.connections, min: 1, max: 32}),
     symlinks: Flags.option({options: ['skip', 'follow'] as const, default: 'skip' as const, summary: 'skip: report symbolic links; follow: copy what they point to.'})(),
     checksum: Flags.boolean({
       summary: 'Also re-hash files whose size and mtime did not change, and copy those whose SHA-256 differs.',

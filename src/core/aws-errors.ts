@@ -12,7 +12,12 @@ const MAX_MESSAGE = 160
 
 /** True for errors the AWS SDK (or our direct S3 requests) raised for an answer of the service. */
 export function isAwsServiceError(err: unknown): boolean {
-  return typeof err === 'object' && err !== null && (err as AwsError).$metadata?.httpStatusCode !== undefined
+  return httpStatusOf(err) !== undefined
+}
+
+/** The HTTP status of the service's answer, when the error is one (the SDK's $metadata, read here only). */
+export function httpStatusOf(err: unknown): number | undefined {
+  return typeof err === 'object' && err !== null ? (err as AwsError).$metadata?.httpStatusCode : undefined
 }
 
 /** The service an SDK error came from: as our clients tag it, or by its exception class (S3ServiceException -> S3). */
@@ -54,7 +59,7 @@ function advice(status: number | undefined, code: string, markup: boolean): stri
 /** "S3 HTTP 403 AccessDenied: Access Denied; check that …": one line whatever the body was. */
 export function awsErrorLine(err: unknown, service = serviceOf(err) ?? 'AWS'): string {
   const e = err as AwsError
-  const status = e.$metadata?.httpStatusCode
+  const status = httpStatusOf(err)
   const raw = e.message ?? String(err)
   // The SDK names an error it could not parse "Unknown" or by the status, with a message about deserialization.
   const unparsed = /Deserialization error|char '.' is not expected|Unexpected close tag|Non-whitespace before first tag/i.test(raw)

@@ -243,7 +243,7 @@ export interface CarriedSyncOptions {
   sshDirs: boolean
 }
 
-export const SYNC_DEFAULTS: CarriedSyncOptions = {transfers: 16, connections: 4, symlinks: 'skip', include: [], exclude: [], storageClass: 'STANDARD', sshDirs: false}
+export const SYNC_DEFAULTS: CarriedSyncOptions = {transfers: 64, connections: 4, symlinks: 'skip', include: [], exclude: [], storageClass: 'STANDARD', sshDirs: false}
 
 /**
  * The options of the final delta: those the last complete sync ran with (as stored with the run), each replaced by
@@ -270,7 +270,7 @@ export function carriedSyncOptions(stored: Record<string, unknown> | undefined, 
   return out
 }
 
-/** The options as sync flags, e.g. `--transfers 16 --exclude '**\/*.tmp'`, for the cutover's dry run. */
+/** The options as sync flags, e.g. `--transfers 64 --exclude '**\/*.tmp'`, for the cutover's dry run. */
 export function describeSyncOptions(o: CarriedSyncOptions): string {
   const quote = (v: string) => `'${v.replace(/'/g, `'\\''`)}'`
   return [

@@ -5,7 +5,7 @@ import {SftpClient} from '../adapters/sftp-client.js'
 import {type AskSecret, resolveCredentials, SshError, SshSession} from '../adapters/ssh.js'
 import {probeTcp} from '../adapters/tcp.js'
 import {describeRecordSet} from '../core/dns-plan.js'
-import {awsErrorLine, isAwsServiceError, oneLine} from '../core/aws-errors.js'
+import {awsErrorLine, httpStatusOf, isAwsServiceError, oneLine} from '../core/aws-errors.js'
 import {type Config, isFtp} from '../core/config.js'
 import {errorMessage} from '../core/errors.js'
 
@@ -34,7 +34,7 @@ export interface DoctorDeps {
 const EXEC_PROBE = 'sftp-cutover-exec-probe'
 
 function awsReason(err: unknown, profile?: string): string {
-  const e = err as {name?: string; message?: string; $metadata?: {httpStatusCode?: number}}
+  const e = err as {name?: string; message?: string}
   if (e.name === 'CredentialsProviderError') {
     return profile
       ? `no AWS credentials for profile ${profile} (is it in ~/.aws/config or ~/.aws/credentials?): ${e.message}`
@@ -188,8 +188,8 @@ function endpointKey(config: Config, service: 's3' | 'other', env: NodeJS.Proces
 
 /** The endpoint does not implement the request (an S3-compatible store without that API). */
 function notImplemented(err: unknown): boolean {
-  const e = err as {name?: string; Code?: string; $metadata?: {httpStatusCode?: number}}
-  return e.name === 'NotImplemented' || e.Code === 'NotImplemented' || e.$metadata?.httpStatusCode === 501
+  const e = err as {name?: string; Code?: string}
+  return e.name === 'NotImplemented' || e.Code === 'NotImplemented' || httpStatusOf(err) === 501
 }
 
 async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
@@ -246,7 +246,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     try {
       await s3.send(new HeadBucketCommand({Bucket: t.bucket}))
     } catch (err) {
-      const status = (err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode
+      const status = httpStatusOf(err)
       if (status === 404) return {status: 'fail', detail: `bucket ${t.bucket} does not exist`, fix: 'Create it with the infra/ template, or correct it: sftp-cutover config set target.bucket NAME.'}
       if (status === 403) return {status: 'fail', detail: `access to bucket ${t.bucket} is denied`, fix: 'Grant this identity s3:ListBucket, s3:GetObject, s3:PutObject and s3:GetObjectTagging, s3:PutObjectTagging (and their Version forms in a versioned bucket) on the bucket.'}
       throw err
@@ -295,7 +295,7 @@ async function awsChecks(config: Config, deps: DoctorDeps): Promise<Check[]> {
     if (replication) checks.push(replication)
   } catch (err) {
     // A missing bucket is the s3.bucket check's failure; anything else means the status is unknown, not bad.
-    if ((err as {$metadata?: {httpStatusCode?: number}}).$metadata?.httpStatusCode !== 404) {
+    if (httpStatusOf(err) !== 404) {
       checks.push({id: 's3.replication', title: 'S3 replication', status: 'warn', detail: `could not read the replication status: ${awsReason(err, t.profile)}`, fix: 'Grant this identity s3:GetReplicationConfiguration, s3:GetBucketVersioning, s3:ListBucket and s3:GetObject on the bucket.'})
     }
   }

@@ -1,5 +1,5 @@
 import {entryOf, type FindRecord, type TreeLister} from '../core/find-listing.js'
-import {retry} from '../core/retry.js'
+import {retry, RETRY} from '../core/retry.js'
 import {fileTypeOf, isTransientSourceError, type SourceFs, type SourcePool, SourceStatusError} from '../core/source.js'
 import type {FileEntry} from '../core/inventory-model.js'
 
@@ -56,7 +56,7 @@ export async function walkRoots(pool: SourcePool, roots: WalkRoot[], events: Wal
           out.push(entry)
         }
         return out
-      }), {attempts: 5, baseMs: 500, isTransient: isTransientSourceError})
+      }), {...RETRY.reconnect, isTransient: isTransientSourceError})
     } catch (err) {
       if (!(err instanceof SourceStatusError)) throw err
       stats.errors++

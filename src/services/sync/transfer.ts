@@ -2,11 +2,11 @@
  * Copies one source file to S3: read over SFTP with pipelined READs, hashed as it streams, written with a CRC-32
  * that S3 checks. Small files go in one PutObject; large ones in a resumable multipart upload.
  */
-import {createSHA256} from 'hash-wasm'
 import {createHash} from 'node:crypto'
 
 import type {ManifestStore, PartRecord, TodoEntry, UploadRecord} from '../../adapters/manifest-store.js'
 import type {ObjectTarget, WriteCondition} from '../../adapters/object-target.js'
+import {ResumableSha256} from '../../adapters/sha256-worker.js'
 import {isPreconditionFailure, isTransientS3Error, s3Reason} from '../../adapters/s3-errors.js'
 import {isAwsServiceError} from '../../core/aws-errors.js'
 import {CRC_ALGORITHM, crc32, crc32Base64, crc32Combine, crc32FromBase64} from '../../core/crc32.js'
@@ -449,9 +449,7 @@ async function resumableUpload(
  */
 async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uploadId: string}, done: Map<number, PartRecord>, deps: TransferDeps): Promise<void> {
   const count = partCount(file.size, upload.partSize)
-  const hasher = await createSHA256()
-  if (upload.hashState) hasher.load(upload.hashState)
-  else hasher.init()
+  const hasher = await ResumableSha256.open(upload.hashState)
   const inFlight = new Set<Promise<void>>()
   let uploadFailure: unknown
   let next = 1
@@ -492,30 +490,38 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
     return {n, body, at: 0, release}
   }
 
-  /** A part read whole: checked or hashed (its CRC and the hash state recorded before it is sent), then sent. */
+  /**
+   * A part read whole: checked, or hashed in the worker while the next part is read (its CRC and the hash state after
+   * it recorded before it is sent), then sent. The hash runs in part order: parts are read in order.
+   */
+  let hashed = upload.partCrcs.length
   const finishPart = ({n, body, release}: {n: number; body: Buffer; release: () => void}) => {
+    let recorded: Promise<void> | undefined
+    const crc = crc32(body)
     try {
-      const crc = crc32(body)
-      if (n <= upload.partCrcs.length) {
+      if (n <= hashed) {
         if (crc !== upload.partCrcs[n - 1]) throw new SourceChanged(`changed while being read: part ${n} differs from when it was first read; it is copied on the next run`)
       } else {
-        // Parts are read in order: this is part partCrcs.length + 1.
-        hasher.update(body)
-        upload.partCrcs.push(crc)
-        const state = hasher.save()
-        if (n === count) upload.sha256 = hasher.digest('hex')
-        deps.store.saveHash(file.owner, file.path, upload.partCrcs, state, upload.sha256)
+        hashed = n
+        recorded = hasher.update(body, n === count).then(({state, sha256}) => {
+          // a part before this one failed to hash: its state is not in this one
+          if (upload.partCrcs.length !== n - 1) throw new Error(`part ${n} hashed without part ${upload.partCrcs.length + 1}`)
+          upload.partCrcs.push(crc)
+          if (sha256) upload.sha256 = sha256
+          deps.store.saveHash(file.owner, file.path, upload.partCrcs, state, upload.sha256)
+        })
       }
-      if (done.has(n)) return release()
-      const sending: Promise<void> = send(n, body, crc32Base64(crc)).finally(() => {
-        release()
-        inFlight.delete(sending)
-      })
-      inFlight.add(sending)
     } catch (err) {
       release()
       throw err
     }
+    const work: Promise<void> = (recorded ?? Promise.resolve())
+      .then(() => (done.has(n) ? undefined : send(n, body, crc32Base64(crc))), (err: unknown) => void (uploadFailure ??= err))
+      .finally(() => {
+        release()
+        inFlight.delete(work)
+      })
+    inFlight.add(work)
   }
 
   let nextBefore = next
@@ -566,6 +572,7 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
     }, () => next > nextBefore)
   } finally {
     await Promise.allSettled(inFlight)
+    hasher.close()
   }
   if (uploadFailure !== undefined) throw uploadFailure
 }
