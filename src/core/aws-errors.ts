@@ -4,8 +4,6 @@
  * an HTML page, which must not reach the operator as markup over many lines. Pure logic, no I/O.
  */
 
-import {STATUS_CODES} from 'node:http'
-
 type AwsError = {name?: string; message?: string; Code?: string; $metadata?: {httpStatusCode?: number}; $service?: string}
 
 const MAX_MESSAGE = 160
@@ -44,6 +42,14 @@ export function oneLine(text: string): string {
   return t.length > MAX_MESSAGE ? `${t.slice(0, MAX_MESSAGE - 1)}…` : t
 }
 
+/**
+ * The status line's text ("Forbidden"). Node's table is taken when needed: an ESM import of node:http evaluates
+ * its lazy exports, which loads undici, 15 ms of every command's start-up.
+ */
+function statusText(status: number | undefined): string | undefined {
+  return status === undefined ? undefined : process.getBuiltinModule('node:http').STATUS_CODES[status]
+}
+
 /** What to do about an error, by status and code. */
 function advice(status: number | undefined, code: string, markup: boolean): string | undefined {
   if (markup) return 'the answer is a web page, not the service\'s: check the endpoint and any proxy in between'
@@ -65,7 +71,7 @@ export function awsErrorLine(err: unknown, service = serviceOf(err) ?? 'AWS'): s
   const unparsed = /Deserialization error|char '.' is not expected|Unexpected close tag|Non-whitespace before first tag/i.test(raw)
   const markup = unparsed || looksLikeMarkup(raw)
   const code = e.Code ?? (e.name && !['Error', 'Unknown', 'UnknownError'].includes(e.name) && !/^\d+$/.test(e.name) ? e.name : '')
-  const message = unparsed ? (STATUS_CODES[status ?? 0] ?? 'an answer that is not the service\'s') : oneLine(raw)
+  const message = unparsed ? (statusText(status) ?? 'an answer that is not the service\'s') : oneLine(raw)
   const todo = advice(status, code, markup)
   return `${service}${status ? ` HTTP ${status}` : ''}${code ? ` ${code}` : ''}: ${message || 'no message'}${todo ? `; ${todo}` : ''}`
 }

@@ -51,7 +51,7 @@ export const RULES = {
   'file.special': rule('file.special', 'warning', 'Special file (fifo, socket, device)', 'Not migrated: S3 holds regular files only.'),
   'file.unreadable': rule('file.unreadable', 'warning', 'Could not be read', 'Give the migration login read access (or run as root), or accept that it is not migrated.'),
   'file.empty-dir': rule('file.empty-dir', 'info', 'Empty directory', 'Nothing to do: it becomes a zero-byte object ending in "/".'),
-  'file.recent': rule('file.recent', 'info', 'Changed in the last 24 hours', 'The account is active: plan a final sync right before cutover.'),
+  'file.recent': rule('file.recent', 'info', 'Changed in the last 24 hours', 'Plan the final delta sync inside the freeze window; re-run sync until then.'),
   'hostkey.dsa': rule('hostkey.dsa', 'warning', 'DSA host key', 'Transfer imports RSA >= 2048, ECDSA and Ed25519 host keys only: clients that know only this key will see a new host key.'),
   'hostkey.rsa-short': rule('hostkey.rsa-short', 'warning', 'RSA host key shorter than 2048 bits', 'Transfer imports RSA host keys of 2048 bits or more: clients that know only this key will see a new host key.'),
   'hostkey.unsupported': rule('hostkey.unsupported', 'warning', 'Host key type Transfer cannot import', 'Clients that know only this key will see a new host key: tell them the new fingerprint.'),
@@ -249,7 +249,10 @@ export interface FileFindingContext {
   emptyDir?: boolean
 }
 
-/** Findings about one file; called per entry while walking, so it returns early and allocates only when needed. */
+/**
+ * Findings about one file (recent changes aside: isRecent); called per entry while walking, so it returns early and
+ * allocates only when needed.
+ */
 export function fileFinding(entry: FileEntry, ctx: FileFindingContext): Finding[] {
   let out: Finding[] | undefined
   let subject: string | undefined
@@ -274,6 +277,15 @@ export function fileFinding(entry: FileEntry, ctx: FileFindingContext): Finding[
     default:
       add('file.special', `${entry.type} file`)
   }
-  if (entry.type !== 'dir' && entry.mtime > ctx.now - RECENT_SECONDS) add('file.recent', `modified ${new Date(entry.mtime * 1000).toISOString()}`)
   return out ?? []
+}
+
+/** Changed in the last 24 hours: counted per owner (recentFinding), not a finding per file. */
+export function isRecent(entry: FileEntry, now: number): boolean {
+  return entry.type !== 'dir' && entry.mtime > now - RECENT_SECONDS
+}
+
+/** One line per owner whose files changed recently: the user is still active. */
+export function recentFinding(owner: string, count: number, examples: string[]): Finding {
+  return finding('file.recent', `user:${owner}`, `${count} file(s) modified in the last 24 hours (e.g. ${examples.join(', ')}): the user is active`)
 }

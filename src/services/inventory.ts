@@ -13,7 +13,7 @@ import {accountsFromBundle, parseBundle} from '../core/bundle.js'
 import {accountsSshPort, type Config, isFtp} from '../core/config.js'
 import {CliError, ExitCode, errorMessage, usageError} from '../core/errors.js'
 import {ListingUnavailable} from '../core/find-listing.js'
-import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding} from '../core/findings.js'
+import {accountFindings, displayPath, fileFinding, hostKeyFindings, hostKeyProbeFinding, isRecent, recentFinding} from '../core/findings.js'
 import {sendsHostKeyList} from '../core/host-keys.js'
 import type {Account, FileEntry, Finding, HostKey, Severity} from '../core/inventory-model.js'
 import {objectKeyBytes} from '../core/key-mapping.js'
@@ -203,17 +203,6 @@ function incompleteFinding(readings: string[], port: number): Finding {
   }
 }
 
-/** Rolls per-file "recently modified" findings up per owner: one line per user says who is still active. */
-function rollUpRecent(owner: string, count: number, examples: string[]): Finding {
-  return {
-    rule: 'file.recent',
-    severity: 'info',
-    subject: `user:${owner}`,
-    reason: `${count} file(s) modified in the last 24 hours (e.g. ${examples.join(', ')}): the user is active`,
-    fix: 'Plan the final delta sync inside the freeze window; re-run sync until then.',
-  }
-}
-
 function diffRuns(store: InventoryStore, previous: InventoryRun, currentId: number, accounts: Account[], incomplete?: string[]): InventoryChanges {
   const previousId = previous.id
   const since = previous.startedAt
@@ -383,18 +372,16 @@ async function walkFiles(
     if (base === undefined) homeKeyBytes.set(e.owner, (base = objectKeyBytes(opts.prefix, e.owner, Buffer.alloc(0))))
     return base + e.path.length
   }
-  const take = (list: Finding[], entry: FileEntry, into: Finding[]) => {
-    for (const f of list) {
-      if (f.rule === 'file.recent') {
-        const r = recent.get(entry.owner) ?? {count: 0, examples: []}
-        r.count++
-        // the first three in byte order, whatever order the listing came in
-        r.examples.push(entry.path)
-        if (r.examples.length > 3) r.examples.sort(Buffer.compare).pop()
-        recent.set(entry.owner, r)
-      } else {
-        into.push(f)
-      }
+  const countRecent = (entry: FileEntry) => {
+    let r = recent.get(entry.owner)
+    if (!r) recent.set(entry.owner, (r = {count: 0, examples: []}))
+    r.count++
+    // the first three in byte order, whatever order the listing came in
+    const ex = r.examples
+    if (ex.length < 3 || Buffer.compare(entry.path, ex[2]) < 0) {
+      ex.push(entry.path)
+      ex.sort(Buffer.compare)
+      if (ex.length > 3) ex.pop()
     }
   }
   // Directories the group may list and enter (g+rx): an owner-only file in one is a finding. Roots are stat'ed.
@@ -412,7 +399,8 @@ async function walkFiles(
         entries: (batch) => {
           const findings: Finding[] = []
           for (const e of batch) {
-            take(fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}), e, findings)
+            findings.push(...fileFinding(e, {now: opts.now, s3KeyBytes: keyBytes(e)}))
+            if (isRecent(e, opts.now)) countRecent(e)
             findings.push(...permissionFindings(e, {groupShared: groupShared.has(dirKey(e.owner, parentOf(e.path))), links: e.links}))
             if (e.type === 'dir' && isShared(e.mode)) groupShared.add(dirKey(e.owner, e.path))
           }
@@ -426,9 +414,7 @@ async function walkFiles(
         },
         emptyDir: (owner, path) => {
           const e: FileEntry = {owner, path, type: 'dir', size: 0, mtime: 0, mode: 0o040755, uid: 0, gid: 0}
-          const findings: Finding[] = []
-          take(fileFinding(e, {now: opts.now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'), e, findings)
-          store.addFindings(runId, findings)
+          store.addFindings(runId, fileFinding(e, {now: opts.now, s3KeyBytes: 0, emptyDir: true}).filter((f) => f.rule === 'file.empty-dir'))
         },
   }
   store.beginWrites()
@@ -458,7 +444,7 @@ async function walkFiles(
       await walkRoots(pool, roots, events, {concurrency: opts.concurrency})
       listing ??= {method: 'sftp', reason: 'asked for (--listing sftp)'}
     }
-    store.addFindings(runId, [...recent].map(([owner, r]) => rollUpRecent(owner, r.count, r.examples.sort(Buffer.compare).map(displayPath))))
+    store.addFindings(runId, [...recent].map(([owner, r]) => recentFinding(owner, r.count, r.examples.map(displayPath))))
     opts.log('inventory.listing', {...listing, files: listed.files, ms: Date.now() - started})
     return listing
   } finally {

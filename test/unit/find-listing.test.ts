@@ -53,3 +53,13 @@ it('the script lists a root whose name holds a quote and non-UTF-8 bytes with th
   parser.end()
   expect(got.map((r) => `${r.type} ${r.path.toString()} ${r.linkTarget?.toString() ?? ''}`).sort()).toEqual(['dir  ', 'file x ', 'symlink y x'])
 })
+
+it('rounds times before 1970 down as SFTP does, and names a field that is not a number', () => {
+  const parse = (mtime: string, size = '1') => new FindOutputParser().push(Buffer.concat([FIND_MAGIC, record(['f', size, mtime, '644', '0', '0', '1', 'x', ''])]))[0]
+  expect([parse('-0.5').mtime, parse('-12.0000000000').mtime, parse('-12').mtime, parse('7.9999').mtime]).toEqual([-1, -12, -12, 7])
+  expect(parse('1', '9007199254740991').size).toBe(Number.MAX_SAFE_INTEGER)
+  expect(() => parse('1', '12x')).toThrow('unexpected number "12x" in the listing')
+  expect(() => parse('1.2.3')).toThrow('unexpected number "1.2.3" in the listing')
+  expect(() => new FindOutputParser().push(Buffer.concat([FIND_MAGIC, record(['f', '1', '1', '698', '0', '0', '1', 'x', ''])]))).toThrow('unexpected number "698"')
+  expect(() => new FindOutputParser().push(Buffer.concat([FIND_MAGIC, record(['Q', '1', '1', '644', '0', '0', '1', 'x', ''])]))).toThrow('unexpected file type "Q"')
+})

@@ -1,6 +1,6 @@
 import {randomBytes} from 'node:crypto'
 
-import {accountFindings, displayPath, fileFinding, hostKeyFindings, parseDisplayPath, RULES} from '../../src/core/findings.js'
+import {accountFindings, displayPath, fileFinding, hostKeyFindings, isRecent, parseDisplayPath, recentFinding, RULES} from '../../src/core/findings.js'
 import type {Account, FileEntry, HostKey} from '../../src/core/inventory-model.js'
 import {parseAuthorizedKeys, parseHostKeyLine} from '../../src/core/ssh-keys.js'
 import {base64Lines, KeyDir, sshString, type TestKey} from './helpers/keygen.js'
@@ -214,8 +214,19 @@ describe('fileFinding', () => {
     expect(fileFinding(entry({size: 5 * 1024 ** 4}), ctx)).toEqual([])
     expect(rules(fileFinding(entry({type: 'dir', error: 'permission denied'}), ctx))).toEqual(['file.unreadable file:alice:docs/a.txt'])
     expect(rules(fileFinding(entry({type: 'dir'}), {...ctx, emptyDir: true}))).toEqual(['file.empty-dir file:alice:docs/a.txt'])
-    const recent = fileFinding(entry({mtime: now - 3600}), ctx)
-    expect(rules(recent)).toEqual(['file.recent file:alice:docs/a.txt'])
-    expect(recent[0]).toMatchObject({severity: 'info', reason: `modified ${new Date((now - 3600) * 1000).toISOString()}`, fix: RULES['file.recent'].fix})
+  })
+
+  it('counts recent changes per owner instead of a finding per file', () => {
+    expect(fileFinding(entry({mtime: now - 3600}), ctx)).toEqual([])
+    expect(isRecent(entry({mtime: now - 3600}), now)).toBe(true)
+    expect(isRecent(entry({mtime: now - 25 * 3600}), now)).toBe(false)
+    expect(isRecent(entry({type: 'dir', mtime: now - 3600}), now)).toBe(false)
+    expect(recentFinding('alice', 12, ['a.txt', 'b.txt'])).toEqual({
+      rule: 'file.recent',
+      severity: 'info',
+      subject: 'user:alice',
+      reason: '12 file(s) modified in the last 24 hours (e.g. a.txt, b.txt): the user is active',
+      fix: RULES['file.recent'].fix,
+    })
   })
 })
