@@ -1,3 +1,4 @@
+import {createSecretKey} from 'node:crypto'
 import {readFile} from 'node:fs/promises'
 import ssh2 from 'ssh2'
 import type {Client as SshClient, ConnectConfig} from 'ssh2'
@@ -424,6 +425,23 @@ export async function probeHostKey(host: string, port: number, opts: {algorithm?
   return {type: keyTypeOf(seen!), fingerprint: fingerprintOf(seen!), blob: seen!}
 }
 
+type CipherInternals = {_protocol?: {_cipher?: {_encKey?: unknown}; _decipher?: {_decipherKey?: unknown}}}
+
+/**
+ * ssh2 (1.17) creates an AES-GCM cipher for every packet from the raw key, and Node turns the key into a KeyObject
+ * each time: about half the cost of a small packet (17 -> 9 us measured), 2 s of CPU over 20,000 small files read
+ * over SFTP. Handing ssh2 the KeyObject after each key exchange ('handshake', rekeys too) saves it: createCipheriv
+ * takes either. These are ssh2's own fields: where they are not Buffers (another version, another cipher), nothing
+ * is changed.
+ */
+export function reuseKeyObjects(client: SshClient): void {
+  const protocol = (client as unknown as CipherInternals)._protocol
+  const cipher = protocol?._cipher
+  const decipher = protocol?._decipher
+  if (cipher && Buffer.isBuffer(cipher._encKey)) cipher._encKey = createSecretKey(cipher._encKey)
+  if (decipher && Buffer.isBuffer(decipher._decipherKey)) decipher._decipherKey = createSecretKey(decipher._decipherKey)
+}
+
 /**
  * Connects and waits for login: resolves on 'ready', rejects on the first error (ssh2 may emit several for one
  * failure, a timeout then "connection lost"; later ones are ignored, and errors after login end the connection, which
@@ -431,6 +449,7 @@ export async function probeHostKey(host: string, port: number, opts: {algorithm?
  * 'close' and no error, and ssh2 clears its ready timeout then: without that case the wait would never end.
  */
 export function login(client: SshClient, config: ConnectConfig): Promise<void> {
+  client.on('handshake', () => reuseKeyObjects(client))
   return new Promise<void>((resolve, reject) => {
     const fail = (err: Error) => {
       client.destroy()

@@ -3,6 +3,7 @@
  * the server's limits, timeouts, and reconnecting after the connection is cut (a TCP proxy in the test cuts it).
  */
 import {execFileSync} from 'node:child_process'
+import {createHash, KeyObject, randomBytes} from 'node:crypto'
 import {mkdtempSync, readFileSync} from 'node:fs'
 import {createServer, connect, type Server, type Socket} from 'node:net'
 import {tmpdir} from 'node:os'
@@ -93,6 +94,21 @@ describe('SSH sessions', () => {
       expect(r).toMatchObject({code: 7})
       expect(r.stdout.toString()).toBe(`${keyUser.name}\n`)
       expect(r.stderr.toString()).toBe('err\n')
+    } finally {
+      session.close()
+    }
+  })
+
+  it('hands ssh2 its packet keys as KeyObjects (a cipher is made per packet), and the session still carries data both ways', async () => {
+    const session = await SshSession.connect(target(), await resolveCredentials(target(), {}))
+    try {
+      // ssh2's own fields (lib/protocol/crypto.js): when an upgrade moves them this fails, and the CPU it saves is lost
+      const protocol = (session.client as unknown as {_protocol: {_cipher: {_encKey: unknown}; _decipher: {_decipherKey: unknown}}})._protocol
+      expect(protocol._cipher._encKey).toBeInstanceOf(KeyObject)
+      expect(protocol._decipher._decipherKey).toBeInstanceOf(KeyObject)
+      const payload = randomBytes(300_000).toString('base64')
+      const r = await session.exec('sha256sum', {stdin: payload})
+      expect(r.stdout.toString().split(' ')[0]).toBe(createHash('sha256').update(payload).digest('hex'))
     } finally {
       session.close()
     }
