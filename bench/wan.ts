@@ -159,12 +159,11 @@ async function main(): Promise<void> {
       const project = makeProject({sshd: sshd!, port: link.port, s3, bucket, roots: [root]})
       return async () => {
         const m = await measure(CLI, [command, '--json', ...extra], {cwd: project.dir, env: syncEnv, timeoutMs: TIMEOUT_MS})
-        // Trying a change: where the time went, from the log's phase records (those with ms since the run began).
+        // Trying a change: where the time went, from the log (each record's time since the first one, and the phases'
+        // own ms).
         if (OURS_ONLY) {
-          for (const line of readFileSync(project.logFile, 'utf8').split('\n').filter(Boolean)) {
-            const r = JSON.parse(line) as {msg?: string; ms?: number}
-            if (r.ms !== undefined) log(`  ${r.msg}: ${r.ms} ms`)
-          }
+          const records = readFileSync(project.logFile, 'utf8').split('\n').filter(Boolean).map((line) => JSON.parse(line) as {msg?: string; ms?: number; time: number})
+          for (const r of records) log(`  +${r.time - records[0].time} ms ${r.msg}${r.ms === undefined ? '' : ` (${r.ms} ms)`}`)
         }
         return m
       }
