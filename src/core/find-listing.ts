@@ -135,22 +135,22 @@ export class FindOutputParser {
         r.kind = buf.toString('latin1', from, to)
         break
       case 1:
-        r.size = decimal(buf, from, to)
+        r.size = digits(buf, from, to)
         break
       case 2:
         r.mtime = wholeSeconds(buf, from, to)
         break
       case 3:
-        r.perm = octal(buf, from, to)
+        r.perm = digits(buf, from, to, 8)
         break
       case 4:
-        r.uid = decimal(buf, from, to)
+        r.uid = digits(buf, from, to)
         break
       case 5:
-        r.gid = decimal(buf, from, to)
+        r.gid = digits(buf, from, to)
         break
       case 6:
-        r.links = decimal(buf, from, to)
+        r.links = digits(buf, from, to)
         break
       case 7:
         r.path = Buffer.copyBytesFrom(buf, from, to - from)
@@ -188,26 +188,14 @@ function badNumber(buf: Buffer, from: number, to: number): Error {
   return new Error(`unexpected number "${buf.toString('latin1', from, to)}" in the listing`)
 }
 
-/** A decimal number of digits only (sizes, ids, link counts). */
-function decimal(buf: Buffer, from: number, to: number): number {
+/** A number of digits only: decimal (sizes, ids, link counts) or octal (permission bits, %m). */
+function digits(buf: Buffer, from: number, to: number, base = 10): number {
   if (from >= to) throw badNumber(buf, from, to)
   let n = 0
   for (let i = from; i < to; i++) {
     const d = buf[i] - 0x30
-    if (d < 0 || d > 9) throw badNumber(buf, from, to)
-    n = n * 10 + d
-  }
-  return n
-}
-
-/** Permission bits, in octal (%m). */
-function octal(buf: Buffer, from: number, to: number): number {
-  if (from >= to) throw badNumber(buf, from, to)
-  let n = 0
-  for (let i = from; i < to; i++) {
-    const d = buf[i] - 0x30
-    if (d < 0 || d > 7) throw badNumber(buf, from, to)
-    n = n * 8 + d
+    if (d < 0 || d >= base) throw badNumber(buf, from, to)
+    n = n * base + d
   }
   return n
 }
@@ -217,7 +205,7 @@ function wholeSeconds(buf: Buffer, from: number, to: number): number {
   const negative = buf[from] === MINUS
   const dot = buf.indexOf(DOT, from)
   const intEnd = dot >= 0 && dot < to ? dot : to
-  const whole = decimal(buf, negative ? from + 1 : from, intEnd)
+  const whole = digits(buf, negative ? from + 1 : from, intEnd)
   let fraction = false
   for (let i = intEnd + 1; i < to; i++) {
     const d = buf[i] - 0x30

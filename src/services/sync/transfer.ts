@@ -453,7 +453,9 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
   const inFlight = new Set<Promise<void>>()
   let uploadFailure: unknown
   let next = 1
-  const needed = (n: number) => !done.has(n) || n > upload.partCrcs.length
+  // Parts 1..hashed are in the hash (or on their way to it in the worker): the rest must be read, held by S3 or not.
+  let hashed = upload.partCrcs.length
+  const needed = (n: number) => !done.has(n) || n > hashed
   const skipDone = () => {
     while (next <= count && !needed(next)) next++
   }
@@ -494,7 +496,6 @@ async function uploadMissingParts(file: SourceFile, upload: UploadRecord & {uplo
    * A part read whole: checked, or hashed in the worker while the next part is read (its CRC and the hash state after
    * it recorded before it is sent), then sent. The hash runs in part order: parts are read in order.
    */
-  let hashed = upload.partCrcs.length
   const finishPart = ({n, body, release}: {n: number; body: Buffer; release: () => void}) => {
     let recorded: Promise<void> | undefined
     const crc = crc32(body)
