@@ -129,35 +129,7 @@ export class FindOutputParser {
   }
 
   private endField(buf: Buffer, from: number, to: number): void {
-    const r = this.rec
-    switch (this.field++) {
-      case 0:
-        r.kind = buf.toString('latin1', from, to)
-        break
-      case 1:
-        r.size = digits(buf, from, to)
-        break
-      case 2:
-        r.mtime = wholeSeconds(buf, from, to)
-        break
-      case 3:
-        r.perm = digits(buf, from, to, 8)
-        break
-      case 4:
-        r.uid = digits(buf, from, to)
-        break
-      case 5:
-        r.gid = digits(buf, from, to)
-        break
-      case 6:
-        r.links = digits(buf, from, to)
-        break
-      case 7:
-        r.path = Buffer.copyBytesFrom(buf, from, to - from)
-        break
-      default:
-        r.link = r.kind === 'l' ? Buffer.copyBytesFrom(buf, from, to - from) : undefined
-    }
+    FIELD_READERS[this.field++](this.rec, buf, from, to)
   }
 
   private finish(): FindRecord {
@@ -183,6 +155,19 @@ export class FindOutputParser {
 function emptyRecord() {
   return {kind: '', size: 0, mtime: 0, perm: 0, uid: 0, gid: 0, links: 0, path: Buffer.alloc(0), link: undefined as Buffer | undefined}
 }
+
+/** What each field of an entry sets, in the order ENTRY prints them (names are copied: the chunk is not kept). */
+const FIELD_READERS: Array<(r: ReturnType<typeof emptyRecord>, buf: Buffer, from: number, to: number) => void> = [
+  (r, buf, from, to) => (r.kind = buf.toString('latin1', from, to)),
+  (r, buf, from, to) => (r.size = digits(buf, from, to)),
+  (r, buf, from, to) => (r.mtime = wholeSeconds(buf, from, to)),
+  (r, buf, from, to) => (r.perm = digits(buf, from, to, 8)),
+  (r, buf, from, to) => (r.uid = digits(buf, from, to)),
+  (r, buf, from, to) => (r.gid = digits(buf, from, to)),
+  (r, buf, from, to) => (r.links = digits(buf, from, to)),
+  (r, buf, from, to) => (r.path = Buffer.copyBytesFrom(buf, from, to - from)),
+  (r, buf, from, to) => (r.link = r.kind === 'l' ? Buffer.copyBytesFrom(buf, from, to - from) : undefined),
+]
 
 function badNumber(buf: Buffer, from: number, to: number): Error {
   return new Error(`unexpected number "${buf.toString('latin1', from, to)}" in the listing`)
