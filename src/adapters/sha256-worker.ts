@@ -2,9 +2,9 @@
  * SHA-256 with a state that can be saved after every part (so a resumed upload never reads finished parts again),
  * computed off the main thread.
  *
- * Why a worker: a hash whose state can be exported is hash-wasm's (WebAssembly, no SHA-NI: about 205 MiB/s on the
- * test machine, against node:crypto's 1,450 MiB/s, whose state cannot be exported). On the main thread each 8 MiB
- * part stopped reading and uploading for 40 ms; in a worker it runs beside them, on another core.
+ * Why a worker: a hash whose state can be exported is hash-wasm's (WebAssembly, no SHA-NI: 3.7 s a GiB on the test
+ * machine, against 0.6 s for node:crypto's, whose state cannot be exported; bench/sync.ts prints both). On the main
+ * thread each 8 MiB part stopped reading and uploading for about 30 ms; in a worker it runs beside them.
  */
 import {availableParallelism} from 'node:os'
 import {createRequire} from 'node:module'

@@ -6,18 +6,9 @@
 import {Client} from 'basic-ftp'
 import type {TLSSocket} from 'node:tls'
 
-import {type FtpPeer, startPureFtpd, startVsftpd} from '../peers/ftp.js'
+import {type FtpPeer, startPureFtpd, useFtpPeers} from '../peers/ftp.js'
 
-let pure: FtpPeer
-let vs: FtpPeer
-
-beforeAll(async () => {
-  ;[pure, vs] = await Promise.all([startPureFtpd(), startVsftpd()])
-})
-
-afterAll(async () => {
-  await Promise.allSettled([pure?.stop(), vs?.stop()])
-})
+const peers = useFtpPeers()
 
 async function login(peer: FtpPeer, tls: boolean): Promise<Client> {
   const client = new Client(15_000)
@@ -32,13 +23,13 @@ async function login(peer: FtpPeer, tls: boolean): Promise<Client> {
 const topLevel = (peer: FtpPeer) => peer.entries.filter((e) => !e.path.includes(0x2f)).map((e) => e.path.toString('latin1')).sort()
 
 test('pure-ftpd: explicit TLS with the generated certificate, MLSD, the tree byte-exact', async () => {
-  const client = await login(pure, true)
+  const client = await login(peers.pure, true)
   try {
-    expect((client.ftp.socket as TLSSocket).getPeerCertificate().fingerprint256).toBe(pure.tls!.fingerprint)
+    expect((client.ftp.socket as TLSSocket).getPeerCertificate().fingerprint256).toBe(peers.pure.tls!.fingerprint)
     const features = await client.features()
     expect(features.has('MLST')).toBe(true)
-    const names = (await client.list(pure.ftpPath)).map((f) => f.name).sort()
-    expect(names).toEqual(topLevel(pure))
+    const names = (await client.list(peers.pure.ftpPath)).map((f) => f.name).sort()
+    expect(names).toEqual(topLevel(peers.pure))
     expect(names).toContain(Buffer.from('caf\xe9.txt', 'latin1').toString('latin1'))
   } finally {
     client.close()
@@ -46,13 +37,13 @@ test('pure-ftpd: explicit TLS with the generated certificate, MLSD, the tree byt
 })
 
 test('vsftpd: plain FTP, anonymous, no MLSD, the tree byte-exact through LIST', async () => {
-  const client = await login(vs, false)
+  const client = await login(peers.vs, false)
   try {
-    expect(vs.user).toBe('anonymous')
+    expect(peers.vs.user).toBe('anonymous')
     expect((await client.features()).has('MLST')).toBe(false)
-    const names = (await client.list(vs.ftpPath)).map((f) => f.name).sort()
-    expect(names).toEqual(topLevel(vs))
-    expect((await client.send(`MDTM ${vs.ftpPath}/readme.txt`)).message).toMatch(/^213 2023060108300\d/)
+    const names = (await client.list(peers.vs.ftpPath)).map((f) => f.name).sort()
+    expect(names).toEqual(topLevel(peers.vs))
+    expect((await client.send(`MDTM ${peers.vs.ftpPath}/readme.txt`)).message).toMatch(/^213 2023060108300\d/)
   } finally {
     client.close()
   }
@@ -61,11 +52,11 @@ test('vsftpd: plain FTP, anonymous, no MLSD, the tree byte-exact through LIST', 
 test('an idle FTP session sends NOOP to stay open, and works afterwards (FtpSession against vsftpd)', async () => {
   const {FtpSession} = await import('../../src/adapters/ftp-client.js')
   const lines: string[] = []
-  const session = await FtpSession.connect({protocol: 'ftp', host: vs.host, port: vs.port, username: vs.user}, {password: vs.password}, {keepAliveMs: 200, log: (l) => lines.push(l)})
+  const session = await FtpSession.connect({protocol: 'ftp', host: peers.vs.host, port: peers.vs.port, username: peers.vs.user}, {password: peers.vs.password}, {keepAliveMs: 200, log: (l) => lines.push(l)})
   try {
     await new Promise((resolve) => setTimeout(resolve, 800))
     expect(lines.filter((l) => l === '> NOOP').length).toBeGreaterThanOrEqual(1)
-    expect((await session.readdir(vs.ftpPath)).map((e) => e.name.toString('latin1')).sort()).toEqual(topLevel(vs))
+    expect((await session.readdir(peers.vs.ftpPath)).map((e) => e.name.toString('latin1')).sort()).toEqual(topLevel(peers.vs))
   } finally {
     session.end()
   }

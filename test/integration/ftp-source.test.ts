@@ -3,42 +3,25 @@
  * its SHA-256) and vsftpd over plain FTP (LIST only, anonymous), each serving the tricky tree, into versitygw (an
  * S3 that verifies every checksum). What S3 must hold is computed here from the tree on disk.
  */
-import {chmodSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
+import {chmodSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 
 import {SqliteStateStore} from '../../src/adapters/state.js'
 import type {SyncResult} from '../../src/services/sync.js'
 import type {VerifyResult} from '../../src/services/verify.js'
-import {type FtpPeer, startPureFtpd, startVsftpd} from '../peers/ftp.js'
-import {downloadAll, expectedObjects, newBucket, type Project, removeScratch, s3Of, versitygw} from './sync-helpers.js'
+import {type FtpPeer, useFtpPeers} from '../peers/ftp.js'
+import {downloadAll, expectedObjects, newBucket, type Project, removeScratch, s3Of, scratchDir, versitygw} from './sync-helpers.js'
 import {CLI, cleanEnv, runCli} from './helpers/cli.js'
 import {spawn} from 'node:child_process'
-import {mkdtempSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 
 
-/** Project directories made here, removed after the tests. */
-const made = (() => {
-  const dirs: string[] = []
-  afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
-  return (d: string) => (dirs.push(d), d)
-})()
 const PREFIX = 'migrated'
 const OWNER = 'partner1'
-let pure: FtpPeer
-let vs: FtpPeer
-
-beforeAll(async () => {
-  ;[pure, vs] = await Promise.all([startPureFtpd(), startVsftpd()])
-})
-
-afterAll(async () => {
-  await Promise.allSettled([pure?.stop(), vs?.stop()])
-  removeScratch()
-})
+const peers = useFtpPeers()
+afterAll(removeScratch)
 
 function ftpProject(peer: FtpPeer, bucket: string, opts: {protocol?: string; fingerprint?: string; port?: number} = {}): Project {
-  const dir = made(mkdtempSync(join(tmpdir(), 'sct-ftp-')))
+  const dir = scratchDir('ftp-')
   const s3 = versitygw()
   const protocol = opts.protocol ?? (peer.tls ? 'ftps' : 'ftp')
   const lines = [
@@ -79,8 +62,8 @@ function manifest(stateDb: string): Map<string, {sha256: string; size: number; m
 }
 
 describe.each([
-  ['pure-ftpd over explicit TLS', () => pure],
-  ['vsftpd over plain FTP', () => vs],
+  ['pure-ftpd over explicit TLS', () => peers.pure],
+  ['vsftpd over plain FTP', () => peers.vs],
 ])('%s', (_name, peerOf) => {
   let peer: FtpPeer
   let bucket: string
@@ -141,15 +124,15 @@ describe.each([
 })
 
 it('a certificate other than the pinned one is refused before logging in (exit 3)', async () => {
-  const project = ftpProject(pure, 'unused-bucket', {fingerprint: 'AB:'.repeat(31) + 'AB'})
+  const project = ftpProject(peers.pure, 'unused-bucket', {fingerprint: 'AB:'.repeat(31) + 'AB'})
   const r = await project.run(['inventory', '--users-csv', 'users.csv', '--json'])
   expect(r.code).toBe(3)
   expect(r.json<{error: {code: string; message: string}}>().error).toMatchObject({code: 'CERTIFICATE_REJECTED'})
-  expect(r.stdout).toContain(pure.tls!.fingerprint)
+  expect(r.stdout).toContain(peers.pure.tls!.fingerprint)
 })
 
 it('sync --source-hash is refused for FTP before anything is copied (it runs sha256sum over SSH), naming verify --source-hash', async () => {
-  const project = ftpProject(vs, 'unused-bucket')
+  const project = ftpProject(peers.vs, 'unused-bucket')
   const r = await project.run(['sync', '--source-hash', '--json'])
   expect(r.code).toBe(2)
   const error = r.json<{error: {code: string; message: string; suggestions: string[]}}>().error

@@ -9,8 +9,7 @@
 import {ListMultipartUploadsCommand, ListPartsCommand, type S3Client} from '@aws-sdk/client-s3'
 import {execFile, spawn} from 'node:child_process'
 import {randomBytes} from 'node:crypto'
-import {appendFileSync, mkdtempSync, readFileSync, writeFileSync, rmSync} from 'node:fs'
-import {tmpdir} from 'node:os'
+import {appendFileSync, readFileSync, writeFileSync} from 'node:fs'
 import {join} from 'node:path'
 import {setTimeout as sleep} from 'node:timers/promises'
 
@@ -19,15 +18,9 @@ import type {SyncResult} from '../../src/services/sync.js'
 import {type FtpPeer, startPureFtpd, startVsftpd} from '../peers/ftp.js'
 import {startToxiproxy, type ToxiproxyPeer} from '../peers/toxiproxy.js'
 import {CLI, cleanEnv, runCli} from './helpers/cli.js'
-import {downloadAll, expectedObjects, newBucket, s3Of, versitygw} from './sync-helpers.js'
+import {downloadAll, expectedObjects, newBucket, removeScratch, s3Of, scratchDir, versitygw} from './sync-helpers.js'
 
 
-/** Project directories made here, removed after the tests. */
-const made = (() => {
-  const dirs: string[] = []
-  afterAll(() => dirs.forEach((d) => rmSync(d, {recursive: true, force: true})))
-  return (d: string) => (dirs.push(d), d)
-})()
 const PREFIX = 'migrated'
 const BIG = 'data/big.bin'
 let toxiproxy: ToxiproxyPeer
@@ -41,6 +34,7 @@ beforeAll(async () => {
 afterAll(async () => {
   s3?.destroy()
   await toxiproxy?.stop()
+  removeScratch()
 })
 
 describe.each([
@@ -59,7 +53,7 @@ afterAll(async () => {
 })
 
 async function project(port = peer.port) {
-  const dir = made(mkdtempSync(join(tmpdir(), 'sct-ftp-faults-')))
+  const dir = scratchDir('ftp-faults-')
   const s = versitygw()
   const bucket = await newBucket(s, 'ff')
   writeFileSync(

@@ -15,6 +15,7 @@ import {ftpAccountsOverSsh} from '../../src/services/ftp-accounts.js'
 import {freePort} from '../peers/free-port.js'
 import {startSshd, type SshdPeer} from '../peers/index.js'
 import {runCli} from './helpers/cli.js'
+import {initInventoryProject, removeScratch} from './sync-helpers.js'
 
 interface InvJson {
   accountsSource: string
@@ -29,19 +30,10 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await peer?.stop()
+  removeScratch()
 })
 
-async function project(): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'sct-ftpacct-'))
-  const admin = peer.users.adminUser
-  const r = await runCli(
-    ['init', '--no-prompt', '--source-host', peer.host, '--source-port', String(peer.port), '--source-username', admin.name, '--source-identity-file', admin.privateKeyPath!,
-      '--source-known-hosts-file', peer.knownHostsFile, '--target-region', 'us-east-1', '--target-bucket', 'inventory-test'],
-    {cwd: dir},
-  )
-  expect(r.stderr).toBe('')
-  return dir
-}
+const project = () => initInventoryProject(peer, peer.users.adminUser, 'ftpacct-')
 
 describe('inventory --ftp-server pure-ftpd', () => {
   const fixture = readFileSync(join(import.meta.dirname, '../fixtures/ftp-users/pureftpd.passwd'), 'utf8')

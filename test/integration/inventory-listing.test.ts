@@ -5,14 +5,13 @@
  * in the state database. Against a private OpenSSH sshd, as root and as a login that cannot read one directory; and
  * the fallback for a login whose commands are replaced by internal-sftp.
  */
-import {mkdtempSync} from 'node:fs'
-import {tmpdir} from 'node:os'
 import {join} from 'node:path'
 import Database from 'better-sqlite3'
 
 import {writeTrickyTree} from '../fixtures/tricky-tree.js'
 import {startSshd, type SshdPeer} from '../peers/index.js'
 import {runCli} from './helpers/cli.js'
+import {initInventoryProject, removeScratch} from './sync-helpers.js'
 
 interface Listing {
   method: 'find' | 'sftp'
@@ -29,18 +28,10 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await peer?.stop()
+  removeScratch()
 })
 
-async function project(user: {name: string; privateKeyPath?: string}): Promise<string> {
-  const dir = mkdtempSync(join(tmpdir(), 'sct-invlist-'))
-  const r = await runCli(
-    ['init', '--no-prompt', '--source-host', peer.host, '--source-port', String(peer.port), '--source-username', user.name, '--source-identity-file', user.privateKeyPath!,
-      '--source-known-hosts-file', peer.knownHostsFile, '--target-region', 'us-east-1', '--target-bucket', 'inventory-test'],
-    {cwd: dir},
-  )
-  expect(r.stderr).toBe('')
-  return dir
-}
+const project = (user: {name: string; privateKeyPath?: string}) => initInventoryProject(peer, user, 'invlist-')
 
 /** Every file row and finding of the project's last complete inventory, in a stable order. */
 function rowsOf(dir: string): {files: unknown[]; findings: unknown[]} {

@@ -85,6 +85,21 @@ export interface ProjectOptions {
   login?: PeerUser
 }
 
+/**
+ * A project for an inventory of the sshd peer, made with `init --no-prompt` as an operator would (the login given,
+ * the peer's known_hosts); no S3 is used. Its directory is removed by removeScratch().
+ */
+export async function initInventoryProject(sshd: Pick<SshdInfo, 'host' | 'port' | 'knownHostsFile'>, login: {name: string; privateKeyPath?: string}, prefix: string): Promise<string> {
+  const dir = scratchDir(prefix)
+  const r = await runCli(
+    ['init', '--no-prompt', '--source-host', sshd.host, '--source-port', String(sshd.port), '--source-username', login.name, '--source-identity-file', login.privateKeyPath!,
+      '--source-known-hosts-file', sshd.knownHostsFile, '--target-region', 'us-east-1', '--target-bucket', 'inventory-test'],
+    {cwd: dir},
+  )
+  if (r.stderr !== '') throw new Error(`init failed: ${r.stderr}`)
+  return dir
+}
+
 /** A project directory with sftp-cutover.yaml: the source read as root (the admin login), the target an S3 peer. */
 export function makeProject(o: ProjectOptions): Project {
   const dir = scratchDir('project-')

@@ -50,6 +50,19 @@ export interface FtpPeer {
 /** The tree's directory in what the login sees: a partner's folder, as on a real box. */
 const TREE = 'partner1'
 
+/** A started server as the tests see it; stopping it also removes its directory (configuration, tree, logs). */
+function peerOf(dir: string, proc: ManagedProcess, peer: Omit<FtpPeer, 'host' | 'ftpPath' | 'stop'>): FtpPeer {
+  return {
+    ...peer,
+    host: '127.0.0.1',
+    ftpPath: `/${TREE}`,
+    stop: async () => {
+      await proc.stop()
+      await rm(dir, {recursive: true, force: true})
+    },
+  }
+}
+
 const BASE_MTIME = Date.UTC(2023, 5, 1, 8, 30, 0) / 1000
 
 /**
@@ -188,22 +201,7 @@ export async function startPureFtpd(opts: {big?: Buffer; passivePorts?: number} 
       // -E: no anonymous logins; -Y 1: TLS allowed (explicit, AUTH TLS); -H: no DNS lookups; -A: chroot everyone
       return {port: p, args: ['-S', `127.0.0.1,${p}`, '-p', `${passivePorts[0]}:${passivePorts[1]}`, '-P', '127.0.0.1', '-l', `puredb:${pdb}`, '-E', '-H', '-A', '-Y', '1', '-2', pem, '-c', '100', '-C', '100']}
     })
-    return {
-      server: 'pure-ftpd',
-      host: '127.0.0.1',
-      port,
-      passivePorts,
-      user,
-      password,
-      tls: cert,
-      root: tree,
-      ftpPath: `/${TREE}`,
-      entries,
-      stop: async () => {
-        await proc.stop()
-        await rm(dir, {recursive: true, force: true})
-      },
-    }
+    return peerOf(dir, proc, {server: 'pure-ftpd', port, passivePorts, user, password, tls: cert, root: tree, entries})
   } catch (err) {
     await rm(dir, {recursive: true, force: true})
     throw err
@@ -258,23 +256,24 @@ export async function startVsftpd(opts: {big?: Buffer} = {}): Promise<FtpPeer> {
       )
       return {port: p, args: [conf]}
     })
-    return {
-      server: 'vsftpd',
-      host: '127.0.0.1',
-      port,
-      passivePorts,
-      user: 'anonymous',
-      password: 'migration@example.com',
-      root: tree,
-      ftpPath: `/${TREE}`,
-      entries,
-      stop: async () => {
-        await proc.stop()
-        await rm(dir, {recursive: true, force: true})
-      },
-    }
+    return peerOf(dir, proc, {server: 'vsftpd', port, passivePorts, user: 'anonymous', password: 'migration@example.com', root: tree, entries})
   } catch (err) {
     await rm(dir, {recursive: true, force: true})
     throw err
   }
+}
+
+/**
+ * Both FTP peers for a jest test file: started before its tests, stopped after them. Read `peers.pure` and `peers.vs`
+ * inside tests (they are set once beforeAll has run).
+ */
+export function useFtpPeers(): {pure: FtpPeer; vs: FtpPeer} {
+  const peers = {} as {pure: FtpPeer; vs: FtpPeer}
+  beforeAll(async () => {
+    ;[peers.pure, peers.vs] = await Promise.all([startPureFtpd(), startVsftpd()])
+  })
+  afterAll(async () => {
+    await Promise.allSettled([peers.pure?.stop(), peers.vs?.stop()])
+  })
+  return peers
 }
